@@ -1,0 +1,388 @@
+"""Every network of the two ResNet papers, built from the blocks in ``blocks.py``.
+
+Read this file top to bottom to see how a ResNet is put together:
+
+1. A *stem* turns the image into feature maps: a single 3x3 conv for 32x32 CIFAR images;
+   a 7x7 stride-2 conv and a 3x3 stride-2 max-pool for 224x224 ImageNet images.
+2. *Stages* of residual blocks. Each stage after the first halves the resolution (its first
+   block has stride 2) and doubles the width, so every block costs about the same.
+3. Global average pooling and one fully connected layer: no big classifier head, which is
+   why a ResNet can take inputs of any size.
+
+The two families differ only in the numbers:
+
+    CIFAR (He et al. 2015, sec. 4.2)   3 stages, widths 16-32-64, n blocks each: depth 6n+2
+                                       (9n+2 with bottlenecks: three layers a block)
+    ImageNet (He et al. 2015, Table 1) 4 stages, widths 64-128-256-512, depth 18...152
+
+``build_model(name)`` is the one entry point; the ImageNet models' state dicts are
+key-for-key and shape-for-shape torchvision's, so ``load_state_dict(strict=True)`` takes
+torchvision's weights.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .blocks import (
+    BasicBlock,
+    Bottleneck,
+    PreActBasicBlock,
+    PreActBottleneck,
+    Shortcut,
+    _PostActivationBlock,
+    _PreActivationBlock,
+    make_shortcut,
+)
+
+
+class ResNet(nn.Module):
+    """A residual network: stem, stages of blocks, average pool, linear classifier.
+
+    x: (N, 3, H, W) float images -> (N, num_classes) logits.
+
+    Args:
+        block: the block class (``BasicBlock``, ``Bottleneck`` or their pre-activation twins).
+        layers: blocks per stage, e.g. (3, 3, 3) for CIFAR ResNet-20, (3, 4, 6, 3) for ResNet-34.
+        widths: ``planes`` of each stage (a stage outputs ``planes * block.expansion`` channels).
+        num_classes: size of the classifier's output.
+        stem: ``"cifar"`` (3x3 conv) or ``"imagenet"`` (7x7/2 conv + 3x3/2 max-pool).
+        shortcut: "A", "B" or "C" (see ``blocks.py``).
+        plain: drop every addition: the paper's plain network with the very same layers.
+        zero_init_residual: start every residual branch at zero, so each block begins as the
+            identity (Goyal et al. 2017); torchvision's option of the same name.
+        stride_in_1x1: bottlenecks only: put the stride on the first 1x1 as the paper did.
+        arch: the name ``build_model`` knew it by (kept in checkpoints).
+    """
+
+    def __init__(
+        self,
+        block: type[nn.Module],
+        layers: Sequence[int],
+        widths: Sequence[int] = (64, 128, 256, 512),
+        num_classes: int = 1000,
+        *,
+        stem: str = "imagenet",
+        shortcut: Shortcut = "B",
+        plain: bool = False,
+        zero_init_residual: bool = False,
+        stride_in_1x1: bool = False,
+        arch: str = "resnet",
+    ) -> None:
+        super().__init__()
+        if len(layers) != len(widths):
+            raise ValueError(f"got {len(layers)} stage depths but {len(widths)} stage widths")
+        self.arch = arch
+        self.preact = issubclass(block, _PreActivationBlock)
+        self.shortcut = shortcut
+        self.plain = plain
+        self.inplanes = widths[0]
+
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        elif stem == "cifar":
+            self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=3, stride=1, padding=1, bias=False)
+        else:
+            raise ValueError(f"unknown stem {stem!r}; choose 'cifar' or 'imagenet'")
+        # A pre-activation net leaves the stem un-normalised: the first block's own BN-ReLU
+        # does that job. A post-activation net normalises and rectifies right here.
+        if not self.preact:
+            self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.relu = nn.ReLU()
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem == "imagenet" else nn.Identity()
+
+        block_options = {}
+        if stride_in_1x1:
+            if block is not Bottleneck:
+                raise ValueError("stride_in_1x1 only applies to the post-activation Bottleneck block")
+            block_options["stride_in_1x1"] = True
+        self.stages: list[str] = []
+        for index, (planes, blocks) in enumerate(zip(widths, layers)):
+            stride = 1 if index == 0 else 2  # every stage after the first halves H and W
+            name = f"layer{index + 1}"
+            setattr(self, name, self._make_layer(block, planes, blocks, stride, **block_options))
+            self.stages.append(name)
+
+        out_channels = self.inplanes
+        if self.preact:
+            # Nothing has normalised the sum of all residuals yet: do it once before pooling.
+            self.bn_final = nn.BatchNorm2d(out_channels)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(out_channels, num_classes)
+
+        self._init_weights(zero_init_residual)
+
+    def _make_layer(
+        self, block: type[nn.Module], planes: int, blocks: int, stride: int, **block_options: Any
+    ) -> nn.Sequential:
+        """One stage: a first block that may change the shape, then blocks-1 that keep it."""
+        expansion: int = block.expansion  # type: ignore[assignment]
+        layers = []
+        for i in range(blocks):
+            block_stride = stride if i == 0 else 1
+            downsample = None
+            if not self.plain:
+                downsample = make_shortcut(
+                    self.shortcut, self.inplanes, planes * expansion, block_stride, with_bn=not self.preact
+                )
+            layers.append(block(self.inplanes, planes, block_stride, downsample, self.plain, **block_options))
+            self.inplanes = planes * expansion
+        return nn.Sequential(*layers)
+
+    def _init_weights(self, zero_init_residual: bool) -> None:
+        # He et al. 2015 ("Delving deep into rectifiers") initialisation, as both papers use;
+        # fan_out as torchvision does. BN starts as the identity transform.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if not zero_init_residual:
+            return
+        for m in self.modules():
+            # Zero the layer that produces F(x): the last BN of a post-activation block, the
+            # last conv of a pre-activation one. Each block then starts as y = x (or relu(x)).
+            if isinstance(m, _PostActivationBlock):
+                nn.init.zeros_((m.bn3 if isinstance(m, Bottleneck) else m.bn2).weight)
+            elif isinstance(m, _PreActivationBlock):
+                nn.init.zeros_((m.conv3 if isinstance(m, PreActBottleneck) else m.conv2).weight)
+
+    def blocks(self) -> list[nn.Module]:
+        """All residual blocks in forward order (probes and lesion studies walk these)."""
+        return [b for stage in self.stages for b in getattr(self, stage)]
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(
+                f"{self.arch} expects a batch of RGB images shaped (N, 3, H, W); got a tensor of shape "
+                f"{tuple(x.shape)}. A single image (3, H, W) needs x.unsqueeze(0); an (N, H, W, 3) "
+                f"batch needs x.permute(0, 3, 1, 2)."
+            )
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(N, 3, H, W) -> (N, C, H', W'): everything before the pooling and classifier."""
+        self._check_input(x)
+        x = self.conv1(x)
+        if not self.preact:
+            x = self.relu(self.bn1(x))
+        x = self.maxpool(x)
+        for stage in self.stages:
+            x = getattr(self, stage)(x)
+        if self.preact:
+            x = self.relu(self.bn_final(x))
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.avgpool(self.forward_features(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+# ---------------------------------------------------------------------------------------
+# The two families
+# ---------------------------------------------------------------------------------------
+
+CIFAR_WIDTHS = (16, 32, 64)
+IMAGENET_WIDTHS = (64, 128, 256, 512)
+#: He et al. 2015, Table 1: blocks per stage for each ImageNet depth.
+IMAGENET_LAYERS: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+#: The depths the papers trained on CIFAR-10 (Table 6 of He et al. 2015; 164 and 1001 from He et al. 2016).
+CIFAR_PAPER_DEPTHS = (20, 32, 44, 56, 110, 1202)
+PREACT_PAPER_DEPTHS = (110, 164, 1001)
+LAYERS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
+
+
+def cifar_blocks_per_stage(depth: int, block: str = "basic") -> int:
+    """n for a CIFAR net of the given depth: depth = 6n + 2 (basic) or 9n + 2 (bottleneck).
+
+    The +2 is the first conv and the classifier; each of the 3 stages has n blocks.
+    """
+    per_block = LAYERS_PER_BLOCK[block]
+    step = 3 * per_block  # one more block in each of the 3 stages
+    n, remainder = divmod(depth - 2, step)
+    if remainder or n < 1:
+        valid = [step * k + 2 for k in range(1, 9)]
+        below = max(n, 0) * step + 2
+        nearest = [d for d in (below, below + step) if d >= valid[0]]
+        rule = f"{step}n+2"
+        raise ValueError(
+            f"depth {depth} is impossible for a CIFAR ResNet with {block} blocks: the depth must be {rule} "
+            f"(3 stages of n blocks, {per_block} layers each, plus the first conv and the classifier). "
+            f"Nearest valid depths: {', '.join(map(str, nearest))}; the valid ones start "
+            f"{', '.join(map(str, valid))}, ... The ImageNet ResNets have depths "
+            f"{', '.join(map(str, IMAGENET_LAYERS))}."
+        )
+    return n
+
+
+def cifar_resnet(
+    depth: int,
+    num_classes: int = 10,
+    *,
+    block: str | None = None,
+    preact: bool = False,
+    plain: bool = False,
+    shortcut: Shortcut | None = None,
+    zero_init_residual: bool = False,
+    arch: str | None = None,
+) -> ResNet:
+    """The CIFAR-10 family of He et al. 2015 (sec. 4.2) and 2016.
+
+    Defaults follow the papers: basic blocks and parameter-free option-A shortcuts; the
+    pre-activation nets of depth 164 and more use bottlenecks with projection (B) shortcuts.
+    """
+    if block is None:
+        block = "bottleneck" if preact and depth >= 164 else "basic"
+    if block not in LAYERS_PER_BLOCK:
+        raise ValueError(f"unknown block {block!r}; choose 'basic' or 'bottleneck'")
+    if shortcut is None:
+        shortcut = "A" if block == "basic" else "B"
+    n = cifar_blocks_per_stage(depth, block)
+    block_class = {
+        ("basic", False): BasicBlock,
+        ("bottleneck", False): Bottleneck,
+        ("basic", True): PreActBasicBlock,
+        ("bottleneck", True): PreActBottleneck,
+    }[(block, preact)]
+    return ResNet(
+        block_class,
+        (n, n, n),
+        CIFAR_WIDTHS,
+        num_classes,
+        stem="cifar",
+        shortcut=shortcut,
+        plain=plain,
+        zero_init_residual=zero_init_residual,
+        arch=arch or _default_arch("cifar", depth, preact, plain),
+    )
+
+
+def imagenet_resnet(
+    depth: int,
+    num_classes: int = 1000,
+    *,
+    plain: bool = False,
+    shortcut: Shortcut = "B",
+    zero_init_residual: bool = False,
+    stride_in_1x1: bool = False,
+    arch: str | None = None,
+) -> ResNet:
+    """ResNet-18/34/50/101/152 (He et al. 2015, Table 1), torchvision-compatible."""
+    if depth not in IMAGENET_LAYERS:
+        raise ValueError(f"no ImageNet ResNet of depth {depth}; choose one of {', '.join(map(str, IMAGENET_LAYERS))}")
+    block, layers = IMAGENET_LAYERS[depth]
+    return ResNet(
+        block,
+        layers,
+        IMAGENET_WIDTHS,
+        num_classes,
+        stem="imagenet",
+        shortcut=shortcut,
+        plain=plain,
+        zero_init_residual=zero_init_residual,
+        stride_in_1x1=stride_in_1x1,
+        arch=arch or _default_arch("imagenet", depth, False, plain),
+    )
+
+
+def _default_arch(family: str, depth: int, preact: bool, plain: bool) -> str:
+    kind = "plain" if plain else ("preact_resnet" if preact else "resnet")
+    if family == "cifar" and depth in IMAGENET_LAYERS:
+        return f"cifar_{kind}{depth}"  # resnet50 means the ImageNet net; say which this is
+    return f"{kind}{depth}"
+
+
+# ---------------------------------------------------------------------------------------
+# build_model: one entry point, names as the papers and torchvision spell them
+# ---------------------------------------------------------------------------------------
+
+#: Named models, in the order a reader meets them.
+MODEL_NAMES: tuple[str, ...] = (
+    *(f"resnet{d}" for d in CIFAR_PAPER_DEPTHS),
+    *(f"plain{d}" for d in CIFAR_PAPER_DEPTHS[:-1]),
+    *(f"preact_resnet{d}" for d in PREACT_PAPER_DEPTHS),
+    *(f"resnet{d}" for d in IMAGENET_LAYERS),
+    *(f"plain{d}" for d in (18, 34)),
+)
+_NAME_PATTERN = re.compile(r"^(cifar_)?(resnet|plain|preact_resnet)(\d+)$")
+_NAME_HELP = (
+    "Any CIFAR depth works as resnet{d}, plain{d} or preact_resnet{d} (d = 6n+2, or 9n+2 with "
+    "block='bottleneck'); depths 18, 34, 50, 101 and 152 are the ImageNet nets "
+    "(cifar_resnet50 forces the CIFAR one)."
+)
+
+
+def list_models() -> list[str]:
+    """The names ``build_model`` knows by heart (any valid CIFAR depth also works)."""
+    return list(MODEL_NAMES)
+
+
+def build_model(name: str, num_classes: int | None = None, **options: Any) -> ResNet:
+    """Build a model by name: ``build_model("resnet56")``, ``build_model("resnet50")``...
+
+    Args:
+        name: ``resnet{d}``, ``plain{d}``, ``preact_resnet{d}`` or ``cifar_...``; see ``list_models()``.
+        num_classes: classifier outputs; default 10 for CIFAR nets, 1000 for ImageNet nets.
+        **options: passed on to ``cifar_resnet`` (block, shortcut, zero_init_residual) or
+            ``imagenet_resnet`` (shortcut, zero_init_residual, stride_in_1x1).
+
+    Returns:
+        The model, in training mode, on the CPU; ``model.arch`` holds ``name``.
+    """
+    match = _NAME_PATTERN.match(name.strip().lower()) if isinstance(name, str) else None
+    if match is None:
+        close = difflib.get_close_matches(str(name), MODEL_NAMES, n=3)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} Valid names: {', '.join(MODEL_NAMES)}. {_NAME_HELP}")
+    force_cifar, kind, depth_text = match.groups()
+    depth = int(depth_text)
+    imagenet = depth in IMAGENET_LAYERS and not force_cifar and kind != "preact_resnet"
+    allowed = {"shortcut", "zero_init_residual"} | ({"stride_in_1x1"} if imagenet else {"block"})
+    unknown = set(options) - allowed
+    if unknown:
+        raise TypeError(
+            f"{name}: unknown option(s) {', '.join(sorted(unknown))}; valid options are "
+            f"num_classes, {', '.join(sorted(allowed))}"
+        )
+    if num_classes is None:
+        num_classes = 1000 if imagenet else 10
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer of at least 2 (a classifier needs two classes); got {num_classes!r}")
+    if "shortcut" in options and options["shortcut"] not in ("A", "B", "C"):
+        raise ValueError(f"unknown shortcut option {options['shortcut']!r}; choose 'A', 'B' or 'C'")
+    if imagenet:
+        return imagenet_resnet(depth, num_classes, plain=kind == "plain", arch=name, **options)
+    return cifar_resnet(
+        depth, num_classes, preact=kind == "preact_resnet", plain=kind == "plain", arch=name, **options
+    )
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (BN's scale and shift included, running statistics not)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+__all__ = [
+    "ResNet",
+    "build_model",
+    "cifar_resnet",
+    "imagenet_resnet",
+    "list_models",
+    "count_parameters",
+    "cifar_blocks_per_stage",
+    "MODEL_NAMES",
+    "IMAGENET_LAYERS",
+    "CIFAR_PAPER_DEPTHS",
+]

@@ -1,0 +1,133 @@
+"""Where a chapter runs: device, profile and seeds, decided once at the top of every notebook.
+
+Two environment variables steer every chapter and the CLI:
+
+    RESNETS_PROFILE  "quick" (minutes on a 2-core laptop CPU; CI runs this) or "full" (the
+                     real experiment, meant for a GPU). Default: full on a GPU, quick on CPU.
+    RESNETS_DEVICE   "auto" (CUDA, then Apple's MPS, then CPU), or "cuda", "cuda:1", "mps", "cpu".
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+PROFILES = ("quick", "full")
+PROFILE_ENV = "RESNETS_PROFILE"
+DEVICE_ENV = "RESNETS_DEVICE"
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    return "google.colab" in sys.modules
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+
+
+def pick_device(requested: str | torch.device | None = "auto") -> torch.device:
+    """Resolve a device request. "auto" prefers CUDA, then MPS, then CPU.
+
+    Asking for a device that is not there is an error that says so, never a silent fallback
+    (``setup`` below is the forgiving variant the notebooks use).
+    """
+    requested = "auto" if requested is None else str(requested)
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device {requested!r} was asked for, but this PyTorch sees no CUDA GPU "
+                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
+                "Use --device auto (or cpu), or install a CUDA build of torch on a machine with a GPU."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"device {requested!r} was asked for, but only {torch.cuda.device_count()} CUDA "
+                f"device(s) exist (cuda:0 ... cuda:{torch.cuda.device_count() - 1})."
+            )
+    if device.type == "mps" and not _mps_available():
+        raise RuntimeError(f"device {requested!r} was asked for, but MPS is not available here. Use --device auto.")
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    """A human name for a device: the GPU's model, or the CPU with its core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def get_profile(device: torch.device | None = None) -> str:
+    """The profile from RESNETS_PROFILE, defaulting to full on a GPU and quick otherwise."""
+    value = os.environ.get(PROFILE_ENV, "").strip().lower()
+    if not value:
+        device = device or pick_device("auto")
+        return "full" if device.type == "cuda" else "quick"
+    if value not in PROFILES:
+        raise ValueError(f"{PROFILE_ENV}={value!r} is not a profile; set it to one of: {', '.join(PROFILES)}")
+    return value
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What ``setup`` decided: pass ``rt.device`` and ``rt.profile`` on to the package."""
+
+    device: torch.device
+    profile: str
+    seed: int
+
+    @property
+    def quick(self) -> bool:
+        return self.profile == "quick"
+
+    def __str__(self) -> str:
+        return f"{device_name(self.device)} · profile {self.profile} · seed {self.seed}"
+
+
+def setup(seed: int = 0, device: str | None = None, verbose: bool = True) -> Runtime:
+    """The first call of every chapter: choose the device and profile, seed everything.
+
+    A device asked for through RESNETS_DEVICE (or ``device``) that is not there falls back
+    to the best available one with a visible note, so a chapter still runs.
+    """
+    requested = device or os.environ.get(DEVICE_ENV, "auto")
+    try:
+        chosen = pick_device(requested)
+    except RuntimeError as err:
+        chosen = pick_device("auto")
+        print(f"Note: {err}\nFalling back to {chosen}.")
+    runtime = Runtime(device=chosen, profile=get_profile(chosen), seed=seed)
+    seed_everything(seed)
+    if verbose:
+        print(f"resnets {_version()} · torch {torch.__version__} · {runtime}")
+        if runtime.quick:
+            print(f"Quick profile: each experiment is cut down to minutes on a CPU ({PROFILE_ENV}=full runs the real one).")
+    return runtime
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

@@ -1,0 +1,252 @@
+"""The networks: parameter counts and FLOPs against the papers, parity with torchvision,
+every block's shape and gradient, and the errors build_model gives for bad requests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+import resnets
+from resnets import blocks, build_model, count_flops, count_parameters
+from resnets.models import cifar_blocks_per_stage
+
+# He et al. 2015 Table 6 prints these rounded (0.27M ... 19.4M); exact counts with option A.
+CIFAR_PARAMS = {
+    "resnet20": 269_722,
+    "resnet32": 464_154,
+    "resnet44": 658_586,
+    "resnet56": 853_018,
+    "resnet110": 1_727_962,
+    "resnet1202": 19_421_274,
+    "preact_resnet164": 1_703_258,
+    "preact_resnet1001": 10_327_706,
+}
+IMAGENET_PARAMS = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+}
+# Multiply-adds at 224x224 as the paper counts them (Table 1): x 1e9.
+PAPER_IMAGENET_MACS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
+PAPER_CIFAR_MACS = {"resnet20": 40.6e6, "resnet56": 125.5e6, "resnet110": 252.9e6}
+
+
+@pytest.mark.parametrize("name, expected", {**CIFAR_PARAMS, **IMAGENET_PARAMS}.items())
+def test_parameter_counts_match_the_papers_and_torchvision(name: str, expected: int) -> None:
+    assert count_parameters(build_model(name)) == expected
+
+
+@pytest.mark.parametrize("name", IMAGENET_PARAMS)
+def test_imagenet_flops_match_the_paper_with_its_stride_placement(name: str) -> None:
+    # The paper's bottlenecks stride in the first 1x1; torchvision's (v1.5) in the 3x3.
+    options = {"stride_in_1x1": True} if name in ("resnet50", "resnet101", "resnet152") else {}
+    macs = count_flops(build_model(name, **options), (3, 224, 224))
+    assert macs == pytest.approx(PAPER_IMAGENET_MACS[name] * 1e9, rel=0.05)
+
+
+def test_torchvision_stride_placement_costs_more_than_the_papers() -> None:
+    v15 = count_flops(build_model("resnet50"), (3, 224, 224))
+    v1 = count_flops(build_model("resnet50", stride_in_1x1=True), (3, 224, 224))
+    assert v15 / v1 == pytest.approx(4.09 / 3.86, rel=0.01)
+
+
+@pytest.mark.parametrize("name, expected", PAPER_CIFAR_MACS.items())
+def test_cifar_flops(name: str, expected: float) -> None:
+    assert count_flops(build_model(name), (3, 32, 32)) == pytest.approx(expected, rel=0.005)
+
+
+def test_count_flops_divides_out_the_batch_and_restores_training_mode() -> None:
+    model = build_model("resnet20")
+    assert count_flops(model, (4, 3, 32, 32)) == count_flops(model, (3, 32, 32))
+    assert model.training
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        count_flops(model, (32, 32))
+
+
+@pytest.mark.parametrize("name", IMAGENET_PARAMS)
+def test_torchvision_parity(name: str) -> None:
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, name)(weights=None)
+    # Random BN statistics and affine parameters, so eval-mode BN is not the identity.
+    with torch.no_grad():
+        for m in reference.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    ours = build_model(name)
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    reference.eval(), ours.eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert (ours(x) - reference(x)).abs().max().item() < 1e-5
+    # ...and back: torchvision loads ours.
+    reference.load_state_dict(ours.state_dict(), strict=True)
+
+
+@pytest.mark.parametrize("name", resnets.list_models())
+def test_every_named_model_runs_forward_and_backward(name: str) -> None:
+    model = build_model(name)
+    size = 64 if name in IMAGENET_PARAMS or name.startswith("plain") and name[5:] in ("18", "34") else 32
+    x = torch.randn(2, 3, size, size, requires_grad=True)
+    out = model(x)
+    assert out.shape == (2, 1000 if size == 64 else 10)
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_plain_nets_have_the_same_layers_without_the_addition() -> None:
+    resnet, plain = build_model("resnet20"), build_model("plain20")
+    assert count_parameters(plain) == count_parameters(resnet)  # option A has no parameters
+    assert list(plain.state_dict()) == list(resnet.state_dict())
+    plain.load_state_dict(resnet.state_dict())
+    plain.eval(), resnet.eval()
+    x = torch.randn(2, 3, 32, 32)
+    assert not torch.allclose(plain(x), resnet(x))
+    assert all(b.downsample is None and b.plain for b in plain.blocks())
+
+
+@pytest.mark.parametrize("shortcut, projections", [("A", 0), ("B", 2), ("C", 9)])
+def test_shortcut_options_on_resnet20(shortcut: str, projections: int) -> None:
+    model = build_model("resnet20", shortcut=shortcut)
+    convs = [b.downsample for b in model.blocks() if isinstance(b.downsample, nn.Sequential)]
+    assert len(convs) == projections
+    zero_pads = [b for b in model.blocks() if isinstance(b.downsample, blocks.ZeroPadShortcut)]
+    assert len(zero_pads) == (2 if shortcut == "A" else 0)
+
+
+def test_option_a_is_the_identity_on_existing_channels_and_zero_on_new_ones() -> None:
+    shortcut = blocks.ZeroPadShortcut(16, 32, stride=2)
+    x = torch.randn(2, 16, 8, 8)
+    y = shortcut(x)
+    assert y.shape == (2, 32, 4, 4)
+    assert torch.equal(y[:, :16], x[:, :, ::2, ::2])
+    assert torch.count_nonzero(y[:, 16:]) == 0
+    assert not list(shortcut.parameters())
+
+
+BLOCK_CASES = [
+    (blocks.BasicBlock, 16, 16, 1),
+    (blocks.BasicBlock, 16, 32, 2),
+    (blocks.Bottleneck, 64, 16, 1),
+    (blocks.Bottleneck, 64, 32, 2),
+    (blocks.PreActBasicBlock, 16, 32, 2),
+    (blocks.PreActBottleneck, 16, 16, 1),
+]
+
+
+@pytest.mark.parametrize("block, inplanes, planes, stride", BLOCK_CASES)
+@pytest.mark.parametrize("option", ["A", "B", "C"])
+def test_blocks_shape_gradient_and_parameters(block, inplanes: int, planes: int, stride: int, option: str) -> None:
+    out_planes = planes * block.expansion
+    preact = issubclass(block, (blocks.PreActBasicBlock, blocks.PreActBottleneck))
+    downsample = blocks.make_shortcut(option, inplanes, out_planes, stride, with_bn=not preact)
+    module = block(inplanes, planes, stride, downsample)
+    x = torch.randn(2, inplanes, 8, 8, requires_grad=True)
+    y = module(x)
+    assert y.shape == (2, out_planes, 8 // stride, 8 // stride)
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert module.residual(x).shape == y.shape
+    # Parameters: the residual branch's convs and BNs plus the shortcut's, nothing else.
+    branch = sum(p.numel() for n, p in module.named_parameters() if not n.startswith("downsample"))
+    shortcut = sum(p.numel() for p in downsample.parameters()) if downsample is not None else 0
+    assert count_parameters(module) == branch + shortcut
+    if option == "A":
+        assert shortcut == 0
+    if option == "C":
+        assert shortcut == inplanes * out_planes + (0 if preact else 2 * out_planes)
+
+
+def test_residual_is_the_block_output_minus_the_shortcut() -> None:
+    torch.manual_seed(0)
+    pre = blocks.PreActBasicBlock(16, 16).eval()
+    x = torch.randn(2, 16, 8, 8)
+    assert torch.allclose(pre(x), pre.residual(x) + x, atol=1e-6)
+    post = blocks.BasicBlock(16, 16).eval()
+    assert torch.allclose(post(x), torch.relu(post.residual(x) + x), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["resnet20", "preact_resnet110", "resnet50"])
+def test_zero_init_residual_makes_every_block_start_as_identity(name: str) -> None:
+    model = build_model(name, zero_init_residual=True).eval()
+    size = 64 if name == "resnet50" else 32
+    x = torch.randn(1, 3, size, size)
+    seen = []
+    hooks = [b.register_forward_hook(lambda m, i, o: seen.append(m.residual(i[0]))) for b in model.blocks()]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    assert seen and all(torch.count_nonzero(r) == 0 for r in seen)
+
+
+def test_stride_in_1x1_moves_the_stride_but_not_the_weights() -> None:
+    a, b = build_model("resnet50"), build_model("resnet50", stride_in_1x1=True)
+    assert a.layer2[0].conv2.stride == (2, 2) and a.layer2[0].conv1.stride == (1, 1)
+    assert b.layer2[0].conv1.stride == (2, 2) and b.layer2[0].conv2.stride == (1, 1)
+    b.load_state_dict(a.state_dict(), strict=True)
+
+
+def test_preact_depths_pick_the_papers_blocks() -> None:
+    assert isinstance(build_model("preact_resnet110").layer1[0], blocks.PreActBasicBlock)
+    assert isinstance(build_model("preact_resnet164").layer1[0], blocks.PreActBottleneck)
+    assert build_model("preact_resnet164").fc.in_features == 256
+
+
+def test_cifar_depth_rule() -> None:
+    assert cifar_blocks_per_stage(56) == 9
+    assert cifar_blocks_per_stage(164, "bottleneck") == 18
+    assert build_model("resnet8").layer1.__len__() == 1
+    assert count_parameters(build_model("cifar_resnet50")) < 1_000_000  # CIFAR, not ImageNet
+
+
+# --- errors that name the fix ---------------------------------------------------------------
+
+
+def test_unknown_name_lists_the_valid_ones_and_suggests_a_close_one() -> None:
+    with pytest.raises(ValueError) as err:
+        build_model("resnt56")
+    message = str(err.value)
+    assert "Did you mean resnet56" in message
+    for name in resnets.list_models():
+        assert name in message
+
+
+def test_impossible_depth_says_which_depths_are_valid() -> None:
+    with pytest.raises(ValueError, match=r"depth 22 is impossible.*6n\+2.*Nearest valid depths: 20, 26"):
+        build_model("resnet22")
+    with pytest.raises(ValueError, match=r"9n\+2.*Nearest valid depths: 164, 173"):
+        build_model("preact_resnet165")
+
+
+@pytest.mark.parametrize("num_classes", [1, 0, -3, 2.5, True])
+def test_num_classes_must_be_at_least_two(num_classes) -> None:
+    with pytest.raises(ValueError, match="num_classes must be an integer of at least 2"):
+        build_model("resnet20", num_classes=num_classes)
+
+
+def test_unknown_option_and_shortcut_are_named() -> None:
+    with pytest.raises(TypeError, match="unknown option.*shortcutt.*valid options"):
+        build_model("resnet20", shortcutt="B")
+    with pytest.raises(ValueError, match="unknown shortcut option 'D'; choose 'A', 'B' or 'C'"):
+        build_model("resnet20", shortcut="D")
+
+
+def test_wrong_input_shape_says_what_was_expected_and_what_came() -> None:
+    model = build_model("resnet20")
+    with pytest.raises(ValueError, match=r"expects a batch of RGB images shaped \(N, 3, H, W\); got .*\(3, 32, 32\).*unsqueeze"):
+        model(torch.randn(3, 32, 32))
+    with pytest.raises(ValueError, match=r"\(2, 32, 32, 3\).*permute"):
+        model(torch.randn(2, 32, 32, 3))
+
+
+def test_num_classes_sets_the_classifier() -> None:
+    assert build_model("resnet56", num_classes=100).fc.out_features == 100
+    assert build_model("resnet18", num_classes=10).fc.out_features == 10

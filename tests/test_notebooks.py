@@ -1,0 +1,78 @@
+"""Conventions every chapter notebook follows (the notebooks' execution is nbval's job)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from notebook_conventions import SETUP_CELL
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [c["file"] for part in toc["parts"] for c in part["chapters"]]
+
+
+def ids(paths: list[Path]) -> list[str]:
+    return [p.relative_to(ROOT).as_posix() for p in paths]
+
+
+def test_there_are_chapters() -> None:
+    assert len(NOTEBOOKS) >= 16
+
+
+def test_every_notebook_is_in_the_toc_and_every_toc_entry_exists() -> None:
+    listed = set(toc_files())
+    for nb in NOTEBOOKS:
+        assert nb.relative_to(ROOT).with_suffix("").as_posix() in listed, f"{nb} is missing from _toc.yml"
+    for entry in listed:
+        assert any((ROOT / f"{entry}{suffix}").exists() for suffix in (".ipynb", ".md")), f"_toc.yml lists missing {entry}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_committed_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{path.name}: strip outputs before committing"
+    assert "widgets" not in nb.metadata, f"{path.name}: strip the saved widget state"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_starts_with_a_title_and_the_set_up_cell(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_code.source == SETUP_CELL, f"{path.name}: the first code cell must be the canonical set-up cell"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_notebooks_define_no_modules_of_their_own(path: Path) -> None:
+    # Models, loaders and training loops live in the package; a notebook only calls them.
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                pytest.fail(f"{path.name} defines class {node.name}: put it in the package")
+        assert not re.search(r"\bfor\b.*\bin\b.*loader", source) or "backward" not in source, (
+            f"{path.name} has a training loop: use resnets.train"
+        )
+
+
+def test_part3_notebooks_ask_colab_for_a_gpu() -> None:
+    for path in NOTEBOOKS:
+        if "part3" in path.parts:
+            assert nbformat.read(path, as_version=4).metadata.get("accelerator") == "GPU", path.name

@@ -1,0 +1,50 @@
+"""Device, profile and seeding: the set-up every chapter runs first."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from resnets import runtime
+
+
+def test_profile_defaults_to_quick_on_cpu_and_reads_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RESNETS_PROFILE", raising=False)
+    assert runtime.get_profile(torch.device("cpu")) == "quick"
+    assert runtime.get_profile(torch.device("cuda")) == "full"
+    monkeypatch.setenv("RESNETS_PROFILE", " Full ")
+    assert runtime.get_profile(torch.device("cpu")) == "full"
+
+
+def test_unknown_profile_names_the_valid_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESNETS_PROFILE", "fast")
+    with pytest.raises(ValueError, match="RESNETS_PROFILE='fast' is not a profile; set it to one of: quick, full"):
+        runtime.get_profile()
+
+
+def test_auto_device_and_cpu() -> None:
+    assert runtime.pick_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else None
+    if expected:
+        assert runtime.pick_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_cuda_is_an_error_for_pick_device_and_a_note_for_setup(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(RuntimeError, match="sees no CUDA GPU.*--device auto"):
+        runtime.pick_device("cuda")
+    rt = runtime.setup(device="cuda")
+    assert rt.device.type in ("cpu", "mps")
+    assert "Falling back" in capsys.readouterr().out
+
+
+def test_unknown_device_string() -> None:
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        runtime.pick_device("gpu")
+
+
+def test_setup_seeds_everything() -> None:
+    runtime.setup(seed=3, verbose=False)
+    a = torch.rand(3)
+    runtime.setup(seed=3, verbose=False)
+    assert torch.equal(a, torch.rand(3))
