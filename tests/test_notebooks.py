@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from IPython.core.inputtransformer2 import TransformerManager
 
 from notebook_conventions import SETUP_CELL
 
@@ -63,7 +64,7 @@ def test_notebooks_define_no_modules_of_their_own(path: Path) -> None:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        source = "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!")))
+        source = TransformerManager().transform_cell(cell.source)  # %magics -> plain Python
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ClassDef):
                 pytest.fail(f"{path.name} defines class {node.name}: put it in the package")
