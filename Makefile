@@ -16,8 +16,10 @@ SHARED_CIFAR := $(abspath ../shared/data/cifar10-jpeg.tar.gz)
 ifneq ($(wildcard $(SHARED_CIFAR)),)
 export RESNETS_DATA ?= $(SHARED_CIFAR)
 endif
-export MPLBACKEND ?= Agg
-# The tests and the build use no display and must not phone home.
+# Expensive results are computed once per code version and reused by the second execution
+# (nbval, then the site build); `make clean` empties it.
+export RESNETS_CACHE ?= $(abspath _build/cache)
+# Quiets the kernels' debugger warning about frozen modules in the build log.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: setup browser book test test-unit test-notebooks test-site golden clean

@@ -1,0 +1,66 @@
+"""Remember expensive results between executions of the same notebook.
+
+The book is executed twice in CI (once by nbval, once by the site build) and readers re-run
+chapters. With RESNETS_CACHE set to a folder, a function decorated with ``@cached`` stores
+its result there, keyed by its arguments *and a hash of the package's source*, so any change
+to the code recomputes. Unset (the default for readers), nothing is stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+CACHE_ENV = "RESNETS_CACHE"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@functools.cache
+def source_hash() -> str:
+    """SHA-256 over every .py file of the package: a new hash whenever the code changes."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_dir() -> Path | None:
+    value = os.environ.get(CACHE_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _key(function: Callable, args: tuple, kwargs: dict) -> str:
+    text = repr((function.__module__, function.__qualname__, args, sorted(kwargs.items()), source_hash()))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def cached(function: F) -> F:
+    """Cache ``function``'s (picklable) result under RESNETS_CACHE, if that is set.
+
+    Arguments must have a stable ``repr`` (numbers, strings, tuples, torch.device...).
+    Files are written atomically, so an interrupted run never leaves a broken entry.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        folder = cache_dir()
+        if folder is None:
+            return function(*args, **kwargs)
+        path = folder / f"{function.__qualname__}-{_key(function, args, kwargs)}.pkl"
+        if path.exists():
+            with path.open("rb") as f:
+                return pickle.load(f)
+        result = function(*args, **kwargs)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as f:
+            pickle.dump(result, f)
+        os.replace(f.name, path)
+        return result
+
+    return wrapper  # type: ignore[return-value]
