@@ -1,0 +1,158 @@
+"""One look for every figure of the course: colours, style and small plotting functions.
+
+    from resnets import viz
+    with viz.style():
+        fig, ax = viz.figure()
+        viz.plot_curves(ax, losses, kind="plain")
+
+Plain nets are always drawn in vermilion and residual nets in blue (the Okabe-Ito palette,
+readable with every common colour-vision deficiency); pre-activation residual nets in
+bluish green. Use ``COLORS[kind]`` (or ``kind_of(residual)``) rather than a colour of your own.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+COLORS: dict[str, str] = {
+    "plain": "#D55E00",  # vermilion
+    "residual": "#0072B2",  # blue (post-activation, He et al. 2015, wherever the two orders meet)
+    "preact": "#009E73",  # bluish green (pre-activation, He et al. 2016)
+    "reference": "#9A9A9A",  # context: other runs, chance level
+    "live": "#000000",  # a run happening now
+}
+LABELS: dict[str, str] = {
+    "plain": "plain",
+    "residual": "residual",
+    "preact": "pre-activation residual",
+}
+FIGSIZE = (8.0, 4.0)
+
+STYLE: dict[str, object] = {
+    "figure.figsize": FIGSIZE,
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.constrained_layout.use": True,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "legend.frameon": False,
+    "lines.linewidth": 2.0,
+}
+
+
+def kind_of(residual: bool) -> str:
+    """"residual" or "plain": the key of COLORS and LABELS for a net."""
+    return "residual" if residual else "plain"
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Draw with the course's style inside this block (rcParams restored afterwards)."""
+    with plt.rc_context(STYLE):
+        yield
+
+
+def use_style() -> None:
+    """Make the course's style the default for the rest of the session (e.g. in a notebook)."""
+    plt.rcParams.update(STYLE)
+
+
+def figure(ncols: int = 1, nrows: int = 1, figsize: tuple[float, float] = FIGSIZE, **kwargs) -> tuple[Figure, Axes]:
+    """A new figure in the course's style: ``fig, ax = figure()`` or ``fig, (a, b) = figure(2)``."""
+    with style():
+        return plt.subplots(nrows, ncols, figsize=figsize, **kwargs)
+
+
+def to_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (its size fixed: no tight bounding box, so frames line up)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------
+# Small plotting functions, each on an Axes you pass in
+# ---------------------------------------------------------------------------------------
+
+
+def plot_curves(
+    ax: Axes,
+    curves: np.ndarray,
+    kind: str,
+    label: str | None = None,
+    alpha: float = 1.0,
+    linewidth: float | None = None,
+    color: str | None = None,
+) -> None:
+    """One line per row of ``curves`` (runs, steps), all in ``kind``'s colour, one legend entry."""
+    curves = np.atleast_2d(curves)
+    color = color or COLORS[kind]
+    for i, curve in enumerate(curves):
+        ax.plot(
+            np.arange(1, len(curve) + 1), curve, color=color, alpha=alpha, lw=linewidth, label=label if i == 0 else None
+        )
+
+
+def plot_by_depth(
+    ax: Axes,
+    depths: Sequence[int],
+    values: Mapping[str, np.ndarray],
+    ylabel: str,
+    logy: bool = True,
+) -> None:
+    """A metric against depth for several kinds of net: a dot per seed, a line through the means.
+
+    ``values[kind]`` is (len(depths), seeds). The depth axis is logarithmic (base 2).
+    """
+    for kind, table in values.items():
+        table = np.asarray(table)
+        for i, depth in enumerate(depths):
+            ax.scatter(np.full(table.shape[1], depth), table[i], color=COLORS[kind], alpha=0.45, s=18, lw=0)
+        ax.plot(depths, table.mean(axis=1), "o-", color=COLORS[kind], label=LABELS[kind])
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(depths), [str(d) for d in depths])
+    ax.minorticks_off()
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("depth (hidden layers)")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+
+
+def plot_layer_profile(
+    ax: Axes, norms: np.ndarray, kind: str, ylabel: str = "gradient norm", label: str | None = None
+) -> None:
+    """Bars of a per-layer quantity (input side on the left) on a log scale.
+
+    ``norms`` is (layers,) or (runs, layers): bars at the geometric mean of the runs, with
+    a whisker from the smallest to the largest run.
+    """
+    norms = np.atleast_2d(np.asarray(norms, dtype=float))
+    centre = np.exp(np.log(norms).mean(axis=0))
+    layers = np.arange(1, norms.shape[1] + 1)
+    ax.bar(layers, centre, width=0.85, color=COLORS[kind], label=label or LABELS.get(kind, kind), log=True)
+    if norms.shape[0] > 1:
+        ax.vlines(layers, norms.min(axis=0), norms.max(axis=0), color="black", lw=0.8, alpha=0.6)
+    ax.set_xlabel("layer (input side → output side)")
+    ax.set_ylabel(ylabel)
+
+
+def mark_chance(ax: Axes, level: float = float(np.log(2)), text: str = "chance: ln 2") -> None:
+    """A dashed line at the loss of a classifier that always answers 50/50."""
+    ax.axhline(level, ls="--", lw=1.2, color=COLORS["reference"])
+    ax.annotate(text, (1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 4),
+                textcoords="offset points", ha="right", va="bottom", color=COLORS["reference"], fontsize=9)
