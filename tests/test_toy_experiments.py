@@ -78,7 +78,7 @@ def test_trained_nets_come_back_from_the_cache(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("RESNETS_CACHE", str(tmp_path))
     net, run = te.trained_spiral_net(2, True, 0, steps=20)
     again, run_again = te.trained_spiral_net(2, True, 0, steps=20)
-    assert len(list(tmp_path.glob("train_spirals-*.pkl"))) == 1
+    assert len(list(tmp_path.glob("_train_spirals-*.pkl"))) == 1
     np.testing.assert_array_equal(run.losses, run_again.losses)
     X, y = te.spirals()
     np.testing.assert_array_equal(net.forward(X), again.forward(X))

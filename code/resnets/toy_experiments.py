@@ -6,6 +6,7 @@ chapter (and every chapter that trains the same net) reads them back.
 
     Chapter 1  degradation_curves          training loss of plain and residual nets by depth
     Chapter 2  identity_fit                fit y = x with k plain or residual layers
+               relative_changes            how far each layer of a trained net is from the identity
     Chapter 3  init_gradient_profile       per-layer gradient norms at initialisation
     Chapter 4  path_gradient_by_length,    the unrolled view: gradient per path length,
                lesion_errors               and deleting blocks from trained nets
@@ -74,11 +75,19 @@ class SpiralRun:
     late_grad: np.ndarray  # (steps,) the same for the last block
 
 
-@cached
 def train_spirals(
     depth: int, residual: bool, seed: int, steps: int, lr: float = LR, width: int = WIDTH, order: str = "pre"
 ) -> SpiralRun:
-    """Train one toy net on the spirals; record its loss and early/late gradient norms."""
+    """Train one toy net on the spirals; record its loss and early/late gradient norms.
+
+    Cached: every chapter that trains the same net, however it spells the call, reads the
+    same result back (the arguments are passed on in one fixed order).
+    """
+    return _train_spirals(depth, residual, seed, steps, lr, width, order)
+
+
+@cached
+def _train_spirals(depth: int, residual: bool, seed: int, steps: int, lr: float, width: int, order: str) -> SpiralRun:
     X, y = spirals()
     net = toy.Net(depth, width, residual=residual, order=order, seed=seed)
     early, late = np.zeros(steps), np.zeros(steps)
@@ -107,7 +116,7 @@ def degradation_curves(
 ) -> dict[tuple[int, bool], np.ndarray]:
     """{(depth, residual): (len(seeds), steps) training-loss curves} for plain and residual nets."""
     return {
-        (depth, residual): np.stack([train_spirals(depth, residual, s, steps, lr, WIDTH, order).losses for s in seeds])
+        (depth, residual): np.stack([train_spirals(depth, residual, s, steps, lr, order=order).losses for s in seeds])
         for residual in (False, True)
         for depth in depths
     }
@@ -122,9 +131,20 @@ def final_losses(curves: dict[tuple[int, bool], np.ndarray], last: int = 20) -> 
 # Chapter 2: fitting the identity
 # ---------------------------------------------------------------------------------------
 
+#: The numeric walkthrough of Chapter 2: a 2-D residual layer with a linear branch F(x) = W x.
+WALKTHROUGH_X = np.array([1.0, 0.5])
+WALKTHROUGH_W = np.array([[0.1, 0.05], [0.05, 0.1]])
+
+
+def linear_residual(W: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F(x), H(x)) for the linear residual layer H(x) = F(x) + x with F(x) = W x."""
+    F = W @ x
+    return F, F + x
+
+
 IDENTITY_DIM = 8
 IDENTITY_STEPS = 500
-IDENTITY_TOL = 0.02  # "converged": the error is down to 2% of the signal
+IDENTITY_TOL = 0.05  # "converged": the squared error is down to 5% of the signal's
 
 
 def identity_data(n: int = 256, dim: int = IDENTITY_DIM, seed: int = 0) -> np.ndarray:
@@ -134,7 +154,6 @@ def identity_data(n: int = 256, dim: int = IDENTITY_DIM, seed: int = 0) -> np.nd
     return np.random.default_rng(seed).uniform(0.0, 1.0, (n, dim))
 
 
-@cached
 def identity_fit(
     depth: int, residual: bool, seed: int = 0, steps: int = IDENTITY_STEPS, lr: float = 1e-2, weight_decay: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -143,8 +162,15 @@ def identity_fit(
     Returns (relative error at each step, (depth,) Frobenius norm of each trained W). The
     relative error is the mean squared error divided by the mean ||x||², so 1.0 is as bad
     as answering zero. Plain layers start from He initialisation, residual branches from
-    He initialisation scaled by 1/depth (see ``toy.Stack``).
+    He initialisation scaled by 1/depth (see ``toy.Stack``). Cached.
     """
+    return _identity_fit(depth, residual, seed, steps, lr, weight_decay)
+
+
+@cached
+def _identity_fit(
+    depth: int, residual: bool, seed: int, steps: int, lr: float, weight_decay: float
+) -> tuple[np.ndarray, np.ndarray]:
     X = identity_data()
     stack = toy.Stack(depth, IDENTITY_DIM, residual=residual, norm=False, seed=seed)
     losses = toy.train(stack, X, X, toy.mse, steps, lr, weight_decay=weight_decay)
@@ -156,6 +182,19 @@ def steps_to_converge(curve: np.ndarray, tol: float = IDENTITY_TOL) -> float:
     """First step at which ``curve`` drops below ``tol``; inf if it never does."""
     below = np.flatnonzero(curve < tol)
     return float(below[0]) if below.size else math.inf
+
+
+def relative_changes(net: toy.Net, X: np.ndarray) -> np.ndarray:
+    """(depth,) how far each block of a net is from the identity on the data X:
+    ||h_out - h_in|| / ||h_in|| (norms over the whole batch). For a residual block this is
+    ||F(h)|| / ||h||; He et al. 2015 (Fig. 7) saw the same thing as small "layer responses"."""
+    h = net.embed.forward(X)
+    changes = []
+    for block in net.blocks:
+        out = block.forward(h)
+        changes.append(float(np.linalg.norm(out - h) / np.linalg.norm(h)))
+        h = out
+    return np.array(changes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,3 +315,4 @@ def skip_path_gradient_ratio(net: toy.Net, X: np.ndarray, y: np.ndarray) -> np.n
         g = block.backward(g, route="skip")
         ratios.append(np.linalg.norm(g) / top)
     return np.array(ratios)
+

@@ -13,9 +13,10 @@ bluish green. Use ``COLORS[kind]`` (or ``kind_of(residual)``) rather than a colo
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -89,6 +90,20 @@ def to_png(fig: Figure, dpi: int = 100) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 
+def plot_curves_by_depth(ax: Axes, curves: Mapping[int, np.ndarray], kind: str) -> None:
+    """Mean training curve of each depth, in ``kind``'s colour, lighter for shallower nets,
+    each labelled with its depth at its right end. ``curves[depth]`` is (runs, steps)."""
+    depths = sorted(curves)
+    base = matplotlib.colors.to_rgb(COLORS[kind])
+    for i, depth in enumerate(depths):
+        shade = 0.25 + 0.75 * (i + 1) / len(depths)  # mix with white: shallow = pale
+        color = tuple(1 - shade * (1 - c) for c in base)
+        mean = np.asarray(curves[depth]).mean(axis=0)
+        ax.plot(np.arange(1, len(mean) + 1), mean, color=color, label=f"{depth} layers")
+        ax.annotate(str(depth), (len(mean), mean[-1]), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=9, color=color)
+
+
 def plot_curves(
     ax: Axes,
     curves: np.ndarray,
@@ -156,3 +171,29 @@ def mark_chance(ax: Axes, level: float = float(np.log(2)), text: str = "chance: 
     ax.axhline(level, ls="--", lw=1.2, color=COLORS["reference"])
     ax.annotate(text, (1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 4),
                 textcoords="offset points", ha="right", va="bottom", color=COLORS["reference"], fontsize=9)
+
+
+CLASS_COLORS = ("#CC79A7", "#444444")  # the two classes of a 2-D data set: neither plain nor residual
+
+
+def plot_points(ax: Axes, X: np.ndarray, y: np.ndarray, size: float = 10) -> None:
+    """A 2-D two-class data set: (N, 2) points, (N,) 0/1 labels."""
+    for label, color in enumerate(CLASS_COLORS):
+        ax.scatter(*X[y == label].T, s=size, color=color, label=f"class {label}", lw=0)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+
+
+def plot_decision_regions(
+    ax: Axes, predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray, resolution: int = 120
+) -> None:
+    """What a 2-D classifier answers everywhere: ``predict`` maps (M, 2) points to (M,) or
+    (M, 1) logits; the background is shaded by the predicted class, the data drawn on top."""
+    low, high = X.min(axis=0) - 0.15, X.max(axis=0) + 0.15
+    g1, g2 = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
+    logits = np.asarray(predict(np.column_stack([g1.ravel(), g2.ravel()]))).reshape(g1.shape)
+    cmap = matplotlib.colors.ListedColormap(CLASS_COLORS)
+    ax.contourf(g1, g2, logits > 0, levels=[-0.5, 0.5, 1.5], cmap=cmap, alpha=0.18)
+    ax.grid(False)
+    plot_points(ax, X, y, size=6)

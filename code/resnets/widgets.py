@@ -336,8 +336,11 @@ def degradation_explorer(curves: dict[tuple[int, bool], Any], lr: float | None =
         with viz.style():
             for other in depths:
                 if other != depth:
-                    viz.plot_curves(ax, curves[(other, skip)].mean(axis=0), kind, alpha=0.18, linewidth=1.2,
+                    mean = curves[(other, skip)].mean(axis=0)
+                    viz.plot_curves(ax, mean, kind, alpha=0.25, linewidth=1.2,
                                     label="other depths (mean)" if other == min(set(depths) - {depth}) else None)
+                    ax.annotate(str(other), (len(mean), mean[-1]), xytext=(3, 0), textcoords="offset points",
+                                va="center", fontsize=8, color=viz.COLORS[kind], alpha=0.6)
             runs = curves[(depth, skip)]
             viz.plot_curves(ax, runs, kind, label=f"{depth} layers ({len(runs)} seeds)")
             if live_curve is not None:
