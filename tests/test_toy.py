@@ -149,6 +149,7 @@ def test_parameters_are_views_of_one_flat_array() -> None:
     assert net.theta.size == (2 * 4 + 4) + 2 * (4 * 4 + 4) + (4 + 1)
     assert np.shares_memory(net.blocks[1].linear.W, net.theta)
     assert net.is_weight.sum() == 2 * 4 + 2 * 16 + 4
+    assert np.shares_memory(net.stack.theta, net.theta) and net.stack.theta.size == 2 * (4 * 4 + 4)
     net.theta[:] = 0.0
     assert not net.blocks[0].linear.W.any()
 
@@ -179,3 +180,7 @@ def test_bad_arguments_say_what_to_do() -> None:
         toy.Net(-1, residual=True)
     with pytest.raises(ValueError, match="'pre' .* or 'post'"):
         toy.Block(4, RNG, residual=True, order="middle")
+    plain = toy.Block(4, RNG, residual=False)
+    plain.forward(RNG.standard_normal((3, 4)))
+    with pytest.raises(ValueError, match="plain layer has one path only"):
+        plain.backward(np.ones((3, 4)), route="skip")

@@ -31,3 +31,15 @@ def test_plots_draw_labelled_axes_and_png() -> None:
     assert b.get_yscale() == "log" and len(b.patches) == 3
     assert viz.to_png(fig).startswith(b"\x89PNG")
     plt.close(fig)
+
+
+def test_style_restores_only_what_it_set() -> None:
+    # pyplot switches Jupyter's interactive mode on the first time it draws; a style block
+    # that undid that would stop every later figure from showing in a notebook.
+    before = plt.rcParams["interactive"]
+    try:
+        with viz.style():
+            plt.rcParams["interactive"] = not before
+        assert plt.rcParams["interactive"] == (not before)
+    finally:
+        plt.rcParams["interactive"] = before

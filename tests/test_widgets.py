@@ -106,3 +106,18 @@ def test_part1_explorers_build_from_experiment_results() -> None:
     fig = explorer.frame(depth=16, skip=True)
     assert len(fig.axes[0].patches) == 16
     plt.close("all")
+
+
+def test_a_select_control_becomes_a_drop_down_in_both_views() -> None:
+    def draw(image: str):
+        fig, ax = viz.figure(figsize=(2, 1))
+        ax.set_title(image)
+        return fig
+
+    explorer = Explorer([Control("image", ("cat", "ship"), "image", kind="select", default="ship")], frame=draw)
+    html = explorer.to_html()
+    assert '<select data-control="0">' in html and '<option value="1" selected>ship</option>' in html
+    assert set(payload(html)["frames"]) == {"0", "1"}
+    dropdown = explorer.widget().children[0].children[0]
+    assert dropdown.options == ("cat", "ship") and dropdown.value == "ship"
+    plt.close("all")

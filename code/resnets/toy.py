@@ -8,6 +8,7 @@ needs and a ``backward`` that turns the gradient of its output into the gradient
     two_spirals              the data: two interleaved spirals, a classic hard 2-D problem
     Linear, ReLU, LayerNorm  the layers, each with forward and backward
     Block                    one hidden layer of our nets, with or without the skip connection
+    Stack                    blocks one after the other (Chapter 2 trains a bare stack)
     Net                      input layer, a stack of blocks, a classifier head
     Adam, train              full-batch training
     to_torch, train_torch    the same nets in PyTorch, to check our gradients against autograd
@@ -192,6 +193,8 @@ class Block:
         return out if self.order == "pre" else self.out_relu.forward(out)
 
     def backward(self, g: np.ndarray, route: Route = "both") -> np.ndarray:
+        if route != "both" and not self.residual:
+            raise ValueError(f"route={route!r} needs a residual block: a plain layer has one path only (route='both')")
         if self.order == "post":
             g = self.out_relu.backward(g)
         if route == "skip":  # the identity path alone: dy/dx = I
@@ -285,6 +288,12 @@ class Net:
         self.head = Linear(width, d_out, rng, gain=1.0)
         self.depth, self.residual = depth, residual
         self.theta, self.grad, self.is_weight = _flatten([self.embed, *self.stack.linears(), self.head])
+        # The stack's weights now live in the net's arrays, right after the input layer's:
+        # point the stack's own arrays there too, so that both stay in step.
+        start = self.embed.W.size + self.embed.b.size
+        stop = start + self.stack.theta.size
+        self.stack.theta, self.stack.grad = self.theta[start:stop], self.grad[start:stop]
+        self.stack.is_weight = self.is_weight[start:stop]
 
     @property
     def blocks(self) -> list[Block]:

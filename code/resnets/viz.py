@@ -62,9 +62,15 @@ def kind_of(residual: bool) -> str:
 
 @contextmanager
 def style() -> Iterator[None]:
-    """Draw with the course's style inside this block (rcParams restored afterwards)."""
-    with plt.rc_context(STYLE):
+    """Draw with the course's style inside this block; the settings it changed are restored
+    afterwards. (Only those: ``plt.rc_context`` would also undo what pyplot sets up the first
+    time it draws, such as Jupyter's interactive mode, and later figures would not show.)"""
+    saved = {key: plt.rcParams[key] for key in STYLE}
+    plt.rcParams.update(STYLE)
+    try:
         yield
+    finally:
+        plt.rcParams.update(saved)
 
 
 def use_style() -> None:
