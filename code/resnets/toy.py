@@ -29,6 +29,7 @@ layer computes x @ W + b.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,12 +73,22 @@ def two_spirals(n: int = 256, turns: float = 2.0, noise: float = 0.04, seed: int
 
 def row_mean(x: np.ndarray) -> np.ndarray:
     """(N, D) -> (N, 1): the mean of each row."""
-    return x @ np.full((x.shape[-1], 1), 1.0 / x.shape[-1])
+    return x @ _averager(x.shape[-1])
 
 
 def column_sum(x: np.ndarray) -> np.ndarray:
     """(N, D) -> (D,): the sum of each column."""
-    return np.ones(x.shape[0]) @ x
+    return _ones(x.shape[0]) @ x
+
+
+@functools.cache
+def _averager(d: int) -> np.ndarray:
+    return np.full((d, 1), 1.0 / d)
+
+
+@functools.cache
+def _ones(n: int) -> np.ndarray:
+    return np.ones(n)
 
 
 # ---------------------------------------------------------------------------------------
