@@ -43,3 +43,13 @@ def test_style_restores_only_what_it_set() -> None:
         assert plt.rcParams["interactive"] == (not before)
     finally:
         plt.rcParams["interactive"] = before
+
+
+def test_log_axis_labels_plain_numbers() -> None:
+    fig, ax = viz.figure()
+    ax.plot([1, 2, 3], [0.02, 0.1, 0.6])
+    viz.log_axis(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
+    assert ax.get_yscale() == "log" and "0.1" in labels and not any("times" in l or "^" in l for l in labels)
+    plt.close(fig)

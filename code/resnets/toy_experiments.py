@@ -122,6 +122,12 @@ def degradation_curves(
     }
 
 
+def by_kind(results: dict[tuple[int, bool], np.ndarray], depths: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """{(depth, residual): (seeds,)} -> {"plain": (depths, seeds), "residual": (depths, seeds)},
+    the layout ``viz.plot_by_depth`` draws."""
+    return {kind: np.stack([results[(d, kind == "residual")] for d in depths]) for kind in ("plain", "residual")}
+
+
 def final_losses(curves: dict[tuple[int, bool], np.ndarray], last: int = 20) -> dict[tuple[int, bool], np.ndarray]:
     """Each run's final training loss: the mean of its last ``last`` steps, (seeds,) per net."""
     return {key: c[:, -last:].mean(axis=1) for key, c in curves.items()}
@@ -272,13 +278,23 @@ def lesion_errors(net: toy.Net, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def random_lesion_errors(
-    net: toy.Net, X: np.ndarray, y: np.ndarray, counts: tuple[int, ...], samples: int = 10, seed: int = 0
+    net: toy.Net,
+    X: np.ndarray,
+    y: np.ndarray,
+    counts: tuple[int, ...],
+    samples: int = 10,
+    seed: int = 0,
+    among: tuple[int, ...] | None = None,
 ) -> np.ndarray:
-    """(len(counts),) mean error rate with ``k`` blocks deleted at random, for each k."""
+    """(len(counts),) mean error rate with ``k`` blocks deleted at random, for each k in
+    ``counts``; the blocks are drawn from ``among`` (block indices; default: all)."""
+    candidates = np.arange(net.depth) if among is None else np.asarray(among)
+    if max(counts) > len(candidates):
+        raise ValueError(f"cannot delete {max(counts)} blocks out of {len(candidates)} candidates")
     rng = np.random.default_rng(seed)
     return np.array(
         [
-            np.mean([net.error_rate(X, y, rng.choice(net.depth, size=k, replace=False)) for _ in range(samples)])
+            np.mean([net.error_rate(X, y, rng.choice(candidates, size=k, replace=False)) for _ in range(samples)])
             for k in counts
         ]
     )

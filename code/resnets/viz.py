@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import matplotlib
+import matplotlib.ticker
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -84,6 +85,23 @@ def figure(ncols: int = 1, nrows: int = 1, figsize: tuple[float, float] = FIGSIZ
         return plt.subplots(nrows, ncols, figsize=figsize, **kwargs)
 
 
+def log_axis(ax: Axes, axis: str = "y") -> None:
+    """Put ``axis`` ("x" or "y") on a log scale labelled with plain numbers (0.02, 0.1, 1)
+    instead of 6x10^-1 at every minor tick. Minor ticks (2 and 5 times each power of ten)
+    are labelled only while the axis spans less than two decades."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target.set_major_locator(matplotlib.ticker.LogLocator(base=10))
+    target.set_minor_locator(matplotlib.ticker.LogLocator(base=10, subs=(2.0, 5.0)))
+
+    def minor(value: float, _position: int) -> str:
+        low, high = sorted(target.get_view_interval())
+        return f"{value:g}" if low > 0 and np.log10(high / low) < 2 else ""
+
+    target.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _position: f"{value:g}"))
+    target.set_minor_formatter(matplotlib.ticker.FuncFormatter(minor))
+
+
 def to_png(fig: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes (its size fixed: no tight bounding box, so frames line up)."""
     buffer = io.BytesIO()
@@ -148,7 +166,7 @@ def plot_by_depth(
     ax.set_xticks(list(depths), [str(d) for d in depths])
     ax.minorticks_off()
     if logy:
-        ax.set_yscale("log")
+        log_axis(ax)
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylabel(ylabel)
     ax.legend()

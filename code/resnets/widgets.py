@@ -346,7 +346,8 @@ def degradation_explorer(curves: dict[tuple[int, bool], Any], lr: float | None =
             if live_curve is not None:
                 viz.plot_curves(ax, live_curve, "live", label="training now")
             viz.mark_chance(ax)
-            ax.set(yscale="log", ylim=ylim, xlim=(1, runs.shape[1]), xlabel="training step (full batch)",
+            viz.log_axis(ax)
+            ax.set(ylim=ylim, xlim=(1, runs.shape[1]), xlabel="training step (full batch)",
                    ylabel="training loss (nats, log scale)")
             ax.set_title(f"{viz.LABELS[kind].capitalize()} net, {depth} hidden layers: training loss on two spirals")
             ax.legend(loc="lower left")
