@@ -60,6 +60,15 @@ def test_path_gradients_shrink_with_length_and_lesions_run() -> None:
     lesions = te.lesion_errors(net, X, y)
     assert lesions.shape == (6,) and ((0 <= lesions) & (lesions <= 1)).all()
     assert te.random_lesion_errors(net, X, y, counts=(0,))[0] == net.error_rate(X, y)
+    assert te.random_lesion_errors(net, X, y, counts=(2,), among=(4, 5))[0] == net.error_rate(X, y, [4, 5])
+    with pytest.raises(ValueError, match="cannot delete 3 blocks out of 2"):
+        te.random_lesion_errors(net, X, y, counts=(3,), among=(4, 5))
+
+
+def test_by_kind_stacks_depths_for_plotting() -> None:
+    results = {(d, r): np.full(2, d + 100 * r) for d in (4, 8) for r in (False, True)}
+    table = te.by_kind(results, (4, 8))
+    assert table["plain"].shape == (2, 2) and table["residual"][1, 0] == 108
 
 
 @pytest.mark.parametrize("order", ["pre", "post"])
