@@ -26,7 +26,6 @@ def test_explorer_responds_without_a_kernel(page, name: str) -> None:  # noqa: F
     remote: list[str] = []
     page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
     page.goto((HTML / f"{name}.html").as_uri(), wait_until="load")
-    page.wait_for_load_state("networkidle")
     explorers = page.locator(".resnets-explorer")
     assert explorers.count() == 1, f"{name}: expected one explorer on the page"
     explorer = explorers.first
@@ -50,7 +49,8 @@ def test_explorer_responds_without_a_kernel(page, name: str) -> None:  # noqa: F
         explorer.locator("button[data-action]").click()
         cover = explorer.locator("[data-cover]")
         assert cover.evaluate("c => getComputedStyle(c).display") == "block", f"{name}: Train did not start a replay"
-        page.wait_for_function("c => parseFloat(getComputedStyle(c).width) < 1", arg=cover.element_handle(), timeout=5000)
+        page.wait_for_function("c => parseFloat(getComputedStyle(c).width) < 1", arg=cover.element_handle(), timeout=20000)
 
     explorer.screenshot(path=str(SHOTS / f"{name.replace('/', '__')}__explorer.png"))
+    page.wait_for_timeout(500)  # anything the page fetches late (fonts, MathJax parts) has started by now
     assert not remote, f"{name}: the page fetched from the internet: {remote[:5]}"
