@@ -42,7 +42,7 @@ def test_monitor_names_valid_layers_when_given_a_wrong_one() -> None:
 
 def test_gradient_profile_runs_one_backward_pass() -> None:
     model = build_model("plain20")
-    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    x, y = torch.randn(2, 3, 16, 16), torch.randint(0, 10, (2,))  # small images: any size works
     profile = gradient_profile(model, x, y)
     assert [n for n, _ in profile] == [n for n, _ in weight_layers(model)]
     again = gradient_profile(model, x, y)  # old gradients are discarded, not accumulated
@@ -50,7 +50,7 @@ def test_gradient_profile_runs_one_backward_pass() -> None:
 
 
 def test_block_norms_see_the_gate_of_post_activation_blocks_only() -> None:
-    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    x, y = torch.randn(2, 3, 16, 16), torch.randint(0, 10, (2,))
     post = block_norms(build_model("resnet20"), x, y)
     pre = block_norms(build_model("preact_resnet20"), x, y)
     for norms in (post, pre):
