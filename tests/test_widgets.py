@@ -45,6 +45,8 @@ def test_controls_validate_their_values() -> None:
         Control("x", (1, 2), default=5)
     with pytest.raises(ValueError, match="kind must be one of"):
         Control("x", (1, 2), kind="knob")
+    with pytest.raises(TypeError, match="must return a matplotlib Figure; it returned int"):
+        Explorer([Control("x", (1, 2))], frame=lambda x: x).to_html()
 
 
 def test_every_combination_is_drawn_once_and_keyed_by_control_indices() -> None:

@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
+from . import toy, toy_experiments, viz
 from .viz import to_png
 
 Draw = Callable[..., Figure]
@@ -216,6 +218,8 @@ _ids = itertools.count()
 
 def _render(fig: Figure) -> tuple[str, list[float]]:
     """(data URI, plot box) of a figure, which is then closed."""
+    if not isinstance(fig, Figure):
+        raise TypeError(f"an explorer's frame function must return a matplotlib Figure; it returned {type(fig).__name__}")
     png = to_png(fig)
     box = fig.axes[0].get_position() if fig.axes else None  # figure fractions, origin bottom left
     plt.close(fig)
@@ -320,10 +324,6 @@ def degradation_explorer(curves: dict[tuple[int, bool], Any], lr: float | None =
     Live, Train trains one more net of the chosen kind with a new seed and draws its loss as
     it goes; on the site it replays the precomputed curves.
     """
-    import numpy as np
-
-    from . import toy, toy_experiments, viz
-
     depths = sorted({d for d, _ in curves})
     lr = toy_experiments.LR if lr is None else lr
     every = np.concatenate(list(curves.values()), axis=0)
@@ -334,13 +334,13 @@ def degradation_explorer(curves: dict[tuple[int, bool], Any], lr: float | None =
         kind = viz.kind_of(skip)
         fig, ax = viz.figure()
         with viz.style():
-            for other in depths:
-                if other != depth:
-                    mean = curves[(other, skip)].mean(axis=0)
-                    viz.plot_curves(ax, mean, kind, alpha=0.25, linewidth=1.2,
-                                    label="other depths (mean)" if other == min(set(depths) - {depth}) else None)
-                    ax.annotate(str(other), (len(mean), mean[-1]), xytext=(3, 0), textcoords="offset points",
-                                va="center", fontsize=8, color=viz.COLORS[kind], alpha=0.6)
+            others = [d for d in depths if d != depth]
+            for other in others:  # context: the mean curve of every other depth, labelled at its end
+                mean = curves[(other, skip)].mean(axis=0)
+                label = "other depths (mean)" if other == others[0] else None
+                viz.plot_curves(ax, mean, kind, alpha=0.25, linewidth=1.2, label=label)
+                ax.annotate(str(other), (len(mean), mean[-1]), xytext=(3, 0), textcoords="offset points",
+                            va="center", fontsize=8, color=viz.COLORS[kind], alpha=0.6)
             runs = curves[(depth, skip)]
             viz.plot_curves(ax, runs, kind, label=f"{depth} layers ({len(runs)} seeds)")
             if live_curve is not None:
@@ -385,10 +385,6 @@ def gradient_flow_explorer(profiles: dict[tuple[int, bool], Any], live_seeds: in
     ``profiles`` is ``toy_experiments.gradient_profiles(...)``: {(depth, residual): (seeds, depth)}.
     Live, each move initialises ``live_seeds`` new nets and measures them afresh.
     """
-    import numpy as np
-
-    from . import toy_experiments, viz
-
     depths = sorted({d for d, _ in profiles})
     every = np.concatenate([p.ravel() for p in profiles.values()])
     ylim = (float(every.min()) / 5, float(every.max()) * 5)
@@ -420,5 +416,5 @@ def gradient_flow_explorer(profiles: dict[tuple[int, bool], Any], live_seeds: in
         live=fresh,
         caption="Gradient norm of every layer's weights in a freshly initialised toy net (bars: geometric "
         "mean over initialisations; whiskers: their range). Plain nets spread over more and more orders "
-        "of magnitude as they deepen; residual nets stay within about one.",
+        "of magnitude as they deepen; residual nets stay within one or two.",
     )
