@@ -182,5 +182,5 @@ def test_bad_arguments_say_what_to_do() -> None:
         toy.Block(4, RNG, residual=True, order="middle")
     plain = toy.Block(4, RNG, residual=False)
     plain.forward(RNG.standard_normal((3, 4)))
-    with pytest.raises(ValueError, match="plain layer has one path only"):
+    with pytest.raises(ValueError, match="needs a residual block"):
         plain.backward(np.ones((3, 4)), route="skip")

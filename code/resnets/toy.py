@@ -194,7 +194,7 @@ class Block:
         self.out_relu = ReLU()  # the ReLU after the addition, post-activation order only
 
     def branch(self, x: np.ndarray) -> np.ndarray:
-        """F(x): the layer without the skip (before the final ReLU in the post order)."""
+        """F(x): the layer without its skip connection."""
         if self.order == "pre":
             return self.linear.forward(self.relu.forward(self.norm.forward(x)))
         return self.norm.forward(self.linear.forward(x))
@@ -205,13 +205,14 @@ class Block:
 
     def backward(self, g: np.ndarray, route: Route = "both") -> np.ndarray:
         if route != "both" and not self.residual:
-            raise ValueError(f"route={route!r} needs a residual block: a plain layer has one path only (route='both')")
+            raise ValueError(f"route={route!r} needs a residual block")
         if self.order == "post":
             g = self.out_relu.backward(g)
         if route == "skip":  # the identity path alone: dy/dx = I
             return g
         if self.order == "pre":
-            g_branch = self.norm.backward(self.relu.backward(self.linear.backward(g)))
+            g_relu = self.relu.backward(self.linear.backward(g))
+            g_branch = self.norm.backward(g_relu)
         else:
             g_branch = self.linear.backward(self.norm.backward(g))
         if route == "branch" or not self.residual:
