@@ -89,6 +89,26 @@ def make_shortcut(
     return nn.Sequential(projection, nn.BatchNorm2d(out_planes))
 
 
+def check_shortcut(
+    block: nn.Module, inplanes: int, out_planes: int, stride: int, downsample: nn.Module | None, plain: bool
+) -> None:
+    """Refuse a block whose input cannot be added to its output: the classic ResNet bug.
+
+    A block that changes the shape (stride > 1, or new channel count) needs a shortcut that
+    changes it too. Without one the addition fails at the first forward pass with a broadcasting
+    error, or worse, silently broadcasts when the input has a single channel.
+    """
+    if plain or downsample is not None or (stride == 1 and inplanes == out_planes):
+        return
+    bn = ", with_bn=False" if isinstance(block, _PreActivationBlock) else ""
+    raise ValueError(
+        f"{type(block).__name__}({inplanes} -> {out_planes} channels, stride {stride}) changes the shape of its "
+        f"input, so F(x) + x cannot be formed. Give it a shortcut that changes the shape too: "
+        f"downsample=make_shortcut('B', {inplanes}, {out_planes}, {stride}{bn}) (a 1x1 projection; 'A' pads "
+        f"with zeros instead), or plain=True for a block without the addition."
+    )
+
+
 class _PostActivationBlock(nn.Module):
     """y = relu(F(x) + shortcut(x)), or relu(F(x)) when ``plain``. Subclasses define F."""
 
@@ -135,6 +155,7 @@ class BasicBlock(_PostActivationBlock):
         self.downsample = downsample
         self.plain = plain
         self.stride = stride
+        check_shortcut(self, inplanes, planes, stride, downsample, plain)
 
     def residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -181,6 +202,7 @@ class Bottleneck(_PostActivationBlock):
         self.downsample = downsample
         self.plain = plain
         self.stride = stride
+        check_shortcut(self, inplanes, planes * self.expansion, stride, downsample, plain)
 
     def residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -246,6 +268,7 @@ class PreActBasicBlock(_PreActivationBlock):
         self.downsample = downsample
         self.plain = plain
         self.stride = stride
+        check_shortcut(self, inplanes, planes, stride, downsample, plain)
 
     def _branch(self, pre: Tensor) -> Tensor:
         return self.conv2(self.relu(self.bn2(self.conv1(pre))))
@@ -281,6 +304,7 @@ class PreActBottleneck(_PreActivationBlock):
         self.downsample = downsample
         self.plain = plain
         self.stride = stride
+        check_shortcut(self, inplanes, planes * self.expansion, stride, downsample, plain)
 
     def _branch(self, pre: Tensor) -> Tensor:
         out = self.relu(self.bn2(self.conv1(pre)))
@@ -303,6 +327,7 @@ __all__ = [
     "PreActBottleneck",
     "ZeroPadShortcut",
     "make_shortcut",
+    "check_shortcut",
     "conv1x1",
     "conv3x3",
     "is_residual_block",
