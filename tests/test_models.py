@@ -262,3 +262,18 @@ def test_a_shape_changing_block_without_a_shortcut_is_refused_with_the_fix(block
     preact = block in (blocks.PreActBasicBlock, blocks.PreActBottleneck)
     fixed = block(16, 32, stride=2, downsample=blocks.make_shortcut("B", 16, out, 2, with_bn=not preact))
     assert fixed(torch.randn(1, 16, 8, 8)).shape == (1, out, 4, 4)
+
+
+@pytest.mark.parametrize("name", ["resnet20", "preact_resnet20", "resnet50", "preact_resnet164"])
+def test_every_block_is_its_residual_plus_its_shortcut(name: str) -> None:
+    model = build_model(name, shortcut="B").eval()
+    size = 64 if name == "resnet50" else 32
+    h = model.maxpool(model.conv1(torch.randn(2, 3, size, size)))
+    if not model.preact:
+        h = model.relu(model.bn1(h))
+    with torch.no_grad():
+        for block in model.blocks():
+            total = block.residual(h) + block.shortcut(h)
+            expected = total if model.preact else torch.relu(total)
+            h = block(h)
+            assert torch.allclose(h, expected, atol=1e-5)

@@ -10,9 +10,11 @@ from resnets import build_model
 from resnets.probes import (
     GradientNormMonitor,
     input_gradient_gain,
+    residual_sum_gap,
     layer_gradient_norms,
     saved_activation_bytes,
     shape_table,
+    shortcut_deviations,
     trace_shapes,
     weight_layers,
 )
@@ -72,6 +74,15 @@ def test_trace_shapes_at_depth_one_gives_the_stages() -> None:
         trace_shapes(build_model("resnet20"), torch.zeros(1, 3, 32, 32), depth=9)
 
 
+def test_trace_shapes_by_kind() -> None:
+    from resnets.blocks import BasicBlock
+
+    records = trace_shapes(build_model("resnet20"), torch.zeros(1, 3, 32, 32), kinds=(BasicBlock, nn.Linear))
+    assert len(records) == 10 and records[-1].name == "fc" and records[3].output_shape == (1, 32, 16, 16)
+    with pytest.raises(ValueError, match=r"no submodules of kinds \['LSTM'\]"):
+        trace_shapes(build_model("resnet20"), torch.zeros(1, 3, 32, 32), kinds=(nn.LSTM,))
+
+
 def test_saved_activation_bytes_counts_what_backward_keeps_and_not_the_weights() -> None:
     x = torch.randn(2, 3, 8, 8)
     conv = nn.Conv2d(3, 4, 3, bias=False)  # saves its input (and its weight, not counted)
@@ -91,3 +102,21 @@ def test_input_gradient_gain_of_linear_maps() -> None:
     assert identity_gain == pytest.approx(1.0, rel=0.1)  # a random unit-RMS gradient, passed through
     assert input_gradient_gain(scale, x) == pytest.approx(3 * identity_gain, rel=1e-5)
     assert input_gradient_gain(nn.AvgPool2d(5), x) < 0.5  # averaging 25 values divides the gradient
+
+
+@pytest.mark.parametrize("option, projections", [("A", 0), ("B", 2), ("C", 9)])
+def test_shortcut_deviations_are_zero_exactly_where_the_shortcut_is_an_identity(option: str, projections: int) -> None:
+    model = build_model("resnet20", shortcut=option)
+    deviations = shortcut_deviations(model, torch.randn(2, 3, 32, 32))
+    assert [name for name, _ in deviations][:2] == ["layer1.0", "layer1.1"] and len(deviations) == 9
+    assert sum(d > 0.1 for _, d in deviations) == projections
+    assert sum(d == 0 for _, d in deviations) == 9 - projections
+    assert model.training
+
+
+def test_residual_sum_gap_is_zero_only_for_pre_activation_blocks() -> None:
+    x = torch.randn(2, 16, 16, 16)
+    assert residual_sum_gap(build_model("preact_resnet20").layer1, x) < 1e-5
+    assert residual_sum_gap(build_model("resnet20").layer1, x) > 0.1
+    with pytest.raises(ValueError, match="blocks that keep the shape"):
+        residual_sum_gap(build_model("preact_resnet20").layer2, x)

@@ -120,10 +120,14 @@ class _PostActivationBlock(nn.Module):
         """F(x): the branch the block learns, before the addition."""
         raise NotImplementedError
 
+    def shortcut(self, x: Tensor) -> Tensor:
+        """What the block adds to F(x): x itself, or x reshaped by the downsample (unused when plain)."""
+        return x if self.downsample is None else self.downsample(x)
+
     def forward(self, x: Tensor) -> Tensor:
         out = self.residual(x)
         if not self.plain:
-            out = out + (x if self.downsample is None else self.downsample(x))
+            out = out + self.shortcut(x)
         return self.relu(out)
 
 
@@ -228,16 +232,21 @@ class _PreActivationBlock(nn.Module):
         """F(x): the branch the block learns, before the addition."""
         return self._branch(self.relu(self.bn1(x)))
 
+    def shortcut(self, x: Tensor) -> Tensor:
+        """What the block adds to F(x): x itself, or x reshaped by the downsample (unused when plain)."""
+        return self._shortcut(x, self.relu(self.bn1(x)))
+
+    def _shortcut(self, x: Tensor, pre: Tensor) -> Tensor:
+        if self.downsample is None:
+            return x
+        # Option A pads the raw input; a projection reads the normalised one, as in the
+        # authors' code, so it needs no BN of its own.
+        return self.downsample(x if isinstance(self.downsample, ZeroPadShortcut) else pre)
+
     def forward(self, x: Tensor) -> Tensor:
         pre = self.relu(self.bn1(x))
         out = self._branch(pre)
-        if self.plain:
-            return out
-        if self.downsample is None:
-            return out + x
-        # Option A pads the raw input; a projection reads the normalised one, as in the
-        # authors' code, so it needs no BN of its own.
-        return out + self.downsample(x if isinstance(self.downsample, ZeroPadShortcut) else pre)
+        return out if self.plain else out + self._shortcut(x, pre)
 
 
 class PreActBasicBlock(_PreActivationBlock):

@@ -4,17 +4,19 @@ Gradient norms (the gradient highway of Part 1, the training logs of Part 3): po
 ``GradientNormMonitor`` at any ``nn.Module`` and call ``record()`` after each backward pass.
 Shapes (``trace_shapes``): what every layer receives and returns. Costs (``saved_activation_bytes``,
 ``input_gradient_gain``): the memory a training step keeps, and how a gradient survives the trip
-from the output back to the input.
+from the output back to the input. The identity path (``shortcut_deviations``,
+``residual_sum_gap``): how close each shortcut is to the identity, and whether x_L = x_0 + sum F.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
+from .blocks import ZeroPadShortcut, is_residual_block
 from .tables import format_shape, format_table
 
 WEIGHT_LAYERS = (nn.Conv2d, nn.Linear)
@@ -99,7 +101,9 @@ class ShapeRecord:
     parameters: int  # of the module and its children
 
 
-def trace_shapes(model: nn.Module, x: Tensor, depth: int | None = None) -> list[ShapeRecord]:
+def trace_shapes(
+    model: nn.Module, x: Tensor, depth: int | None = None, kinds: tuple[type[nn.Module], ...] | None = None
+) -> list[ShapeRecord]:
     """Run ``model(x)`` once and record the shapes every submodule saw, in the order they ran.
 
     Args:
@@ -108,16 +112,20 @@ def trace_shapes(model: nn.Module, x: Tensor, depth: int | None = None) -> list[
         x: its input, e.g. ``torch.zeros(1, 3, 224, 224)``.
         depth: ``None`` records the leaves (conv, BN, ReLU...); 1 the model's children (stem
             layers, stages, head); 2 their children (the blocks of each stage), and so on.
+        kinds: instead of a depth, record every submodule of these classes, at any depth.
 
     A module called twice (a block's ReLU runs before and after the addition) gives two records.
     """
-    chosen = [
-        (name, m)
-        for name, m in model.named_modules()
-        if name and (len(list(m.children())) == 0 if depth is None else name.count(".") + 1 == depth)
-    ]
+
+    def chosen_one(name: str, m: nn.Module) -> bool:
+        if kinds is not None:
+            return isinstance(m, kinds)
+        return len(list(m.children())) == 0 if depth is None else name.count(".") + 1 == depth
+
+    chosen = [(name, m) for name, m in model.named_modules() if name and chosen_one(name, m)]
     if not chosen:
-        raise ValueError(f"{type(model).__name__} has no submodules at depth {depth}")
+        asked = f"of kinds {[k.__name__ for k in kinds]}" if kinds is not None else f"at depth {depth}"
+        raise ValueError(f"{type(model).__name__} has no submodules {asked}")
     records: list[ShapeRecord] = []
 
     def hook_for(name: str) -> Callable:
@@ -195,3 +203,71 @@ def input_gradient_gain(model: nn.Module, x: Tensor, seed: int = 0) -> float:
     upstream = [torch.randn(o.shape, generator=generator).to(o.device, o.dtype) for o in outputs]
     (grad,) = torch.autograd.grad(outputs, x, upstream)
     return grad.float().pow(2).mean().sqrt().item()
+
+
+# ---------------------------------------------------------------------------------------
+# The identity path: how close each shortcut is to the identity, and whether it stays clean
+# ---------------------------------------------------------------------------------------
+
+
+def shortcut_deviations(model: nn.Module, x: Tensor) -> list[tuple[str, float]]:
+    """How far each residual block's shortcut is from the identity, on the input it really gets.
+
+    For each block, ||s(x) - P(x)|| / ||P(x)||, where s is the block's shortcut and P is the
+    identity, or, where the block changes the shape, option A's parameter-free subsample and
+    zero-pad (the closest thing to an identity that fits). 0 for identity and option-A
+    shortcuts; about 1 or more for a 1x1 projection, which mixes and rescales the channels.
+    Runs in eval mode, without gradients.
+    """
+    inputs: dict[str, Tensor] = {}
+    residual_blocks = [(name, m) for name, m in model.named_modules() if is_residual_block(m)]
+    if not residual_blocks:
+        raise ValueError(f"{type(model).__name__} has no residual blocks")
+    handles = [
+        m.register_forward_pre_hook(lambda module, args, name=name: inputs.__setitem__(name, args[0]))
+        for name, m in residual_blocks
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x)
+            deviations = []
+            for name, block in residual_blocks:
+                block_input = inputs[name]
+                shortcut = block.shortcut(block_input)
+                reference = ZeroPadShortcut(block_input.shape[1], shortcut.shape[1], block.stride)(block_input)
+                deviations.append((name, ((shortcut - reference).norm() / reference.norm()).item()))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return deviations
+
+
+def residual_sum_gap(blocks: Sequence[nn.Module], x: Tensor) -> float:
+    """How far a run of same-shape blocks is from x_L = x_0 + sum_i F(x_i).
+
+    Returns ||x_L - x_0 - sum_i F(x_i)|| / ||x_L||, with x_{i+1} = block_i(x_i). Exactly 0 (up to
+    rounding) for pre-activation blocks, whose identity path has nothing on it; not 0 for the
+    original blocks, whose ReLU after each addition sits on the path. Eval mode, no gradients.
+    """
+    modes = [b.training for b in blocks]
+    h = x
+    total = torch.zeros_like(x)
+    try:
+        with torch.no_grad():
+            for block in blocks:
+                block.eval()
+                residual = block.residual(h)
+                if residual.shape != h.shape:
+                    raise ValueError(
+                        f"residual_sum_gap needs blocks that keep the shape; {type(block).__name__} maps "
+                        f"{tuple(h.shape)} to {tuple(residual.shape)}. Pass the blocks after a stage's first one."
+                    )
+                total += residual
+                h = block(h)
+    finally:
+        for block, mode in zip(blocks, modes):
+            block.train(mode)
+    return ((h - x - total).norm() / h.norm()).item()

@@ -20,8 +20,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .blocks import BasicBlock, conv1x1, conv3x3
+from .cache import cached
 from .models import count_parameters
 from .probes import input_gradient_gain, saved_activation_bytes
+from .tables import format_table
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -286,7 +288,7 @@ class StackMeasurement:
 
 
 def measure_stack(kind: str, depth: int, plain: bool = False, channels: int = 16, size: int = 32,
-                  batch: int = 8, seed: int = 0) -> StackMeasurement:
+                  batch: int = 4, seed: int = 0) -> StackMeasurement:
     """Build ``build_stack(kind, depth, channels, plain)`` with seed ``seed`` and measure it on a
     (batch, channels, size, size) standard-normal input."""
     torch.manual_seed(seed)
@@ -300,3 +302,48 @@ def measure_stack(kind: str, depth: int, plain: bool = False, channels: int = 16
         saved_activation_bytes(stack, x),
         input_gradient_gain(stack, x, seed=seed),
     )
+
+
+@cached
+def compare(depth: int = 16, levels: int = 4, channels: int = 16, size: int = 32, batch: int = 4) -> list[tuple[StackMeasurement, StackMeasurement]]:
+    """Every kind measured on the same input, with and without its connection.
+
+    Residual, highway and dense stacks get ``depth`` units (2 * depth weight layers); the
+    U-Net and the FPN ``levels`` scales. Returns (connected, plain) pairs in ``KINDS`` order.
+    """
+    pairs = []
+    for kind in KINDS:
+        d = levels if kind in ("unet", "fpn") else depth
+        pairs.append(tuple(measure_stack(kind, d, plain, channels, size, batch) for plain in (False, True)))
+    return pairs  # type: ignore[return-value]
+
+
+def comparison_table(pairs: list[tuple[StackMeasurement, StackMeasurement]]) -> str:
+    """``compare``'s measurements side by side: what each connection costs and what it buys."""
+    mib = 2**20
+    rows = [
+        (c.kind, COMBINE_OPS[c.kind], c.depth, f"{c.parameters:,}", f"{c.activation_bytes / mib:.1f}",
+         f"{p.activation_bytes / mib:.1f}", f"{c.gradient_gain:.3g}", f"{p.gradient_gain:.3g}")
+        for c, p in pairs
+    ]
+    headers = ["kind", "combine", "depth", "parameters", "memory MiB", "plain MiB", "gain", "plain gain"]
+    return format_table(headers, rows)
+
+
+@cached
+def gain_vs_depth(kinds: tuple[str, ...] = ("residual", "highway", "dense"), depths: tuple[int, ...] = (2, 4, 8, 16, 32),
+                  channels: int = 16, size: int = 16, batch: int = 8, seed: int = 0) -> dict[tuple[str, bool], list[float]]:
+    """``input_gradient_gain`` of each kind's stack, with and without its connection, at each depth.
+
+    Keyed by (kind, plain); each stack freshly built with seed ``seed`` and measured in train mode
+    on the same (batch, channels, size, size) standard-normal input.
+    """
+    x = torch.randn(batch, channels, size, size, generator=torch.Generator().manual_seed(seed))
+    gains: dict[tuple[str, bool], list[float]] = {}
+    for kind in kinds:
+        for plain in (False, True):
+            gains[kind, plain] = []
+            for depth in depths:
+                torch.manual_seed(seed)
+                gains[kind, plain].append(input_gradient_gain(build_stack(kind, depth, channels, plain).train(), x, seed))
+    return gains
