@@ -6,7 +6,6 @@ import pytest
 
 from resnets import build_model, count_flops, count_parameters
 from resnets.family import (
-    build_skeleton,
     cifar_family_table,
     imagenet_family_table,
     main_path_depth,
@@ -31,15 +30,14 @@ def test_format_table_aligns_numbers_right_and_text_left() -> None:
 
 @pytest.mark.parametrize("name, depth", [("resnet20", 20), ("resnet110", 110), ("preact_resnet164", 164), ("resnet50", 50)])
 def test_the_depth_is_the_count_of_weight_layers_on_the_main_path(name: str, depth: int) -> None:
-    assert main_path_depth(build_skeleton(name)) == depth
+    assert main_path_depth(build_model(name)) == depth
 
 
-def test_a_skeleton_counts_like_the_real_model() -> None:
-    real, skeleton = build_model("resnet32"), build_skeleton("resnet32")
-    assert count_parameters(skeleton) == count_parameters(real)
-    assert count_flops(skeleton, (3, 32, 32)) == count_flops(real, (3, 32, 32))
+def test_summarize_counts_the_built_model() -> None:
     s = summarize("resnet32")
+    model = build_model("resnet32")
     assert (s.depth, s.blocks_per_stage, s.block, s.image_size) == (32, (5, 5, 5), "BasicBlock", 32)
+    assert (s.parameters, s.macs) == (count_parameters(model), count_flops(model, (3, 32, 32)))
 
 
 def test_family_tables_list_every_model_beside_the_paper() -> None:

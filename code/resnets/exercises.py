@@ -155,10 +155,10 @@ def _relus_on_the_original_identity_path() -> int:
 def _resnet50_layer4_size_at_320() -> list[int]:
     import torch
 
-    from .family import build_skeleton
+    from .models import build_model
     from .probes import trace_shapes
 
-    records = trace_shapes(build_skeleton("resnet50"), torch.zeros(1, 3, 320, 320, device="meta"), depth=1)
+    records = trace_shapes(build_model("resnet50"), torch.zeros(1, 3, 320, 320), depth=1)
     return list(next(r for r in records if r.name == "layer4").output_shape[2:])
 
 

@@ -59,16 +59,6 @@ def input_size(model: ResNet) -> int:
     return 224 if isinstance(model.maxpool, torch.nn.MaxPool2d) else 32
 
 
-def build_skeleton(name: str, **options: Any) -> ResNet:
-    """``build_model`` on PyTorch's "meta" device: every layer with its shapes, no weights drawn.
-
-    Counting parameters and multiply-adds needs only shapes, and a forward pass on the meta
-    device computes nothing, so even ResNet-1202 is counted in about a second.
-    """
-    with torch.device("meta"):
-        return build_model(name, **options)
-
-
 def main_path_depth(model: ResNet) -> int:
     """The depth as the papers count it: conv and linear layers, shortcut projections excluded."""
     return sum(1 for name, _ in weight_layers(model) if ".downsample" not in name)
@@ -89,8 +79,8 @@ class ModelSummary:
 
 @cached
 def summarize(name: str, **options: Any) -> ModelSummary:
-    """Build ``name`` (with ``build_model`` options) and count it; cached, the big nets take seconds."""
-    model = build_skeleton(name, **options)
+    """Build ``name`` (with ``build_model`` options) and count it; cached, the big nets take a second."""
+    model = build_model(name, **options)
     size = input_size(model)
     stages = [getattr(model, stage) for stage in model.stages]
     return ModelSummary(
@@ -136,10 +126,10 @@ def imagenet_family_table(names: Sequence[str] = IMAGENET_FAMILY) -> str:
 
 def stage_table(name: str, image_size: int | None = None, **options: Any) -> str:
     """The stem, stages and head of one net at one input size: output size, width, blocks, parameters."""
-    model = build_skeleton(name, **options)
+    model = build_model(name, **options)
     size = image_size or input_size(model)
     rows = []
-    for r in trace_shapes(model, torch.zeros(1, 3, size, size, device="meta"), depth=1):
+    for r in trace_shapes(model, torch.zeros(1, 3, size, size), depth=1):
         if r.kind in ("BatchNorm2d", "ReLU", "Identity"):
             continue  # they keep the shape: the layer before them says it all
         module = model.get_submodule(r.name)
@@ -166,7 +156,7 @@ def shortcut_costs(name: str) -> list[ShortcutCost]:
     """Options A, B and C on one net: what each adds in parameters and multiply-adds."""
     costs = []
     for option in SHORTCUT_OPTIONS:
-        model = build_skeleton(name, shortcut=option)
+        model = build_model(name, shortcut=option)
         shortcuts = [b.downsample for b in model.blocks() if b.downsample is not None]
         size = input_size(model)
         costs.append(
@@ -207,5 +197,4 @@ __all__ = [
     "shortcut_costs",
     "shortcut_cost_table",
     "main_path_depth",
-    "build_skeleton",
 ]
