@@ -25,7 +25,7 @@ def test_benchmark_trains_the_named_model(channels_last: bool, bf16: bool) -> No
     )
     assert result.model == "resnet8" and result.device.startswith("CPU") and len(result.step_seconds) == 2
     assert result.images_per_second == pytest.approx(2 / result.median_step_seconds)
-    assert result.setting == ("channels_last + bf16 autocast" if bf16 else "NCHW + fp32")
+    assert result.setting == ("NHWC bf16" if bf16 else "NCHW fp32")
 
 
 def test_format_results_gives_ratios_to_the_first_setting_of_each_model() -> None:

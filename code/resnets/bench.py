@@ -52,7 +52,9 @@ def time_steps(
     windows (taken by the caller) ignores a window that another process disturbed.
     """
     if warmup < 0 or windows < 1 or steps_per_window < 1:
-        raise ValueError(f"need warmup >= 0, windows >= 1, steps_per_window >= 1; got {warmup}, {windows}, {steps_per_window}")
+        raise ValueError(
+            f"need warmup >= 0, windows >= 1, steps_per_window >= 1; got {warmup}, {windows}, {steps_per_window}"
+        )
     for _ in range(warmup):
         step()
     synchronize(device)
@@ -80,8 +82,9 @@ class BenchResult:
 
     @property
     def setting(self) -> str:
-        parts = ["channels_last" if self.channels_last else "NCHW", "bf16 autocast" if self.bf16 else "fp32"]
-        return " + ".join(parts + (["compiled"] if self.compiled else []))
+        """E.g. "NHWC bf16 compiled": NHWC is channels_last, bf16 is bfloat16 autocast."""
+        parts = ["NHWC" if self.channels_last else "NCHW", "bf16" if self.bf16 else "fp32"]
+        return " ".join(parts + (["compiled"] if self.compiled else []))
 
     @property
     def median_step_seconds(self) -> float:

@@ -95,22 +95,23 @@ def summarize(name: str, **options: Any) -> ModelSummary:
 
 
 def cifar_family_table(names: Sequence[str] = CIFAR_FAMILY) -> str:
-    """The CIFAR-10 nets (32x32 input): depth 6n+2 (9n+2 with bottlenecks), beside the papers."""
+    """The CIFAR-10 nets (32x32 input): depth 6n+2 (9n+2 with bottlenecks), parameters beside the
+    papers', and multiply-adds (MACs) per image."""
     rows = []
     for name in names:
         s = summarize(name)
         paper = PAPER_CIFAR_MPARAMS.get(name)
         rows.append(
-            (name, s.depth, s.blocks_per_stage[0], s.block, f"{s.parameters:,}", f"{s.parameters / 1e6:.2f}M",
+            (name, s.depth, s.blocks_per_stage[0], s.block, f"{s.parameters:,}",
              None if paper is None else f"{paper}M", f"{s.macs / 1e6:,.1f}M")
         )
-    headers = ["model", "depth", "n", "block", "parameters", "≈", "paper", "mult-adds"]
+    headers = ["model", "depth", "n", "block", "parameters", "paper", "MACs"]
     return format_table(headers, rows)
 
 
 def imagenet_family_table(names: Sequence[str] = IMAGENET_FAMILY) -> str:
-    """The ImageNet nets (224x224 input), multiply-adds as torchvision builds the bottlenecks
-    (stride on the 3x3) and as the paper did (stride on the first 1x1), beside Table 1."""
+    """The ImageNet nets (224x224 input): multiply-adds (MACs) as torchvision builds the bottlenecks
+    (stride on the 3x3, "v1.5") and as the paper did ("v1", stride on the first 1x1), beside Table 1."""
     rows = []
     for name in names:
         s = summarize(name)
@@ -120,7 +121,7 @@ def imagenet_family_table(names: Sequence[str] = IMAGENET_FAMILY) -> str:
             (name, s.depth, s.block, "-".join(map(str, s.blocks_per_stage)), f"{s.parameters:,}",
              f"{s.macs / 1e9:.2f}G", f"{paper_stride.macs / 1e9:.2f}G", f"{PAPER_IMAGENET_GMACS[name]}G")
         )
-    headers = ["model", "depth", "block", "blocks", "parameters", "mult-adds", "stride in 1x1", "paper"]
+    headers = ["model", "depth", "block", "blocks", "parameters", "MACs", "MACs (v1)", "paper"]
     return format_table(headers, rows)
 
 

@@ -246,11 +246,11 @@ class FPN(nn.Module):
 
 #: How each kind combines its short path with the computed one.
 COMBINE_OPS = {
-    "residual": "add: F(x) + x",
-    "highway": "gate: T·H(x) + (1−T)·x",
-    "dense": "concat: [x, F(x)]",
-    "unet": "concat across scales",
-    "fpn": "add across scales",
+    "residual": "add",  # F(x) + x
+    "highway": "gated add",  # T·H(x) + (1 - T)·x
+    "dense": "concat",  # [x, F(x)]
+    "unet": "concat, scales",  # encoder map into the decoder of the same scale
+    "fpn": "add, scales",  # lateral map into the upsampled coarser one
 }
 KINDS = tuple(COMBINE_OPS)
 
@@ -287,13 +287,14 @@ class StackMeasurement:
     gradient_gain: float  # RMS gradient at the input for a unit-RMS gradient at the output
 
 
-def measure_stack(kind: str, depth: int, plain: bool = False, channels: int = 16, size: int = 32,
-                  batch: int = 4, seed: int = 0) -> StackMeasurement:
+def measure_stack(
+    kind: str, depth: int, plain: bool = False, channels: int = 16, size: int = 32, batch: int = 4, seed: int = 0
+) -> StackMeasurement:
     """Build ``build_stack(kind, depth, channels, plain)`` with seed ``seed`` and measure it on a
-    (batch, channels, size, size) standard-normal input."""
+    (batch, channels, size, size) standard-normal input, the same for every stack of a seed."""
+    x = torch.randn(batch, channels, size, size, generator=torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
     stack = build_stack(kind, depth, channels, plain).train()
-    x = torch.randn(batch, channels, size, size)
     return StackMeasurement(
         kind,
         depth,
@@ -305,7 +306,9 @@ def measure_stack(kind: str, depth: int, plain: bool = False, channels: int = 16
 
 
 @cached
-def compare(depth: int = 16, levels: int = 4, channels: int = 16, size: int = 32, batch: int = 4) -> list[tuple[StackMeasurement, StackMeasurement]]:
+def compare(
+    depth: int = 16, levels: int = 4, channels: int = 16, size: int = 32, batch: int = 4
+) -> list[tuple[StackMeasurement, StackMeasurement]]:
     """Every kind measured on the same input, with and without its connection.
 
     Residual, highway and dense stacks get ``depth`` units (2 * depth weight layers); the
@@ -326,13 +329,19 @@ def comparison_table(pairs: list[tuple[StackMeasurement, StackMeasurement]]) -> 
          f"{p.activation_bytes / mib:.1f}", f"{c.gradient_gain:.3g}", f"{p.gradient_gain:.3g}")
         for c, p in pairs
     ]
-    headers = ["kind", "combine", "depth", "parameters", "memory MiB", "plain MiB", "gain", "plain gain"]
+    headers = ["kind", "combine", "depth", "parameters", "MiB", "plain MiB", "gain", "plain gain"]
     return format_table(headers, rows)
 
 
 @cached
-def gain_vs_depth(kinds: tuple[str, ...] = ("residual", "highway", "dense"), depths: tuple[int, ...] = (2, 4, 8, 16, 32),
-                  channels: int = 16, size: int = 16, batch: int = 8, seed: int = 0) -> dict[tuple[str, bool], list[float]]:
+def gain_vs_depth(
+    kinds: tuple[str, ...] = ("residual", "highway", "dense"),
+    depths: tuple[int, ...] = (2, 4, 8, 16, 32),
+    channels: int = 16,
+    size: int = 16,
+    batch: int = 8,
+    seed: int = 0,
+) -> dict[tuple[str, bool], list[float]]:
     """``input_gradient_gain`` of each kind's stack, with and without its connection, at each depth.
 
     Keyed by (kind, plain); each stack freshly built with seed ``seed`` and measured in train mode
@@ -345,5 +354,6 @@ def gain_vs_depth(kinds: tuple[str, ...] = ("residual", "highway", "dense"), dep
             gains[kind, plain] = []
             for depth in depths:
                 torch.manual_seed(seed)
-                gains[kind, plain].append(input_gradient_gain(build_stack(kind, depth, channels, plain).train(), x, seed))
+                stack = build_stack(kind, depth, channels, plain).train()
+                gains[kind, plain].append(input_gradient_gain(stack, x, seed))
     return gains
