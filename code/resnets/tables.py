@@ -47,12 +47,3 @@ def format_shape(shape: Sequence[int]) -> str:
     dims = tuple(shape)[1:] if len(shape) > 1 else tuple(shape)
     return "×".join(str(d) for d in dims)
 
-
-def millions(count: float, digits: int = 2) -> str:
-    """269722 -> "0.27M": counts as the papers print them."""
-    return f"{count / 1e6:.{digits}f}M"
-
-
-def billions(count: float, digits: int = 2) -> str:
-    """1814073344 -> "1.81G"."""
-    return f"{count / 1e9:.{digits}f}G"
