@@ -8,6 +8,7 @@ One module per concern: ``blocks`` and ``models`` (the networks), ``flops`` (the
 ``runtime`` (device, profile, seeds); the chapters' experiments live in their own modules.
 """
 
+from . import exercises
 from .blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck
 from .flops import count_flops
 from .models import ResNet, build_model, count_parameters, list_models
