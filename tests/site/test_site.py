@@ -58,7 +58,6 @@ def test_page_renders(page, name: str) -> None:
     failed: list[str] = []
     page.on("requestfailed", lambda r: failed.append(r.url) if r.url.startswith("file:") else None)
     page.goto((HTML / f"{name}.html").as_uri(), wait_until="load")
-    page.wait_for_load_state("networkidle")
 
     main = page.locator("main")
     assert main.count() == 1, f"{name}: no <main>"
