@@ -182,7 +182,7 @@ def _load_torchvision(root: Path, download: bool) -> CIFAR10:
     except (urllib.error.URLError, OSError, RuntimeError) as err:
         what = "download CIFAR-10" if download else f"read torchvision's CIFAR-10 in {root}"
         raise DataError(
-            f"could not {what} ({type(err).__name__}: {err}). Without network access, point {DATA_ENV} at a local "
+            f"could not {what} ({type(err).__name__}: {_one_line(err)}). Without network access, point {DATA_ENV} at a local "
             f"copy: a folder or .tar.gz with train/<class>/<image> and test/<class>/<image>, or a folder holding "
             f"cifar-10-batches-py (e.g. export {DATA_ENV}=/path/to/cifar10.tar.gz)."
         ) from err
@@ -209,7 +209,7 @@ def _image_files(path: Path) -> Iterator[tuple[str, bytes]]:
                     yield member.name, handle.read() if handle else b""
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         raise DataError(
-            f"{path} is truncated or corrupt ({type(err).__name__}: {err}). Copy or download it again "
+            f"{path} is truncated or corrupt ({type(err).__name__}: {_one_line(err)}). Copy or download it again "
             f"(the shared copy's SHA-256 is in the SHA256SUMS beside it)."
         ) from err
 
@@ -262,11 +262,11 @@ def _decode(payload: bytes, name: str) -> np.ndarray:
         with Image.open(io.BytesIO(payload)) as image:
             return np.asarray(image.convert("RGB"))
     except Exception as err:  # PIL raises OSError, ValueError, SyntaxError... for damaged files
-        raise DataError(f"{name}: cannot decode it ({type(err).__name__}: {_first_line(err)}); the file is damaged, replace or delete it") from err
+        raise DataError(f"{name}: cannot decode it ({type(err).__name__}: {_one_line(err)}); the file is damaged, replace or delete it") from err
 
 
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:300] or type(err).__name__
 
 
 # ---------------------------------------------------------------------------------------
