@@ -25,7 +25,6 @@ import json
 import os
 import pickle
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -114,23 +113,28 @@ def load_file(path: str | Path, map_location: str | torch.device = "cpu") -> Any
         raise CheckpointError(f"no checkpoint at {path}" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        # weights_only refuses anything but tensors and plain containers: this file carries code
-        # (or objects of some other program). Never retry without weights_only.
+    except Exception as err:  # a damaged file fails in many ways: zip, pickle, index errors...
+        reason = _reason(err)
+        if isinstance(err, pickle.UnpicklingError) and "GLOBAL" in reason:
+            # weights_only refuses anything but tensors and plain containers: this file names
+            # code to run (or objects of another program). Never retry without weights_only.
+            raise CheckpointError(
+                f"{path} holds more than tensors (weights_only loading refused it: {reason}). It was not saved "
+                "by this package, or it was tampered with; it was not loaded, so nothing in it ran."
+            ) from err
         raise CheckpointError(
-            f"{path} holds more than tensors (weights_only loading refused it: {_first_line(err)}). "
-            "It was not saved by this package, or it was tampered with; it was not loaded, so nothing in it ran."
-        ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        size = path.stat().st_size
-        raise CheckpointError(
-            f"{path} is truncated or corrupt ({size:,} bytes; {type(err).__name__}: {_first_line(err)}). "
+            f"{path} is truncated or corrupt ({path.stat().st_size:,} bytes; {type(err).__name__}: {reason}). "
             "It cannot be loaded: delete it and resume from an earlier copy, or train again."
         ) from err
 
 
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+def _reason(err: BaseException) -> str:
+    """The informative line of an error (torch's weights_only errors wrap it in boilerplate
+    that suggests weights_only=False, advice we must not pass on)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        lines = [line for line in lines[1:] if not line.startswith("Check the documentation")] or lines
+    return (lines[0] if lines else type(err).__name__)[:300]
 
 
 def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], *, source: str = "the checkpoint", arch: str | None = None) -> None:
