@@ -18,7 +18,7 @@ from .checkpoints import CheckpointError
 from .data import DATA_ENV, DataError
 from .models import list_models
 from .runtime import get_profile, pick_device
-from .train import CHECKPOINT, SCHEDULE_DEFAULTS, SCHEDULES, TrainConfig, TrainingDiverged, config_from_checkpoint
+from .train import CHECKPOINT, SCHEDULE_DEFAULTS, SCHEDULES, Processes, TrainConfig, TrainingDiverged, config_from_checkpoint
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
 DESCRIPTION = """\
@@ -179,6 +179,8 @@ def _train(args: argparse.Namespace) -> int:
     from .train import train
 
     result = train(_train_config(args))
+    if not Processes.from_env().main:
+        return EXIT_INTERRUPTED if result.interrupted else 0
     if result.interrupted:
         print(f"To resume: python -m resnets train --out {shlex.quote(str(result.run_dir))} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -196,8 +198,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     runs_dir = None if args.runs.lower() == "none" else args.runs
     experiment = getattr(reproduce, args.experiment)
     result = experiment(profile, seeds, device=args.device, runs_dir=runs_dir, progress=args.progress)
-    command = "python -m resnets " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"python -m resnets reproduce {args.experiment} --{profile}"
-    path = reproduce.write_results(result, args.results, command)
+    path = reproduce.write_results(result, args.results, "python -m resnets " + shlex.join(args.argv))
     print(f"Wrote {path}")
     if args.experiment == "degradation":
         figure = reproduce.plot_degradation(result)
@@ -214,8 +215,9 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m resnets`` and the ``resnets`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded with the results they produce
     try:
         pick_device(args.device)
         return _train(args) if args.command == "train" else _reproduce(args)
