@@ -159,3 +159,22 @@ def test_every_checkpoint_shipped_with_the_package_loads_strictly_on_cpu() -> No
         assert {"command", "git_commit", "hardware", "data_checksum", "seed"} <= set(entry["provenance"])
         model = load_pretrained(name)
         assert model.arch == entry["arch"]
+
+
+def test_ship_lists_a_finished_run_with_its_checksum_and_provenance(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    model = build_model("resnet8")
+    torch.save(model.state_dict(), run / "model.pt")
+    provenance = {"command": "python -m resnets train --model resnet8", "git_commit": "abc", "hardware": "1 x CPU", "data_checksum": "e00b", "seed": 0, "config": {"model": "resnet8"}}
+    (run / "run.json").write_text(json.dumps(provenance))
+    manifest = tmp_path / "shipped" / "manifest.json"
+    entry = checkpoints.ship(run, "resnet8-tiny", manifest)
+    assert entry["sha256"] == checkpoints.sha256_file(run / "model.pt") and entry["provenance"]["seed"] == 0
+    assert torch.equal(load_pretrained("resnet8-tiny", manifest).fc.weight, model.fc.weight)
+    with pytest.raises(CheckpointError, match=r"holds no finished run \(model\.pt and run\.json\)"):
+        checkpoints.ship(tmp_path / "nothing", "x", manifest)
+    provenance["config"]["model"] = "resnet14"
+    (run / "run.json").write_text(json.dumps(provenance))
+    with pytest.raises(CheckpointError, match=r"model\.pt does not fit resnet14: missing keys"):
+        checkpoints.ship(run, "mislabelled", manifest)

@@ -95,6 +95,13 @@ def save_atomic(obj: Any, path: str | Path) -> Path:
     return path
 
 
+def remove_stale_temporaries(path: str | Path) -> None:
+    """Delete temporary files that a process killed while saving ``path`` left behind."""
+    path = Path(path)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
 def _fsync_directory(folder: Path) -> None:
     # Make the rename itself durable (a power cut right after could otherwise lose it).
     if os.name != "posix":
@@ -194,6 +201,38 @@ def read_manifest(manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
     return json.loads(manifest.read_text())["checkpoints"]
 
 
+MAX_SHIPPED_BYTES = 4 * 2**20
+
+
+def ship(run_dir: str | Path, name: str, manifest: str | Path = MANIFEST) -> dict[str, Any]:
+    """Add a finished run's final weights (``model.pt``) to the shipped checkpoints.
+
+    Copies the file beside ``manifest`` as ``<name>.pt`` and records its SHA-256, architecture
+    and the run's provenance (``run.json``: command, commit, hardware, data checksum, seed).
+    Refuses files over 4 MB and runs that did not finish. Returns the manifest entry.
+    """
+    run_dir, manifest = Path(run_dir), Path(manifest)
+    weights, provenance_file = run_dir / "model.pt", run_dir / "run.json"
+    if not weights.is_file() or not provenance_file.is_file():
+        raise CheckpointError(f"{run_dir} holds no finished run (model.pt and run.json); train it to the end first")
+    if weights.stat().st_size > MAX_SHIPPED_BYTES:
+        raise CheckpointError(f"{weights} is {weights.stat().st_size / 2**20:.1f} MB; shipped checkpoints must stay under 4 MB")
+    provenance = json.loads(provenance_file.read_text())
+    arch = provenance["config"]["model"]
+    from .models import build_model
+
+    load_state_dict(build_model(arch), load_file(weights), source=str(weights), arch=arch)  # loads strictly, or says why not
+    target = manifest.parent / f"{name}.pt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(weights.read_bytes())
+    entry = {"file": target.name, "sha256": sha256_file(target), "arch": arch, "provenance": provenance}
+    entries = {**read_manifest(manifest), name: entry}
+    temporary = manifest.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps({"checkpoints": dict(sorted(entries.items()))}, indent=1) + "\n")
+    os.replace(temporary, manifest)
+    return entry
+
+
 def load_pretrained(name: str, manifest: str | Path = MANIFEST, map_location: str | torch.device = "cpu") -> nn.Module:
     """A shipped trained model by name, after checking the file's SHA-256 against the manifest.
 
@@ -227,8 +266,10 @@ __all__ = [
     "load_state_dict",
     "model_state",
     "read_manifest",
+    "remove_stale_temporaries",
     "save_atomic",
     "sha256_file",
+    "ship",
     "strip_prefixes",
     "unwrap",
 ]

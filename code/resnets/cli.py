@@ -107,7 +107,7 @@ def _model_name(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m resnets", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,reproduce}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,reproduce,ship}")
 
     t = commands.add_parser("train", help="train one network", description="Train one network on CIFAR-10.", epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = t.add_argument_group("what to train")
@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--runs", metavar="FOLDER", default="runs", help="checkpoint folder for the runs (default ./runs); 'none' keeps nothing")
     _add_device(r)
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars (default on)")
+
+    s = commands.add_parser("ship", help="add a finished run's weights to the checkpoints shipped with the package", description="Copy RUN/model.pt into the package's assets/checkpoints as NAME.pt and list it, with its SHA-256 and the run's provenance, in manifest.json (load it with resnets.checkpoints.load_pretrained(NAME)). Files over 4 MB are refused.")
+    s.add_argument("run", metavar="RUN", help="a finished run folder (holding model.pt and run.json)")
+    s.add_argument("--name", required=True, help="the name to load it by, e.g. resnet20-cifar10")
     return parser
 
 
@@ -213,14 +217,22 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ship(args: argparse.Namespace) -> int:
+    from .checkpoints import MANIFEST, ship
+
+    entry = ship(args.run, args.name)
+    print(f"Shipped {args.name}: {MANIFEST.parent / entry['file']} ({entry['arch']}, sha256 {entry['sha256'][:16]}...)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m resnets`` and the ``resnets`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # recorded with the results they produce
     try:
-        pick_device(args.device)
-        return _train(args) if args.command == "train" else _reproduce(args)
+        pick_device(getattr(args, "device", "auto"))
+        return {"train": _train, "reproduce": _reproduce, "ship": _ship}[args.command](args)
     except TrainingDiverged as err:
         print(f"resnets: {err}", file=sys.stderr)
         return EXIT_DIVERGED

@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import __version__
-from .checkpoints import CheckpointError, load_file, load_state_dict, model_state, save_atomic
+from .checkpoints import CheckpointError, load_file, load_state_dict, model_state, remove_stale_temporaries, save_atomic
 from .data import CIFAR10, DeviceBatches, load_cifar10, make_splits
 from .models import _NAME_PATTERN, build_model
 from .probes import GradientNormMonitor
@@ -126,7 +126,7 @@ class TrainConfig:
         if self.epochs is not None or self.iterations is not None:
             defaults.pop("epochs", None), defaults.pop("iterations", None)
         filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
-        config = dataclasses.replace(self, **filled)
+        config = dataclasses.replace(self, **filled, device=str(self.device))
         if config.warmup_error is None and config.schedule == "paper" and _depth(config.model) >= PAPER_WARMUP_DEPTH:
             config.warmup_error = PAPER_WARMUP_ERROR
         config.check()
@@ -226,26 +226,30 @@ def _device_for(config: TrainConfig, processes: Processes) -> torch.device:
 
 
 class GracefulStop:
-    """While active, SIGINT (Ctrl-C, a notebook's interrupt button) sets ``requested``
-    instead of raising; a second SIGINT aborts at once as usual."""
+    """While active, SIGINT (Ctrl-C, a notebook's interrupt button) and SIGTERM (a scheduler or
+    torchrun stopping the job) set ``requested`` instead of killing the process; a second
+    signal acts as usual (Ctrl-C twice aborts without saving)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.requested = True
-        signal.signal(signal.SIGINT, self._previous)
-        print("\nInterrupted: finishing this step and saving a checkpoint (Ctrl-C again to abort without saving).", file=sys.stderr)
+        signal.signal(signum, self._previous[signum])
+        name = "Interrupted" if signum == signal.SIGINT else "Asked to stop"
+        print(f"\n{name}: finishing this step and saving a checkpoint (Ctrl-C again to abort without saving).", file=sys.stderr)
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
 
 
 @contextlib.contextmanager
@@ -393,7 +397,7 @@ class _Run:
             nesterov=config.nesterov, fused=device.type == "cuda" or None,
         )
         self.state = RunState(warming_up=config.warmup_error is not None)
-        self.resumed = self._maybe_resume()
+        self._maybe_resume()
         network: nn.Module = self.model
         if processes.distributed:
             ids = [device.index] if device.type == "cuda" else None
@@ -408,10 +412,10 @@ class _Run:
     def checkpoint_path(self) -> Path | None:
         return self.run_dir / CHECKPOINT if self.run_dir else None
 
-    def _maybe_resume(self) -> bool:
+    def _maybe_resume(self) -> None:
         path = self.checkpoint_path
         if path is None or not path.exists():
-            return False
+            return
         if not self.config.resume:
             raise CheckpointError(
                 f"{self.run_dir} already holds a run ({path.name}); pass --resume (resume=True) to continue it, "
@@ -422,7 +426,6 @@ class _Run:
         load_state_dict(self.model, saved["model"], source=str(path), arch=saved["config"]["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.state = RunState(**saved["state"])
-        return True
 
     def _save(self) -> None:
         if self.checkpoint_path is None or not self.processes.main:
@@ -458,6 +461,7 @@ class _Run:
         config, state = self.config, self.state
         if self.run_dir is not None and self.processes.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.run_dir / CHECKPOINT)
             (self.run_dir / CONFIG).write_text(json.dumps(self.provenance, indent=2) + "\n")
             self._write_metrics()
         bar = _progress_bar(config, self.total_steps, state.step, enabled=config.progress and self.processes.main)
@@ -503,7 +507,9 @@ class _Run:
             state.step += 1
             done = batch + 1
             last = done == steps_in_epoch or state.step >= self.total_steps
-            if last or stop.requested or (done - checked) >= config.sync_every:
+            # Several processes must sync at the same steps, so there a stop waits for the next sync.
+            stop_now = stop.requested and not self.processes.distributed
+            if last or stop_now or (done - checked) >= config.sync_every:
                 requested = self._sync(sums, checked, done, stop.requested)
                 bar.update(done - checked)
                 checked = done
