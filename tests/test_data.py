@@ -227,3 +227,14 @@ def test_bad_batch_sizes_are_explained() -> None:
         DeviceBatches(*_toy(), 64, train=True)
     with pytest.raises(ValueError, match="batch size 9 does not split evenly over 2 processes"):
         DeviceBatches(*_toy(), 9, train=True, world_size=2)
+
+
+def test_a_failed_cache_write_only_costs_speed(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    source = write_tar(tmp_path / "c.tar.gz", image_folder_files(SMALL))
+
+    def disk_full(*args, **kwargs):
+        raise data_module.CheckpointError("could not write cifar10-x.pt: the disk is full.")
+
+    monkeypatch.setattr(data_module, "save_atomic", disk_full)
+    assert load_cifar10(source, expected_per_class=SMALL).train_images.shape == (20, 32, 32, 3)
+    assert "could not cache the decoded images" in capsys.readouterr().out

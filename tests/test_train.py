@@ -160,3 +160,11 @@ def test_a_checkpoint_loads_into_a_fresh_model_by_its_arch(uninterrupted: Path) 
     saved = load_file(uninterrupted / "checkpoint.pt")
     with pytest.raises(CheckpointError, match=r"saved from resnet8, but the model is resnet14: missing keys"):
         load_state_dict(build_model("resnet14"), saved["model"], arch=saved["config"]["model"])
+
+
+def test_an_unknown_profile_names_the_valid_ones() -> None:
+    from resnets.reproduce import experiment_config
+
+    with pytest.raises(ValueError, match=r"unknown profile 'medium'; choose one of: quick, full"):
+        experiment_config("resnet20", "medium")
+    assert experiment_config("resnet20", "full").resolved().iterations == 64_000

@@ -106,13 +106,15 @@ def load_cifar10(source: str | Path | None = None, *, expected_per_class: tuple[
     ``expected_per_class`` is (train, test) images per class to insist on; None accepts any
     count (small test fixtures). Loaded sets are kept in memory for the process's lifetime.
     """
+    named = f"data source {str(source)!r}"
     if source is None:
         source = os.environ.get(DATA_ENV, "").strip() or None
+        named = f"{DATA_ENV}={source!r}"
     if source is None:
         return _download_torchvision()
     path = Path(source).expanduser()
     if not path.exists():
-        raise DataError(f"{DATA_ENV}={str(source)!r}: no such file or folder. {LAYOUT_HELP}; or unset it to download CIFAR-10.")
+        raise DataError(f"{named}: no such file or folder. {LAYOUT_HELP}; or unset it to download CIFAR-10.")
     path = path.resolve()
     key = _source_key(path, expected_per_class)
     if key in _loaded:
@@ -122,7 +124,10 @@ def load_cifar10(source: str | Path | None = None, *, expected_per_class: tuple[
     if data is None:
         batches = _find_torchvision_batches(path)
         data = _load_torchvision(batches.parent, download=False) if batches else _decode_image_folder(path, expected_per_class)
-        save_atomic(_as_dict(data), cached)
+        try:
+            save_atomic(_as_dict(data), cached)
+        except CheckpointError as err:  # a full disk or read-only home only costs speed next time
+            print(f"Note: could not cache the decoded images ({err}); the next load decodes again.")
     _loaded[key] = data
     return data
 
