@@ -142,6 +142,7 @@ def test_the_warm_up_ends_when_the_training_error_falls_below_the_threshold(cifa
         ({"model": "resnet9"}, r"depth 9 is impossible.*Nearest valid depths: 8, 14"),
         ({"model": "resnet_56"}, r"unknown model 'resnet_56'\. Did you mean resnet56"),
         ({"momentum": 1.5}, r"momentum must be in \[0, 1\); got 1\.5"),
+        ({"model": "plain20", "zero_init_residual": True}, r"zero_init_residual would make every block of plain20 output zeros"),
     ],
 )
 def test_bad_settings_are_explained_before_anything_runs(overrides: dict, message: str) -> None:

@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = commands.add_parser("train", help="train one network", description="Train one network on CIFAR-10.", epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = t.add_argument_group("what to train")
     what.add_argument("--model", type=_model_name, metavar="NAME", help=f"resnet20 (default), plain56, resnet110, preact_resnet164, any resnet<6n+2>... ({', '.join(list_models()[:11])}, ...)")
+    what.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None, help="start every residual branch at zero, so each block begins as the identity (Goyal et al. 2017; residual nets only)")
     what.add_argument("--schedule", choices=SCHEDULES, help="paper (default): step decay as He et al. 2015; fast: warm-up + cosine, label smoothing")
     what.add_argument("--seed", type=_count, help="seed for the initial weights, data order and augmentation (default 0)")
     length = what.add_mutually_exclusive_group()
@@ -208,8 +209,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         figure = reproduce.plot_degradation(result)
         figure.savefig(path.with_suffix(".png"), dpi=120)
         print(f"Wrote {path.with_suffix('.png')}")
+        gaps = reproduce.depth_gaps(result)
+        print(f"  final training error, 56 minus 20 layers: plain {100 * gaps['plain']:+.1f} points, residual {100 * gaps['residual']:+.1f} points")
         for claim, holds in reproduce.degradation_holds(result).items():
-            print(f"  {claim}: {'yes' if holds else 'NO'}")
+            print(f"  {claim}: {'yes' if holds else 'no'}")
     else:
         for row in reproduce.table6_summary(result):
             paper = f"{row['paper']:.2f}" if row["paper"] is not None else "-"

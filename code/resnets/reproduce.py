@@ -33,8 +33,12 @@ PAPER_RESNET110_MEAN_STD = (6.61, 0.16)
 
 DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 TABLE6_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
-#: Quick profile: real images, a class-balanced subset, a few epochs of the paper's step schedule.
-QUICK = {"train_subset": 5000, "test_subset": 2000, "val_size": 0, "epochs": 6, "batch_size": 128, "lr": 0.1}
+#: Quick profile: 2,000 real training images (200 a class), 4 epochs of the paper's step schedule
+#: (lr 0.1, divided by 10 after epochs 2 and 3) at batch 64, and the paper's warm-up for every
+#: net: lr 0.01 until the training error is below 80%. Without it the 56-layer nets spend
+#: their few steps recovering from the first updates at 0.1 (the loss jumps to ~10), which is
+#: why the paper warms ResNet-110 up. Test error on 500 test images (50 a class).
+QUICK = {"train_subset": 2000, "test_subset": 500, "val_size": 0, "epochs": 4, "batch_size": 64, "lr": 0.1, "warmup_error": 0.8}
 
 
 def experiment_config(model: str, profile: str, seed: int = 0, *, device: str = "auto", progress: bool = True, out: str | None = None) -> TrainConfig:
@@ -104,14 +108,27 @@ def table6_summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def depth_gaps(result: dict[str, Any], key: str = "train_error") -> dict[str, float]:
+    """How much worse the 56-layer net ends than the 20-layer one (final epoch, mean over seeds).
+
+    {"plain": plain56 - plain20, "residual": resnet56 - resnet20}, as fractions (0.05 = 5 points).
+    Degradation is a positive "plain" gap that the shortcuts remove.
+    """
+    mean = {m: statistics.fmean(final(result, m, key)) for m in DEGRADATION_MODELS}
+    return {"plain": mean["plain56"] - mean["plain20"], "residual": mean["resnet56"] - mean["resnet20"]}
+
+
 def degradation_holds(result: dict[str, Any]) -> dict[str, bool]:
-    """The two claims of the degradation experiment, read at the final epoch (mean over seeds).
+    """The claims of the degradation experiment, read from the final-epoch training error.
 
     "plain_degrades": plain-56 ends with a higher training error than plain-20.
-    "residual_does_not": ResNet-56 does not end with a higher training error than ResNet-20.
+    "residual_does_not": ResNet-56 does not end with a higher training error than ResNet-20
+    (the paper's full run; in the quick profile's 125 steps the deeper ResNet is often still
+    a few points behind, so read "shortcuts_help" there).
+    "shortcuts_help": going from 20 to 56 layers costs the residual nets less than the plain ones.
     """
-    mean = {m: statistics.fmean(final(result, m, "train_error")) for m in DEGRADATION_MODELS}
-    return {"plain_degrades": mean["plain56"] > mean["plain20"], "residual_does_not": mean["resnet56"] <= mean["resnet20"]}
+    gaps = depth_gaps(result)
+    return {"plain_degrades": gaps["plain"] > 0, "residual_does_not": gaps["residual"] <= 0, "shortcuts_help": gaps["residual"] < gaps["plain"]}
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,6 +195,7 @@ __all__ = [
     "TABLE6_MODELS",
     "degradation",
     "degradation_holds",
+    "depth_gaps",
     "experiment_config",
     "final",
     "load_results",

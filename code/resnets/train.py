@@ -90,6 +90,7 @@ class TrainConfig:
     """
 
     model: str = "resnet20"
+    zero_init_residual: bool = False  # start every residual branch at zero (Goyal et al. 2017)
     schedule: str = "paper"
     epochs: int | None = None
     iterations: int | None = None
@@ -120,6 +121,8 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
         build_model(self.model)  # an unknown name or impossible depth explains itself here
+        if self.zero_init_residual and self.model.strip().lower().startswith("plain"):
+            raise ValueError(f"zero_init_residual would make every block of {self.model} output zeros: a plain net has no shortcut to carry the signal")
         if self.epochs is not None and self.iterations is not None:
             raise ValueError("give epochs or iterations, not both")
         defaults = dict(SCHEDULE_DEFAULTS[self.schedule])
@@ -388,7 +391,7 @@ class _Run:
             self.total_steps = config.epochs * len(self.train_batches)
 
         torch.manual_seed(config.seed)
-        self.model = build_model(config.model).to(device)
+        self.model = build_model(config.model, zero_init_residual=config.zero_init_residual).to(device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.monitor = GradientNormMonitor(self.model)
