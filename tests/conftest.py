@@ -6,9 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from resnets import data as data_module
 from resnets.data import CIFAR10
+
+# The engine tests train tiny nets, which gain little from a second thread, and on a shared
+# 2-core machine two OpenMP threads that wait for each other run several times slower.
+# One thread here and in the subprocesses the tests start keeps them fast and comparable.
+torch.set_num_threads(1)
+os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session")
