@@ -153,6 +153,8 @@ def test_shipped_checkpoints_are_verified_before_loading(tmp_path: Path) -> None
 
 def test_every_checkpoint_shipped_with_the_package_loads_strictly_on_cpu() -> None:
     entries = checkpoints.read_manifest()
+    if not entries:
+        pytest.skip("no trained checkpoints are shipped yet (python -m resnets ship RUN --name NAME adds one)")
     for name, entry in entries.items():
         path = checkpoints.MANIFEST.parent / entry["file"]
         assert path.stat().st_size <= 4 * 2**20, f"{name} is over 4 MB"
