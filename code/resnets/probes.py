@@ -69,13 +69,19 @@ class GradientNormMonitor:
         self._modules = {label: modules[name] for label, name in self.layers.items()}
         self.history = {label: [] for label in self.layers}
 
-    def current(self) -> dict[str, float]:
-        """Gradient norm of each watched layer's weight right now (nan before any backward)."""
+    def norms(self) -> dict[str, Tensor]:
+        """Each watched layer's weight-gradient norm as a 0-d tensor on the model's device (nan
+        before any backward). Nothing is copied to the host, so a training loop can sample these
+        every few steps without waiting for the GPU; ``current`` reads them as floats."""
         out = {}
         for label, module in self._modules.items():
             grad = module.weight.grad
-            out[label] = grad.detach().norm().item() if grad is not None else float("nan")
+            out[label] = grad.detach().norm() if grad is not None else torch.tensor(float("nan"))
         return out
+
+    def current(self) -> dict[str, float]:
+        """Gradient norm of each watched layer's weight right now (nan before any backward)."""
+        return {label: value.item() for label, value in self.norms().items()}
 
     def record(self) -> dict[str, float]:
         """Append the current norms to ``history`` and return them."""
