@@ -11,6 +11,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
@@ -33,7 +34,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{notebook.name}, cell {cell.id}: marked NBVAL_CHECK_OUTPUT but tests/golden has no output "
                 f"for it. Record it with `make golden` (python tests/golden.py update {notebook})."
             )
-        cell.outputs = loaded[notebook][cell.id]
+        cell.outputs = [nbformat.from_dict(output) for output in loaded[notebook][cell.id]]
+        cell.execution_count = 1  # nbval skips (and rejects outputs of) cells that look never run
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

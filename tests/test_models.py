@@ -250,3 +250,30 @@ def test_wrong_input_shape_says_what_was_expected_and_what_came() -> None:
 def test_num_classes_sets_the_classifier() -> None:
     assert build_model("resnet56", num_classes=100).fc.out_features == 100
     assert build_model("resnet18", num_classes=10).fc.out_features == 10
+
+
+@pytest.mark.parametrize("block", [blocks.BasicBlock, blocks.Bottleneck, blocks.PreActBasicBlock, blocks.PreActBottleneck])
+def test_a_shape_changing_block_without_a_shortcut_is_refused_with_the_fix(block) -> None:
+    # The classic bug: stride 2 and new channels, but nothing on the shortcut to match them.
+    with pytest.raises(ValueError, match=r"changes the shape of its input.*downsample=make_shortcut\('B', 16, "):
+        block(16, 32, stride=2)
+    block(16, 32, stride=2, plain=True)  # no addition, nothing to match
+    out = 32 * block.expansion
+    preact = block in (blocks.PreActBasicBlock, blocks.PreActBottleneck)
+    fixed = block(16, 32, stride=2, downsample=blocks.make_shortcut("B", 16, out, 2, with_bn=not preact))
+    assert fixed(torch.randn(1, 16, 8, 8)).shape == (1, out, 4, 4)
+
+
+@pytest.mark.parametrize("name", ["resnet20", "preact_resnet20", "resnet50", "preact_resnet164"])
+def test_every_block_is_its_residual_plus_its_shortcut(name: str) -> None:
+    model = build_model(name, shortcut="B").eval()
+    size = 64 if name == "resnet50" else 32
+    h = model.maxpool(model.conv1(torch.randn(2, 3, size, size)))
+    if not model.preact:
+        h = model.relu(model.bn1(h))
+    with torch.no_grad():
+        for block in model.blocks():
+            total = block.residual(h) + block.shortcut(h)
+            expected = total if model.preact else torch.relu(total)
+            h = block(h)
+            assert torch.allclose(h, expected, atol=1e-5)

@@ -5,9 +5,12 @@
     model = resnets.build_model("resnet56")
 
 One module per concern: ``blocks`` and ``models`` (the networks), ``flops`` (their cost),
-``runtime`` (device, profile, seeds); the chapters' experiments live in their own modules.
+``runtime`` (device, profile, seeds); ``data`` (CIFAR-10 on the device), ``train`` (the
+training engine), ``checkpoints`` (atomic saves, safe loads), ``reproduce`` (the paper's
+experiments) and ``cli`` (``python -m resnets``); the chapters' experiments live in their own modules.
 """
 
+from . import exercises
 from .blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck
 from .flops import count_flops
 from .models import ResNet, build_model, count_parameters, list_models

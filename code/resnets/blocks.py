@@ -89,6 +89,26 @@ def make_shortcut(
     return nn.Sequential(projection, nn.BatchNorm2d(out_planes))
 
 
+def check_shortcut(
+    block: nn.Module, inplanes: int, out_planes: int, stride: int, downsample: nn.Module | None, plain: bool
+) -> None:
+    """Refuse a block whose input cannot be added to its output: the classic ResNet bug.
+
+    A block that changes the shape (stride > 1, or new channel count) needs a shortcut that
+    changes it too. Without one the addition fails at the first forward pass with a broadcasting
+    error, or worse, silently broadcasts when the input has a single channel.
+    """
+    if plain or downsample is not None or (stride == 1 and inplanes == out_planes):
+        return
+    bn = ", with_bn=False" if isinstance(block, _PreActivationBlock) else ""
+    raise ValueError(
+        f"{type(block).__name__}({inplanes} -> {out_planes} channels, stride {stride}) changes the shape of its "
+        f"input, so F(x) + x cannot be formed. Give it a shortcut that changes the shape too: "
+        f"downsample=make_shortcut('B', {inplanes}, {out_planes}, {stride}{bn}) (a 1x1 projection; 'A' pads "
+        f"with zeros instead), or plain=True for a block without the addition."
+    )
+
+
 class _PostActivationBlock(nn.Module):
     """y = relu(F(x) + shortcut(x)), or relu(F(x)) when ``plain``. Subclasses define F."""
 
@@ -100,10 +120,14 @@ class _PostActivationBlock(nn.Module):
         """F(x): the branch the block learns, before the addition."""
         raise NotImplementedError
 
+    def shortcut(self, x: Tensor) -> Tensor:
+        """What the block adds to F(x): x itself, or x reshaped by the downsample (unused when plain)."""
+        return x if self.downsample is None else self.downsample(x)
+
     def forward(self, x: Tensor) -> Tensor:
         out = self.residual(x)
         if not self.plain:
-            out = out + (x if self.downsample is None else self.downsample(x))
+            out = out + self.shortcut(x)
         return self.relu(out)
 
 
@@ -135,6 +159,7 @@ class BasicBlock(_PostActivationBlock):
         self.downsample = downsample
         self.plain = plain
         self.stride = stride
+        check_shortcut(self, inplanes, planes, stride, downsample, plain)
 
     def residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -181,6 +206,7 @@ class Bottleneck(_PostActivationBlock):
         self.downsample = downsample
         self.plain = plain
         self.stride = stride
+        check_shortcut(self, inplanes, planes * self.expansion, stride, downsample, plain)
 
     def residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -206,16 +232,21 @@ class _PreActivationBlock(nn.Module):
         """F(x): the branch the block learns, before the addition."""
         return self._branch(self.relu(self.bn1(x)))
 
+    def shortcut(self, x: Tensor) -> Tensor:
+        """What the block adds to F(x): x itself, or x reshaped by the downsample (unused when plain)."""
+        return self._shortcut(x, self.relu(self.bn1(x)))
+
+    def _shortcut(self, x: Tensor, pre: Tensor) -> Tensor:
+        if self.downsample is None:
+            return x
+        # Option A pads the raw input; a projection reads the normalised one, as in the
+        # authors' code, so it needs no BN of its own.
+        return self.downsample(x if isinstance(self.downsample, ZeroPadShortcut) else pre)
+
     def forward(self, x: Tensor) -> Tensor:
         pre = self.relu(self.bn1(x))
         out = self._branch(pre)
-        if self.plain:
-            return out
-        if self.downsample is None:
-            return out + x
-        # Option A pads the raw input; a projection reads the normalised one, as in the
-        # authors' code, so it needs no BN of its own.
-        return out + self.downsample(x if isinstance(self.downsample, ZeroPadShortcut) else pre)
+        return out if self.plain else out + self._shortcut(x, pre)
 
 
 class PreActBasicBlock(_PreActivationBlock):
@@ -246,6 +277,7 @@ class PreActBasicBlock(_PreActivationBlock):
         self.downsample = downsample
         self.plain = plain
         self.stride = stride
+        check_shortcut(self, inplanes, planes, stride, downsample, plain)
 
     def _branch(self, pre: Tensor) -> Tensor:
         return self.conv2(self.relu(self.bn2(self.conv1(pre))))
@@ -281,6 +313,7 @@ class PreActBottleneck(_PreActivationBlock):
         self.downsample = downsample
         self.plain = plain
         self.stride = stride
+        check_shortcut(self, inplanes, planes * self.expansion, stride, downsample, plain)
 
     def _branch(self, pre: Tensor) -> Tensor:
         out = self.relu(self.bn2(self.conv1(pre)))
@@ -303,6 +336,7 @@ __all__ = [
     "PreActBottleneck",
     "ZeroPadShortcut",
     "make_shortcut",
+    "check_shortcut",
     "conv1x1",
     "conv3x3",
     "is_residual_block",

@@ -150,4 +150,109 @@ def _resnet20_parameters() -> int:
     return count_parameters(build_model("resnet20"))
 
 
+@solution("part2.basic_block_parameters", hint="Two 3x3 convs of 64·64·9 weights (no bias), and two BNs with a scale and a shift per channel.")
+def _basic_block_parameters() -> int:
+    from .blocks import BasicBlock
+    from .models import count_parameters
+
+    return count_parameters(BasicBlock(64, 64))
+
+
+@solution("part2.strided_block_output_shape", hint="conv1 has stride 2 and `planes` output channels; answer (C, H, W).")
+def _strided_block_output_shape() -> list[int]:
+    import torch
+
+    from .blocks import BasicBlock, make_shortcut
+
+    block = BasicBlock(32, 64, stride=2, downsample=make_shortcut("A", 32, 64, 2)).eval()
+    with torch.no_grad():
+        return list(block(torch.zeros(1, 32, 16, 16)).shape[1:])
+
+
+@solution("part2.resnet34_option_b_extra_parameters", hint="Three projections (64→128, 128→256, 256→512), each a 1x1 conv plus a BN.")
+def _resnet34_option_b_extra_parameters() -> int:
+    from .family import shortcut_costs
+
+    a, b, _ = shortcut_costs("resnet34")
+    return b.parameters - a.parameters
+
+
+@solution("part2.resnet110_option_c_projections", hint="Option C puts a projection on every block; how many blocks has a 6n+2 net?")
+def _resnet110_option_c_projections() -> int:
+    from .family import shortcut_costs
+
+    return shortcut_costs("resnet110")[2].projections
+
+
+@solution("part2.bottleneck_macs_per_position", hint="Sum k·k·C_in·C_out over the three convs: 1024→256 (1x1), 256→256 (3x3), 256→1024 (1x1).")
+def _bottleneck_macs_per_position() -> int:
+    from .blocks import Bottleneck
+    from .flops import count_flops
+
+    return count_flops(Bottleneck(1024, 256), (1024, 14, 14)) // (14 * 14)
+
+
+@solution("part2.resnet50_stride_cost_ratio", hint="Divide torchvision's multiply-adds by the paper's (stride_in_1x1=True).")
+def _resnet50_stride_cost_ratio() -> float:
+    from .family import summarize
+
+    return summarize("resnet50").macs / summarize("resnet50", stride_in_1x1=True).macs
+
+
+@solution("part2.preact_minus_original_parameters", hint="Compare where the BNs sit: the stem's BN, each block's first BN (on its input), and bn_final.")
+def _preact_minus_original_parameters() -> int:
+    from .models import build_model, count_parameters
+
+    return count_parameters(build_model("preact_resnet110")) - count_parameters(build_model("resnet110"))
+
+
+@solution("part2.relus_on_the_original_identity_path", hint="One ReLU after every addition: count the blocks of ResNet-110.")
+def _relus_on_the_original_identity_path() -> int:
+    from .models import build_model
+
+    return len(build_model("resnet110").blocks())
+
+
+@solution("part2.resnet50_layer4_size_at_320", hint="The stem divides by 4 and stages 2-4 each by 2; answer [H, W].")
+def _resnet50_layer4_size_at_320() -> list[int]:
+    import torch
+
+    from .models import build_model
+    from .probes import trace_shapes
+
+    records = trace_shapes(build_model("resnet50"), torch.zeros(1, 3, 320, 320), depth=1)
+    return list(next(r for r in records if r.name == "layer4").output_shape[2:])
+
+
+@solution("part2.densenet121_first_block_channels", hint="Each of the 6 layers appends k = 32 channels to the 64 it starts with.")
+def _densenet121_first_block_channels() -> int:
+    from .relatives import DenseBlock
+
+    return DenseBlock(6, 64, growth_rate=32).out_channels
+
+
+@solution("part2.highway_carry_at_init", hint="Where the gate conv sees zeros, T = sigmoid(b_T); the carry share is 1 - T.", rel=1e-3)
+def _highway_carry_at_init() -> float:
+    import torch
+
+    from .relatives import HighwayLayer
+
+    layer = HighwayLayer(8, gate_bias=-2.0)
+    return 1 - layer.transform_gate(torch.zeros(1, 8, 1, 1)).mean().item()
+
+
+@solution("part2.channels_last_strides", hint="In channels_last the channel index moves fastest: stride 1 for C, then C for W, W·C for H.")
+def _channels_last_strides() -> list[int]:
+    import torch
+
+    return list(torch.empty(8, 64, 56, 56).contiguous(memory_format=torch.channels_last).stride())
+
+
+@solution("part2.bf16_epsilon", hint="bfloat16 keeps 7 explicit mantissa bits: eps = 2**-7. Or ask torch.finfo.", rel=1e-6)
+def _bf16_epsilon() -> float:
+    import torch
+
+    return torch.finfo(torch.bfloat16).eps
+
+
 # --- Part 3 · Training on CIFAR-10 ---------------------------------------------------------

@@ -58,7 +58,6 @@ def test_page_renders(page, name: str) -> None:
     failed: list[str] = []
     page.on("requestfailed", lambda r: failed.append(r.url) if r.url.startswith("file:") else None)
     page.goto((HTML / f"{name}.html").as_uri(), wait_until="load")
-    page.wait_for_load_state("networkidle")
 
     main = page.locator("main")
     assert main.count() == 1, f"{name}: no <main>"
@@ -104,6 +103,10 @@ def test_notebook_pages_have_the_colab_badge_and_launch_button(browser) -> None:
         assert link.count() == 1, f"{name}: no Colab badge"
         assert link.get_attribute("href").endswith(f"/blob/main/{name}.ipynb")
         assert page.locator("a[href*='colab.research.google.com']").count() >= 2, f"{name}: no Colab launch button"
+        download = page.locator(f"a[href$='_sources/{name}.ipynb']")
+        assert download.count() == 1, f"{name}: no .ipynb download"
+        assert (HTML / "_sources" / f"{name}.ipynb").exists()
+        assert page.locator(".theme-switch-button").count() >= 1, f"{name}: no dark-mode switch"
     page.close()
 
 

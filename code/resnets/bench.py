@@ -1,0 +1,168 @@
+"""Training throughput: images per second through forward, backward and an optimiser step.
+
+    result = benchmark("resnet56", device=rt.device, channels_last=True)
+    print(format_results([result]))
+
+``time_steps`` times any step function (warm-up, then the median of several timed windows,
+with the device synchronised around each window), so other benchmarks, such as a full data
+pipeline against data kept on the device, can reuse it with their own step. ``benchmark``
+builds the usual one for a named model on a synthetic batch that lives on the device: it
+measures the network, not the data loading.
+
+Numbers from a shared or busy machine are noisy; compare settings measured together, as
+ratios, and never hard-code a measured speed anywhere.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .family import input_size
+from .models import build_model
+from .runtime import device_name, pick_device
+from .tables import format_table
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device to finish its queued work (GPU kernels run asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def time_steps(
+    step: Callable[[], object],
+    device: torch.device,
+    warmup: int = 3,
+    windows: int = 5,
+    steps_per_window: int = 5,
+) -> list[float]:
+    """Seconds per step in each of ``windows`` timed windows, after ``warmup`` untimed steps.
+
+    The warm-up absorbs one-off costs (memory allocation, cuDNN's algorithm search,
+    torch.compile); averaging inside a window smooths out single-step jitter; the median over
+    windows (taken by the caller) ignores a window that another process disturbed.
+    """
+    if warmup < 0 or windows < 1 or steps_per_window < 1:
+        raise ValueError(
+            f"need warmup >= 0, windows >= 1, steps_per_window >= 1; got {warmup}, {windows}, {steps_per_window}"
+        )
+    for _ in range(warmup):
+        step()
+    synchronize(device)
+    seconds = []
+    for _ in range(windows):
+        start = time.perf_counter()
+        for _ in range(steps_per_window):
+            step()
+        synchronize(device)
+        seconds.append((time.perf_counter() - start) / steps_per_window)
+    return seconds
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One model and setting, timed on one device."""
+
+    model: str
+    device: str  # the device's human name (GPU model, or CPU and its threads)
+    batch_size: int
+    channels_last: bool
+    bf16: bool
+    compiled: bool
+    step_seconds: tuple[float, ...]  # mean step time of each timed window
+
+    @property
+    def setting(self) -> str:
+        """E.g. "NHWC bf16 compiled": NHWC is channels_last, bf16 is bfloat16 autocast."""
+        parts = ["NHWC" if self.channels_last else "NCHW", "bf16" if self.bf16 else "fp32"]
+        return " ".join(parts + (["compiled"] if self.compiled else []))
+
+    @property
+    def median_step_seconds(self) -> float:
+        return statistics.median(self.step_seconds)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.batch_size / self.median_step_seconds
+
+
+def benchmark(
+    name: str,
+    *,
+    device: torch.device | str = "auto",
+    batch_size: int = 128,
+    image_size: int | None = None,
+    channels_last: bool = False,
+    bf16: bool = False,
+    compile: bool = False,
+    warmup: int = 3,
+    windows: int = 5,
+    steps_per_window: int = 5,
+    seed: int = 0,
+) -> BenchResult:
+    """Training-step throughput of ``build_model(name)`` on a random batch kept on ``device``.
+
+    One step is what training does: forward, cross-entropy loss, backward, SGD update.
+
+    Args:
+        channels_last: store activations and weights as N, H, W, C: the layout tensor cores
+            and oneDNN prefer, so convolutions skip internal transposes.
+        bf16: run the forward pass under ``torch.autocast`` in bfloat16 (CUDA and CPU):
+            convolutions and matmuls in half the bytes; weights, optimiser and the reductions
+            stay in float32. No loss scaling is needed: bf16 has float32's exponent range.
+        compile: ``torch.compile`` the model (slow warm-up; pays off over many steps).
+        image_size: default 32 for CIFAR nets, 224 for the ImageNet ones.
+    """
+    device = pick_device(device)
+    if bf16 and device.type not in ("cuda", "cpu"):
+        raise ValueError(f"bf16 autocast is benchmarked on CUDA and CPU only, not on {device.type}; pass bf16=False")
+    torch.manual_seed(seed)
+    model = build_model(name)
+    size = image_size or input_size(model)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format).train()
+    images = torch.randn(batch_size, 3, size, size, device=device).contiguous(memory_format=memory_format)
+    labels = torch.randint(0, model.fc.out_features, (batch_size,), device=device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    forward = torch.compile(model) if compile else model
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            loss = F.cross_entropy(forward(images), labels)
+        loss.backward()
+        optimizer.step()
+
+    cudnn_benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True  # let cuDNN pick the fastest kernels for these fixed shapes
+    try:
+        seconds = time_steps(step, device, warmup, windows, steps_per_window)
+    finally:
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+    return BenchResult(name, device_name(device), batch_size, channels_last, bf16, compile, tuple(seconds))
+
+
+def format_results(results: Sequence[BenchResult]) -> str:
+    """A table of results, each with its speed relative to the first result for the same model."""
+    baseline: dict[str, float] = {}
+    rows = []
+    for r in results:
+        base = baseline.setdefault(r.model, r.images_per_second)
+        spread = (max(r.step_seconds) - min(r.step_seconds)) / r.median_step_seconds
+        rows.append(
+            (r.model, r.setting, r.batch_size, f"{r.median_step_seconds * 1e3:,.1f}", f"±{spread / 2:.0%}",
+             f"{r.images_per_second:,.0f}", f"{r.images_per_second / base:.2f}×")
+        )
+    devices = sorted({r.device for r in results})
+    headers = ["model", "setting", "batch", "ms/step", "spread", "images/s", "vs first"]
+    return format_table(headers, rows, title=f"Training steps on {', '.join(devices)}")

@@ -1,0 +1,265 @@
+"""The command line: ``python -m resnets train ...`` and ``python -m resnets reproduce ...``.
+
+Every mistake ends in one line that names the fix (exit status 2), never a traceback from
+inside torch. Ctrl-C during training saves a checkpoint and exits with status 130; the
+message says how to resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .checkpoints import CheckpointError
+from .data import DATA_ENV, DataError
+from .models import list_models
+from .runtime import get_profile, pick_device
+from .train import CHECKPOINT, SCHEDULE_DEFAULTS, SCHEDULES, Processes, TrainConfig, TrainingDiverged, config_from_checkpoint
+
+EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
+DESCRIPTION = """\
+Train the residual networks of He et al. (2015, 2016) on CIFAR-10 and reproduce the paper's results.
+
+Data: CIFAR-10 is read from ${env} (an image folder train/<class>/*, test/<class>/* or a .tar.gz
+of one, or a folder holding torchvision's cifar-10-batches-py); unset, it is downloaded through
+torchvision. It is decoded once and cached under ~/.cache/resnets.""".replace("{env}", DATA_ENV)
+
+TRAIN_EPILOG = """\
+examples:
+  python -m resnets train --model resnet56                       the paper's recipe (64k iterations)
+  python -m resnets train --model resnet20 --schedule fast       a short schedule (40 epochs)
+  python -m resnets train --model resnet20 --train-subset 5000 --epochs 5    a quick look on a CPU
+  python -m resnets train --out runs/resnet56-paper-s0 --resume  continue an interrupted run
+  torchrun --nproc_per_node=4 -m resnets train --model resnet110 several GPUs (DDP; rank 0 writes)
+
+files in the output folder (--out, default runs/<model>-<schedule>-s<seed>):
+  checkpoint.pt   written atomically after every epoch and on Ctrl-C (resume from it)
+  metrics.jsonl   one JSON object per epoch: train loss/error, val and test loss/error, lr,
+                  early/late layer gradient norms, seconds, images per second
+  run.json        provenance: the equivalent command, git commit, hardware, data checksum, seed
+  model.pt        the final weights, a plain state_dict (no "module." prefix), at the end
+
+schedule defaults:
+""" + "\n".join(f"  {name:6s} " + ", ".join(f"{k}={v}" for k, v in values.items()) for name, values in SCHEDULE_DEFAULTS.items())
+
+REPRODUCE_EPILOG = """\
+experiments:
+  degradation  plain-20/56 and ResNet-20/56 (the paper's Fig. 6): training and test error per epoch
+  table6       ResNet-20/32/44/56/110 final-epoch test error, mean and std over seeds, beside Table 6
+
+profiles:
+  quick  a class-balanced subset of the real images for a few epochs: minutes on a 2-core CPU
+  full   the paper's recipe: 45k/5k train/validation split, batch 128, 64k iterations (a GPU)
+
+writes <results>/<experiment>-<profile>.json (every run's metrics and provenance) and, for
+degradation, a .png of the curves. With --runs every run checkpoints there, and running the
+same command again resumes where it stopped."""
+
+
+def _positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text, float)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number; got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1); got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text}")
+    return value
+
+
+def _number(text: str, kind: type) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}; got {text!r}") from None
+
+
+def _model_name(text: str) -> str:
+    from .models import build_model
+
+    try:
+        build_model(text)
+    except (ValueError, TypeError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m resnets", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,reproduce,ship}")
+
+    t = commands.add_parser("train", help="train one network", description="Train one network on CIFAR-10.", epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = t.add_argument_group("what to train")
+    what.add_argument("--model", type=_model_name, metavar="NAME", help=f"resnet20 (default), plain56, resnet110, preact_resnet164, any resnet<6n+2>... ({', '.join(list_models()[:11])}, ...)")
+    what.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None, help="start every residual branch at zero, so each block begins as the identity (Goyal et al. 2017; residual nets only)")
+    what.add_argument("--schedule", choices=SCHEDULES, help="paper (default): step decay as He et al. 2015; fast: warm-up + cosine, label smoothing")
+    what.add_argument("--seed", type=_count, help="seed for the initial weights, data order and augmentation (default 0)")
+    length = what.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int, help="training length in epochs (default: the schedule's)")
+    length.add_argument("--iterations", type=_positive_int, help="training length in optimizer steps (paper: 64000)")
+    opt = t.add_argument_group("optimizer (defaults depend on --schedule, see below)")
+    opt.add_argument("--batch-size", type=_positive_int, help="global batch size (split over processes under torchrun)")
+    opt.add_argument("--lr", type=_positive_float, help="(peak) learning rate")
+    opt.add_argument("--momentum", type=_fraction, help="SGD momentum (default 0.9)")
+    opt.add_argument("--weight-decay", type=_fraction, help="L2 weight decay")
+    opt.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum")
+    opt.add_argument("--label-smoothing", type=_fraction, help="label smoothing of the cross-entropy")
+    opt.add_argument("--warmup-error", type=_positive_float, metavar="ERROR", help="train at lr/10 until the training error is below ERROR (paper: 0.8 for depth >= 110, automatic)")
+    data = t.add_argument_group("data")
+    data.add_argument("--data", metavar="PATH", help=f"CIFAR-10 source (default: ${DATA_ENV}, else download)")
+    data.add_argument("--val-size", type=_count, help="training images held out for validation (default 5000, the paper's 45k/5k split; 0 trains on all 50k)")
+    data.add_argument("--train-subset", type=_count, metavar="N", help="train on N class-balanced images (a multiple of 10) for a quick run")
+    data.add_argument("--test-subset", type=_count, metavar="N", help="evaluate on N class-balanced test images")
+    run = t.add_argument_group("running")
+    run.add_argument("--out", metavar="FOLDER", help="output folder (default runs/<model>-<schedule>-s<seed>)")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint (its settings are read from it)")
+    _add_device(run)
+    run.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bfloat16 autocast on CUDA (default on)")
+    run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, help="channels_last memory format (default on)")
+    run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (default off)")
+    run.add_argument("--sync-every", type=_positive_int, metavar="STEPS", help="steps between host reads: progress bar and NaN check (default 50)")
+    run.add_argument("--grad-norm-every", type=_positive_int, metavar="STEPS", help="steps between gradient-norm samples (default 10)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar (default on)")
+
+    r = commands.add_parser("reproduce", help="run one of the paper's experiments", description="Reproduce an experiment of He et al. 2015 on CIFAR-10.", epilog=REPRODUCE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("experiment", choices=("degradation", "table6"), help="which experiment")
+    profile = r.add_mutually_exclusive_group()
+    profile.add_argument("--quick", dest="profile", action="store_const", const="quick", help="the quick profile (default on a CPU, or RESNETS_PROFILE)")
+    profile.add_argument("--full", dest="profile", action="store_const", const="full", help="the full profile (default on a GPU)")
+    r.add_argument("--seeds", type=_count, nargs="+", metavar="SEED", help="seeds to run (default: 0; table6 --full: 0 1 2 3 4)")
+    r.add_argument("--results", metavar="FOLDER", default="results", help="where the JSON and figure go (default ./results)")
+    r.add_argument("--runs", metavar="FOLDER", default="runs", help="checkpoint folder for the runs (default ./runs); 'none' keeps nothing")
+    _add_device(r)
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars (default on)")
+
+    s = commands.add_parser("ship", help="add a finished run's weights to the checkpoints shipped with the package", description="Copy RUN/model.pt into the package's assets/checkpoints as NAME.pt and list it, with its SHA-256 and the run's provenance, in manifest.json (load it with resnets.checkpoints.load_pretrained(NAME)). Files over 4 MB are refused.")
+    s.add_argument("run", metavar="RUN", help="a finished run folder (holding model.pt and run.json)")
+    s.add_argument("--name", required=True, help="the name to load it by, e.g. resnet20-cifar10")
+    return parser
+
+
+def _add_device(group: argparse._ActionsContainer) -> None:
+    group.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N or mps; a device that is not there is an error")
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    given.pop("resume", None)
+    if args.resume:
+        out = Path(args.out or "")
+        if not args.out:
+            raise CheckpointError("--resume needs --out FOLDER: the folder of the run to continue")
+        if (out / CHECKPOINT).exists():
+            saved = config_from_checkpoint(out / CHECKPOINT)
+            return dataclasses.replace(saved, **given, resume=True)
+        print(f"Note: {out} holds no checkpoint yet; starting the run there.", file=sys.stderr)
+    config = TrainConfig(**given, resume=args.resume).resolved()
+    if config.out is None:
+        config.out = f"runs/{config.model}-{config.schedule}-s{config.seed}"
+    return config
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    result = train(_train_config(args))
+    if not Processes.from_env().main:
+        return EXIT_INTERRUPTED if result.interrupted else 0
+    if result.interrupted:
+        print(f"To resume: python -m resnets train --out {shlex.quote(str(result.run_dir))} --resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    last = result.final
+    summary = ", ".join(f"{k} {100 * last[k]:.2f}%" for k in ("train_error", "val_error", "test_error") if k in last)
+    print(f"Done: {result.config.model}, {last.get('epoch')} epochs, {last.get('step')} steps: {summary}. Files in {result.run_dir}.")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from . import reproduce
+
+    profile = args.profile or get_profile(pick_device(args.device))
+    seeds = tuple(args.seeds) if args.seeds else ((0, 1, 2, 3, 4) if args.experiment == "table6" and profile == "full" else (0,))
+    runs_dir = None if args.runs.lower() == "none" else args.runs
+    experiment = getattr(reproduce, args.experiment)
+    result = experiment(profile, seeds, device=args.device, runs_dir=runs_dir, progress=args.progress)
+    path = reproduce.write_results(result, args.results, "python -m resnets " + shlex.join(args.argv))
+    print(f"Wrote {path}")
+    if args.experiment == "degradation":
+        figure = reproduce.plot_degradation(result)
+        figure.savefig(path.with_suffix(".png"), dpi=120)
+        print(f"Wrote {path.with_suffix('.png')}")
+        gaps = reproduce.depth_gaps(result)
+        print(f"  final training error, 56 minus 20 layers: plain {100 * gaps['plain']:+.1f} points, residual {100 * gaps['residual']:+.1f} points")
+        for claim, holds in reproduce.degradation_holds(result).items():
+            print(f"  {claim}: {'yes' if holds else 'no'}")
+    else:
+        for row in reproduce.table6_summary(result):
+            paper = f"{row['paper']:.2f}" if row["paper"] is not None else "-"
+            print(f"  {row['model']:10s} test error {row['test_error_mean']:.2f} ± {row['test_error_std']:.2f} % over {row['runs']} run(s); paper {paper} %")
+    return 0
+
+
+def _ship(args: argparse.Namespace) -> int:
+    from .checkpoints import MANIFEST, ship
+
+    entry = ship(args.run, args.name)
+    print(f"Shipped {args.name}: {MANIFEST.parent / entry['file']} ({entry['arch']}, sha256 {entry['sha256'][:16]}...)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m resnets`` and the ``resnets`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded with the results they produce
+    try:
+        pick_device(getattr(args, "device", "auto"))
+        return {"train": _train, "reproduce": _reproduce, "ship": _ship}[args.command](args)
+    except TrainingDiverged as err:
+        print(f"resnets: {err}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt as err:
+        print(f"resnets: {err or 'interrupted'}; run the same command again to continue.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, RuntimeError, FileNotFoundError) as err:
+        # Our own errors (DataError, CheckpointError, bad settings, a missing device) say what
+        # to do; print that line alone. Anything else is a bug and keeps its traceback.
+        if not _ours(err):
+            raise
+        print(f"resnets: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _ours(err: BaseException) -> bool:
+    if isinstance(err, (DataError, CheckpointError)):
+        return True
+    module = type(err).__module__
+    frame = err.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    raised_in = frame.tb_frame.f_globals.get("__name__", "") if frame is not None else ""
+    return module == "builtins" and raised_in.startswith("resnets")
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,201 @@
+"""The family in numbers: depth, blocks, parameters and multiply-adds of every ResNet, counted
+from the built models and set beside the numbers the papers print.
+
+    print(cifar_family_table())       # He et al. 2015 sec. 4.2 and Table 6, He et al. 2016
+    print(imagenet_family_table())    # He et al. 2015 Table 1
+    print(stage_table("resnet50"))    # the stages of one net: resolution and width
+    print(shortcut_cost_table("resnet34"))
+
+Every count here is measured on a model ``build_model`` made (the depth by counting its weight
+layers, the multiply-adds by running it); only the ``PAPER_*`` constants are typed in, quoted
+from the papers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .blocks import SHORTCUT_OPTIONS, ZeroPadShortcut
+from .cache import cached
+from .flops import count_flops
+from .models import CIFAR_PAPER_DEPTHS, IMAGENET_LAYERS, ResNet, build_model, count_parameters
+from .probes import trace_shapes, weight_layers
+from .tables import format_shape, format_table
+
+#: He et al. 2015, Table 1: "FLOPs" (multiply-adds) at 224x224, in units of 1e9.
+PAPER_IMAGENET_GMACS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
+#: Parameters in millions: He et al. 2015, Table 6 (CIFAR-10), and He et al. 2016, Table 3
+#: (the pre-activation ResNet-164 and ResNet-1001).
+PAPER_CIFAR_MPARAMS = {
+    "resnet20": 0.27,
+    "resnet32": 0.46,
+    "resnet44": 0.66,
+    "resnet56": 0.85,
+    "resnet110": 1.7,
+    "resnet1202": 19.4,
+    "preact_resnet164": 1.7,
+    "preact_resnet1001": 10.2,
+}
+#: He et al. 2015, Table 3: ImageNet validation error (%, 10-crop testing), (top-1, top-5).
+PAPER_TABLE3 = {
+    "plain-34": (28.54, 10.02),
+    "ResNet-34 A": (25.03, 7.76),
+    "ResNet-34 B": (24.52, 7.46),
+    "ResNet-34 C": (24.19, 7.40),
+    "ResNet-50": (22.85, 6.71),
+    "ResNet-101": (21.75, 6.05),
+    "ResNet-152": (21.43, 5.71),
+}
+CIFAR_FAMILY = (*(f"resnet{d}" for d in CIFAR_PAPER_DEPTHS), "preact_resnet164", "preact_resnet1001")
+IMAGENET_FAMILY = tuple(f"resnet{d}" for d in IMAGENET_LAYERS)
+
+
+def input_size(model: ResNet) -> int:
+    """The image size a model was designed for: 224 with the ImageNet stem, 32 otherwise."""
+    return 224 if isinstance(model.maxpool, torch.nn.MaxPool2d) else 32
+
+
+def main_path_depth(model: ResNet) -> int:
+    """The depth as the papers count it: conv and linear layers, shortcut projections excluded."""
+    return sum(1 for name, _ in weight_layers(model) if ".downsample" not in name)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What one member of the family is and costs."""
+
+    name: str
+    depth: int  # counted weight layers on the main path
+    block: str  # class name of its blocks
+    blocks_per_stage: tuple[int, ...]
+    parameters: int
+    macs: int  # multiply-adds per image at its input size
+    image_size: int
+
+
+@cached
+def summarize(name: str, **options: Any) -> ModelSummary:
+    """Build ``name`` (with ``build_model`` options) and count it; cached, the big nets take a second."""
+    model = build_model(name, **options)
+    size = input_size(model)
+    stages = [getattr(model, stage) for stage in model.stages]
+    return ModelSummary(
+        name=name,
+        depth=main_path_depth(model),
+        block=type(stages[0][0]).__name__,
+        blocks_per_stage=tuple(len(stage) for stage in stages),
+        parameters=count_parameters(model),
+        macs=count_flops(model, (3, size, size)),
+        image_size=size,
+    )
+
+
+def cifar_family_table(names: Sequence[str] = CIFAR_FAMILY) -> str:
+    """The CIFAR-10 nets (32x32 input): depth 6n+2 (9n+2 with bottlenecks), parameters beside the
+    papers', and multiply-adds (MACs) per image."""
+    rows = []
+    for name in names:
+        s = summarize(name)
+        paper = PAPER_CIFAR_MPARAMS.get(name)
+        rows.append(
+            (name, s.depth, s.blocks_per_stage[0], s.block, f"{s.parameters:,}",
+             None if paper is None else f"{paper}M", f"{s.macs / 1e6:,.1f}M")
+        )
+    headers = ["model", "depth", "n", "block", "parameters", "paper", "MACs"]
+    return format_table(headers, rows)
+
+
+def imagenet_family_table(names: Sequence[str] = IMAGENET_FAMILY) -> str:
+    """The ImageNet nets (224x224 input): multiply-adds (MACs) as torchvision builds the bottlenecks
+    (stride on the 3x3, "v1.5") and as the paper did ("v1", stride on the first 1x1), beside Table 1."""
+    rows = []
+    for name in names:
+        s = summarize(name)
+        bottleneck = s.block == "Bottleneck"
+        paper_stride = summarize(name, stride_in_1x1=True) if bottleneck else s
+        rows.append(
+            (name, s.depth, s.block, "-".join(map(str, s.blocks_per_stage)), f"{s.parameters:,}",
+             f"{s.macs / 1e9:.2f}G", f"{paper_stride.macs / 1e9:.2f}G", f"{PAPER_IMAGENET_GMACS[name]}G")
+        )
+    headers = ["model", "depth", "block", "blocks", "parameters", "MACs", "MACs (v1)", "paper"]
+    return format_table(headers, rows)
+
+
+def stage_table(name: str, image_size: int | None = None, **options: Any) -> str:
+    """The stem, stages and head of one net at one input size: output size, width, blocks, parameters."""
+    model = build_model(name, **options)
+    size = image_size or input_size(model)
+    rows = []
+    for r in trace_shapes(model, torch.zeros(1, 3, size, size), depth=1):
+        if r.kind in ("BatchNorm2d", "ReLU", "Identity"):
+            continue  # they keep the shape: the layer before them says it all
+        module = model.get_submodule(r.name)
+        blocks = len(module) if r.name in model.stages else None
+        resolution = "×".join(map(str, r.output_shape[2:])) if len(r.output_shape) == 4 else None
+        rows.append((r.name, r.kind, resolution, r.output_shape[1], blocks, f"{r.parameters:,}"))
+    headers = ["layer", "type", "output size", "channels", "blocks", "parameters"]
+    return format_table(headers, rows, title=f"{name} at {size}×{size} ({format_shape((1, 3, size, size))} input)")
+
+
+@dataclass(frozen=True)
+class ShortcutCost:
+    """One shortcut option on one net."""
+
+    option: str
+    projections: int  # blocks whose shortcut is a 1x1 conv
+    zero_pads: int  # blocks whose shortcut is option A's subsample-and-pad
+    parameters: int
+    macs: int
+
+
+@cached
+def shortcut_costs(name: str) -> list[ShortcutCost]:
+    """Options A, B and C on one net: what each adds in parameters and multiply-adds."""
+    costs = []
+    for option in SHORTCUT_OPTIONS:
+        model = build_model(name, shortcut=option)
+        shortcuts = [b.downsample for b in model.blocks() if b.downsample is not None]
+        size = input_size(model)
+        costs.append(
+            ShortcutCost(
+                option,
+                projections=sum(not isinstance(s, ZeroPadShortcut) for s in shortcuts),
+                zero_pads=sum(isinstance(s, ZeroPadShortcut) for s in shortcuts),
+                parameters=count_parameters(model),
+                macs=count_flops(model, (3, size, size)),
+            )
+        )
+    return costs
+
+
+def shortcut_cost_table(name: str) -> str:
+    """``shortcut_costs`` as a table, with each option's extra cost over option A."""
+    costs = shortcut_costs(name)
+    base = costs[0]
+    rows = [
+        (c.option, c.projections, c.zero_pads, f"{c.parameters:,}", f"+{c.parameters - base.parameters:,}",
+         f"{(c.parameters - base.parameters) / base.parameters:+.1%}", f"+{(c.macs - base.macs) / 1e6:,.1f}M")
+        for c in costs
+    ]
+    headers = ["option", "1x1 convs", "zero-pads", "parameters", "vs A", "vs A (%)", "mult-adds vs A"]
+    return format_table(headers, rows, title=name)
+
+
+__all__ = [
+    "PAPER_IMAGENET_GMACS",
+    "PAPER_CIFAR_MPARAMS",
+    "PAPER_TABLE3",
+    "ModelSummary",
+    "ShortcutCost",
+    "summarize",
+    "cifar_family_table",
+    "imagenet_family_table",
+    "stage_table",
+    "shortcut_costs",
+    "shortcut_cost_table",
+    "main_path_depth",
+]

@@ -1,0 +1,692 @@
+"""The training engine: one ``train(config)`` for the CLI, the chapters and the benchmarks.
+
+    result = train(TrainConfig(model="resnet56", schedule="paper", out="runs/resnet56"))
+    result.metrics[-1]["test_error"]
+
+What it does, in the order a step meets it:
+
+* **Data** on the device (``data.DeviceBatches``): no loader processes, no host round trip.
+* **Forward** under bf16 autocast on CUDA, channels_last memory, optionally ``torch.compile``d.
+* **SGD** with momentum 0.9 and weight decay, its learning rate set from the step number alone.
+* **Bookkeeping without host syncs**: per-step losses, correct counts and sampled gradient norms
+  accumulate in device tensors; the host reads them every ``sync_every`` steps (progress bar,
+  the NaN check) and at the end of each epoch (metrics).
+
+Two schedules:
+
+    paper  He et al. 2015 sec. 4.2: batch 128, lr 0.1, divided by 10 at 32k and 48k iterations,
+           stop at 64k (milestones at 50% and 75% of a shorter run); weight decay 1e-4. Nets of
+           depth >= 110 warm up at lr 0.01 until the training error is below 80%.
+    fast   for quick results: batch 256, peak lr 0.2 reached by a linear warm-up over the first
+           5% of steps, then cosine decay to zero; Nesterov momentum, weight decay 5e-4, label
+           smoothing 0.1; 40 epochs unless told otherwise.
+
+Nothing is lost: with ``out`` set, a checkpoint is written atomically after every epoch and on
+Ctrl-C (SIGINT finishes the current step, saves and returns); ``resume=True`` continues from it,
+and on a CPU ends bit-identical to an uninterrupted run, because every random choice derives
+from (seed, epoch) and the checkpoint holds model, optimizer and the epoch's partial sums. A
+NaN or Inf loss stops the run naming the step, keeping the last good checkpoint.
+
+Multi-GPU: launch with ``torchrun --nproc_per_node=N``; each process trains on its share of
+every global batch under DistributedDataParallel (NCCL on CUDA, gloo on CPU), rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import __version__
+from .checkpoints import CheckpointError, load_file, load_state_dict, model_state, remove_stale_temporaries, save_atomic
+from .data import CIFAR10, DeviceBatches, load_cifar10, make_splits
+from .models import _NAME_PATTERN, build_model
+from .probes import GradientNormMonitor
+from .runtime import device_name, pick_device
+
+SCHEDULES = ("paper", "fast")
+#: Defaults of each schedule; anything set explicitly in ``TrainConfig`` wins.
+SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "paper": {"batch_size": 128, "lr": 0.1, "weight_decay": 1e-4, "label_smoothing": 0.0, "nesterov": False, "iterations": 64_000},
+    "fast": {"batch_size": 256, "lr": 0.2, "weight_decay": 5e-4, "label_smoothing": 0.1, "nesterov": True, "epochs": 40},
+}
+PAPER_MILESTONES = (0.5, 0.75)  # 32k and 48k of 64k iterations: lr / 10 at each
+PAPER_WARMUP_DEPTH = 110  # "we use 0.01 to warm up the training until the training error is below 80%"
+PAPER_WARMUP_ERROR = 0.8
+FAST_WARMUP = 0.05  # fraction of the steps spent rising linearly to the peak lr
+CHECKPOINT, METRICS, CONFIG, FINAL = "checkpoint.pt", "metrics.jsonl", "run.json", "model.pt"
+#: Settings that change how a run computes, not what it computes: free to differ on resume.
+RUNTIME_FIELDS = ("device", "progress", "compile", "out", "resume", "data", "bf16", "channels_last", "sync_every")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the message names the step and the checkpoint kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. ``None`` means "the schedule's default".
+
+    Length: ``epochs`` or ``iterations`` (steps); give at most one.
+    Data: ``val_size`` images held out of the 50k training set (the paper's 5k; 0 = train on
+    all 50k); ``train_subset`` / ``test_subset`` cut the sets down for quick runs.
+    """
+
+    model: str = "resnet20"
+    zero_init_residual: bool = False  # start every residual branch at zero (Goyal et al. 2017)
+    schedule: str = "paper"
+    epochs: int | None = None
+    iterations: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    momentum: float = 0.9
+    weight_decay: float | None = None
+    nesterov: bool | None = None
+    label_smoothing: float | None = None
+    warmup_error: float | None = None  # train at lr/10 until the training error is below this
+    val_size: int = 5000
+    train_subset: int | None = None
+    test_subset: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True  # autocast to bfloat16 on CUDA (ignored elsewhere)
+    channels_last: bool = True
+    compile: bool = False
+    sync_every: int = 50  # steps between host reads (progress bar, NaN check)
+    grad_norm_every: int = 10  # steps between gradient-norm samples
+    progress: bool = True
+    out: str | None = None  # run folder: checkpoint.pt, metrics.jsonl, run.json, model.pt
+    resume: bool = False
+    data: str | None = None  # data source; None reads RESNETS_DATA
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the schedule's defaults filled in, checked; raises ValueError naming the fix."""
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+        build_model(self.model)  # an unknown name or impossible depth explains itself here
+        if self.zero_init_residual and self.model.strip().lower().startswith("plain"):
+            raise ValueError(f"zero_init_residual would make every block of {self.model} output zeros: a plain net has no shortcut to carry the signal")
+        if self.epochs is not None and self.iterations is not None:
+            raise ValueError("give epochs or iterations, not both")
+        defaults = dict(SCHEDULE_DEFAULTS[self.schedule])
+        if self.epochs is not None or self.iterations is not None:
+            defaults.pop("epochs", None), defaults.pop("iterations", None)
+        filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
+        config = dataclasses.replace(self, **filled, device=str(self.device))
+        if config.warmup_error is None and config.schedule == "paper" and _depth(config.model) >= PAPER_WARMUP_DEPTH:
+            config.warmup_error = PAPER_WARMUP_ERROR
+        config.check()
+        return config
+
+    def check(self) -> None:
+        positive = {
+            "batch_size": self.batch_size, "lr": self.lr, "epochs": self.epochs, "iterations": self.iterations,
+            "sync_every": self.sync_every, "grad_norm_every": self.grad_norm_every,
+        }
+        for name, value in positive.items():
+            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and math.isfinite(value)):
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{name} ({flag}) must be a positive number; got {value!r}")
+        for name in ("momentum", "weight_decay", "label_smoothing"):
+            value = getattr(self, name)
+            if value is not None and not (0 <= value < 1):
+                raise ValueError(f"{name} must be in [0, 1); got {value!r}")
+        if self.warmup_error is not None and not (0 < self.warmup_error <= 1):
+            raise ValueError(f"warmup_error is a training error in (0, 1]; got {self.warmup_error!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define what is computed (a resumed run must keep them)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in RUNTIME_FIELDS}
+
+
+def _depth(name: str) -> int:
+    match = _NAME_PATTERN.match(name.strip().lower())
+    return int(match.group(3)) if match else 0
+
+
+# ---------------------------------------------------------------------------------------
+# Learning-rate schedules: functions of the step (and the paper's warm-up flag) only
+# ---------------------------------------------------------------------------------------
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int, warming_up: bool = False) -> float:
+    """The learning rate for ``step`` (0-based) of a ``total_steps`` run."""
+    if config.schedule == "paper":
+        drops = sum(step >= round(m * total_steps) for m in PAPER_MILESTONES)
+        lr = config.lr * 0.1**drops
+        return lr * 0.1 if warming_up else lr
+    warmup = max(1, round(FAST_WARMUP * total_steps))
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+# ---------------------------------------------------------------------------------------
+# Processes: one, or several under torchrun
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Processes:
+    """Where this process sits in a torchrun launch (rank 0 of 1 when run alone)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> Processes:
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, tensor: Tensor) -> Tensor:
+        """Sum over all processes (identity when alone)."""
+        if self.distributed:
+            dist.all_reduce(tensor)
+        return tensor
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+
+def _device_for(config: TrainConfig, processes: Processes) -> torch.device:
+    device = pick_device(config.device)
+    if device.type == "cuda" and processes.distributed:
+        device = torch.device("cuda", processes.local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
+# ---------------------------------------------------------------------------------------
+# Interruption: Ctrl-C finishes the step, saves and returns
+# ---------------------------------------------------------------------------------------
+
+
+class GracefulStop:
+    """While active, SIGINT (Ctrl-C, a notebook's interrupt button) and SIGTERM (a scheduler or
+    torchrun stopping the job) set ``requested`` instead of killing the process; a second
+    signal acts as usual (Ctrl-C twice aborts without saving)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signum, self._previous[signum])
+        name = "Interrupted" if signum == signal.SIGINT else "Asked to stop"
+        print(f"\n{name}: finishing this step and saving a checkpoint (Ctrl-C again to abort without saving).", file=sys.stderr)
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
+
+
+@contextlib.contextmanager
+def _deterministic(enabled: bool) -> Iterator[None]:
+    """Deterministic kernels for the duration (CPU runs: resume must be bit-identical)."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(enabled or before)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+# ---------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunState:
+    """Where a run stands; saved in every checkpoint."""
+
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches done in the current epoch (non-zero only after an interruption)
+    step: int = 0  # optimizer steps done in all
+    warming_up: bool = False
+    seconds: float = 0.0  # wall time spent training so far, over all sessions
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    partial: dict[str, Any] | None = None  # the current epoch's sums, when stopped mid-epoch
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns: the trained model (unwrapped, eval mode) and its history."""
+
+    model: nn.Module
+    metrics: list[dict[str, Any]]
+    config: TrainConfig
+    run_dir: Path | None
+    interrupted: bool = False
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """The last epoch's metrics (the paper reports the final epoch, never the best)."""
+        return self.metrics[-1] if self.metrics else {}
+
+
+def equivalent_command(config: TrainConfig) -> str:
+    """The ``python -m resnets train`` command line that computes the same run as ``config``."""
+    words = ["python -m resnets train"]
+    for name, value in config.identity().items():
+        if value is None or value == getattr(TrainConfig, name, None):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + flag[2:])
+        else:
+            words.append(f"{flag} {value}")
+    return " ".join(words)
+
+
+def provenance(config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes = Processes()) -> dict[str, Any]:
+    """What produced a result: command, code version, hardware, data, seed."""
+    return {
+        "command": equivalent_command(config),
+        "git_commit": _git_commit(),
+        "resnets_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "hardware": f"{processes.world_size} x {device_name(device)}",
+        "platform": platform.platform(),
+        "data_source": data.source,
+        "data_checksum": data.checksum,
+        "data_note": "CIFAR-10 re-encoded as JPEG q75 (about 1 point less accurate than the original)"
+        if data.from_image_folder
+        else "original CIFAR-10 (torchvision)",
+        "seed": config.seed,
+        "config": dataclasses.asdict(config),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5, check=True,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def train(config: TrainConfig, data: CIFAR10 | None = None) -> TrainResult:
+    """Train ``config.model`` as ``config`` says; see the module docstring.
+
+    ``data``: a loaded ``CIFAR10`` to reuse (default: ``load_cifar10(config.data)``).
+    Returns when the run is complete, or early (``interrupted=True``) after a Ctrl-C, having
+    saved a checkpoint when ``config.out`` is set. Raises ``TrainingDiverged`` on a NaN loss.
+    """
+    config = config.resolved()
+    processes = Processes.from_env()
+    device = _device_for(config, processes)
+    if processes.distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if data is None:
+        # The first process decodes and caches; the others then read the cache.
+        if not processes.main:
+            processes.barrier()
+        data = load_cifar10(config.data)
+        if processes.main:
+            processes.barrier()
+    run_dir = Path(config.out) if config.out else None
+    with _deterministic(device.type == "cpu"):
+        return _Run(config, data, device, processes, run_dir).run()
+
+
+class _Run:
+    """One training run's objects and loop; ``train`` is its only user."""
+
+    def __init__(self, config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes, run_dir: Path | None) -> None:
+        self.config, self.device, self.processes, self.run_dir = config, device, processes, run_dir
+        self.data = data
+        splits = make_splits(data, config.val_size, config.train_subset, config.test_subset)
+        shard = {"rank": processes.rank, "world_size": processes.world_size, "channels_last": config.channels_last}
+        self.train_batches = DeviceBatches(*splits.train, config.batch_size, device, train=True, seed=config.seed, **shard)
+        eval_batch = 1000 * processes.world_size
+        self.eval_sets = {
+            name: DeviceBatches(*pair, eval_batch, device, train=False, **shard)
+            for name, pair in (("val", splits.val), ("test", splits.test))
+            if len(pair[1])
+        }
+        if config.iterations is not None:
+            self.total_steps = config.iterations
+        else:
+            self.total_steps = config.epochs * len(self.train_batches)
+
+        torch.manual_seed(config.seed)
+        self.model = build_model(config.model, zero_init_residual=config.zero_init_residual).to(device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.monitor = GradientNormMonitor(self.model)
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+            nesterov=config.nesterov, fused=device.type == "cuda" or None,
+        )
+        self.state = RunState(warming_up=config.warmup_error is not None)
+        self._maybe_resume()
+        network: nn.Module = self.model
+        if processes.distributed:
+            ids = [device.index] if device.type == "cuda" else None
+            network = nn.parallel.DistributedDataParallel(network, device_ids=ids)
+        self.network = torch.compile(network) if config.compile else network
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
+        self.provenance = provenance(config, data, device, processes)
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.run_dir / CHECKPOINT if self.run_dir else None
+
+    def _maybe_resume(self) -> None:
+        path = self.checkpoint_path
+        if path is None or not path.exists():
+            return
+        if not self.config.resume:
+            raise CheckpointError(
+                f"{self.run_dir} already holds a run ({path.name}); pass --resume (resume=True) to continue it, "
+                "or choose another output folder (--out)."
+            )
+        saved = load_file(path, map_location=self.device)
+        check_resumable(saved, self.config, path)
+        load_state_dict(self.model, saved["model"], source=str(path), arch=saved["config"]["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.state = RunState(**saved["state"])
+
+    def _save(self) -> None:
+        if self.checkpoint_path is None or not self.processes.main:
+            return
+        state = dataclasses.asdict(self.state)
+        save_atomic(
+            {
+                "format": "resnets.train/1",
+                "config": dataclasses.asdict(self.config),
+                "model": model_state(self.model),
+                "optimizer": self.optimizer.state_dict(),
+                "state": state,
+            },
+            self.checkpoint_path,
+        )
+
+    def _write_metrics(self, append: dict[str, Any] | None = None) -> None:
+        """Append one epoch's line, or (append=None) rewrite the file from the checkpoint's history."""
+        if self.run_dir is None or not self.processes.main:
+            return
+        path = self.run_dir / METRICS
+        if append is not None:
+            with path.open("a") as f:
+                f.write(json.dumps(append) + "\n")
+            return
+        temporary = path.with_suffix(".jsonl.tmp")
+        temporary.write_text("".join(json.dumps(m) + "\n" for m in self.state.metrics))
+        os.replace(temporary, path)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        config, state = self.config, self.state
+        if self.run_dir is not None and self.processes.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.run_dir / CHECKPOINT)
+            (self.run_dir / CONFIG).write_text(json.dumps(self.provenance, indent=2) + "\n")
+            self._write_metrics()
+        bar = _progress_bar(config, self.total_steps, state.step, enabled=config.progress and self.processes.main)
+        interrupted = False
+        try:
+            with GracefulStop() as stop:
+                while state.step < self.total_steps and not interrupted:
+                    interrupted = self._epoch(stop, bar)
+        finally:
+            bar.close()
+        if interrupted:
+            self._save()
+            if self.processes.main:
+                where = f"a checkpoint is in {self.run_dir}; resume with --resume (resume=True)" if self.run_dir else "nothing was saved (no output folder)"
+                print(f"Stopped at step {state.step} (epoch {state.epoch + 1}, batch {state.batch}); {where}.", file=sys.stderr)
+        elif self.run_dir is not None and self.processes.main:
+            save_atomic(model_state(self.model), self.run_dir / FINAL)
+        self.model.eval()
+        return TrainResult(self.model, list(state.metrics), config, self.run_dir, interrupted, self.provenance)
+
+    def _epoch(self, stop: GracefulStop, bar: Any) -> bool:
+        """Train from ``state.batch`` to the end of the epoch (or the run); True if interrupted."""
+        config, state, device = self.config, self.state, self.device
+        self.network.train()
+        steps_in_epoch = len(self.train_batches)
+        sums = _EpochSums.start(steps_in_epoch, device, state.partial)
+        started = time.perf_counter()
+        checked = batch = state.batch
+        requested = False
+        for batch, (x, y) in enumerate(self.train_batches.epoch(state.epoch, start=state.batch), start=state.batch):
+            lr = learning_rate(config, state.step, self.total_steps, state.warming_up)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            with self.autocast:
+                logits = self.network(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if state.step % config.grad_norm_every == 0:
+                sums.add_grad_norms(self.monitor.norms())
+            self.optimizer.step()
+            sums.add_step(batch, loss.detach(), (logits.argmax(1) == y).sum())
+            state.step += 1
+            done = batch + 1
+            last = done == steps_in_epoch or state.step >= self.total_steps
+            # Several processes must sync at the same steps, so there a stop waits for the next sync.
+            stop_now = stop.requested and not self.processes.distributed
+            if last or stop_now or (done - checked) >= config.sync_every:
+                requested = self._sync(sums, checked, done, stop.requested)
+                bar.update(done - checked)
+                checked = done
+                if requested and not last:
+                    elapsed = time.perf_counter() - started
+                    state.batch, state.partial = done, sums.to_state(sums.seconds + elapsed)
+                    state.seconds += elapsed
+                    return True
+            if state.step >= self.total_steps:
+                break
+        self._end_epoch(sums, batch + 1, started)
+        bar.set_postfix_str(_postfix(state.metrics[-1]), refresh=False)
+        return requested
+
+    def _sync(self, sums: _EpochSums, start: int, end: int, stop: bool) -> bool:
+        """The periodic host read: NaN check, warm-up switch, agreeing on a stop. Returns stop."""
+        losses = sums.losses[start:end]
+        flags = torch.stack([(~torch.isfinite(losses)).any().float(), torch.tensor(float(stop), device=self.device)])
+        window = torch.stack([sums.window_correct(), torch.tensor(float(self.train_batches.batch_size * (end - start)), device=self.device)])
+        self.processes.sum(flags), self.processes.sum(window)
+        nonfinite, stop_votes = flags.tolist()  # the host waits here, once per sync_every steps
+        if nonfinite:
+            self._diverged(sums, start, end)
+        state = self.state
+        if state.warming_up and 1 - window[0].item() / window[1].item() < self.config.warmup_error:
+            state.warming_up = False
+        return stop_votes > 0
+
+    def _diverged(self, sums: _EpochSums, start: int, end: int) -> None:
+        bad = (~torch.isfinite(sums.losses[start:end])).nonzero()
+        # Another process may have seen it first; then this one names the window it lies in.
+        batch = start + int(bad[0, 0]) if len(bad) else start
+        step = self.state.step - (end - batch) + 1  # 1-based: "step 1" is the first optimizer step
+        value = sums.losses[batch].item() if len(bad) else float("nan")
+        where = f"step {step} (epoch {self.state.epoch + 1}, batch {batch + 1})" if len(bad) else f"steps {step} to {self.state.step}"
+        path = self.checkpoint_path
+        if path is not None and path.exists():
+            kept = f"The last good checkpoint, {path} (epoch {self.state.epoch}), is kept; resume from it with a lower --lr."
+        else:
+            kept = "No checkpoint was written before it (no output folder, or the first epoch)."
+        raise TrainingDiverged(
+            f"the training loss became {value} at {where}; "
+            f"training stopped. {kept} A learning rate too high for this model or bad input data are the usual causes."
+        )
+
+    def _end_epoch(self, sums: _EpochSums, batches: int, started: float) -> None:
+        state = self.state
+        train_seconds = sums.seconds + time.perf_counter() - started
+        seen = batches * self.train_batches.batch_size
+        totals = self.processes.sum(torch.stack([sums.losses[:batches].sum(), sums.correct.float()]))
+        train_loss = totals[0].item() / (batches * self.processes.world_size)
+        train_error = 1 - totals[1].item() / seen
+        grad = (sums.grad_norms / max(sums.grad_samples, 1)).tolist()
+        evaluation = {name: self._evaluate(batches_) for name, batches_ in self.eval_sets.items()}
+        state.seconds += time.perf_counter() - started
+        state.epoch += 1
+        state.batch, state.partial = 0, None
+        record = {
+            "epoch": state.epoch,
+            "step": state.step,
+            "lr": learning_rate(self.config, state.step - 1, self.total_steps, state.warming_up),
+            "train_loss": train_loss,
+            "train_error": train_error,
+            **{f"{name}_{k}": v for name, ev in evaluation.items() for k, v in ev.items()},
+            "grad_norm_early": grad[0],
+            "grad_norm_late": grad[1],
+            "train_seconds": train_seconds,
+            "images_per_second": seen / train_seconds if train_seconds > 0 else float("nan"),
+            "wall_seconds": state.seconds,
+        }
+        state.metrics.append(record)
+        self._write_metrics(record)
+        self._save()
+
+    @torch.no_grad()
+    def _evaluate(self, batches: DeviceBatches) -> dict[str, float]:
+        """Loss and error on a held-out set, in eval mode (BN running statistics)."""
+        self.network.eval()
+        totals = torch.zeros(3, device=self.device)
+        for x, y in batches.epoch():
+            with self.autocast:
+                logits = self.network(x)
+            totals += torch.stack([F.cross_entropy(logits.float(), y, reduction="sum"), (logits.argmax(1) == y).sum().float(), torch.tensor(float(len(y)), device=self.device)])
+        self.network.train()
+        loss, correct, count = self.processes.sum(totals).tolist()
+        return {"loss": loss / count, "error": 1 - correct / count}
+
+
+def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    """Refuse to resume a checkpoint into a run that would compute something else."""
+    if not isinstance(saved, dict) or saved.get("format") != "resnets.train/1":
+        raise CheckpointError(f"{path} is not a training checkpoint of this package (no 'format': 'resnets.train/1'); start a new run elsewhere")
+    before = {k: v for k, v in saved["config"].items() if k not in RUNTIME_FIELDS}
+    now = config.identity()
+    changed = [f"{k}={before.get(k)!r} (now {now[k]!r})" for k in now if before.get(k) != now[k]]
+    if changed:
+        raise CheckpointError(
+            f"{path} was saved by a run with different settings: {', '.join(changed)}. Resume with the run's own "
+            "settings (python -m resnets train --out FOLDER --resume reads them from the checkpoint), or start a new run in another folder."
+        )
+
+
+@dataclass
+class _EpochSums:
+    """Per-epoch running sums, kept on the device so the loop never waits for them."""
+
+    losses: Tensor  # (steps_in_epoch,) loss of each step
+    correct: Tensor  # () correct training predictions so far
+    grad_norms: Tensor  # (2,) sums of sampled early/late gradient norms
+    grad_samples: int
+    window_start: Tensor  # correct count at the last sync (the warm-up rule reads the window)
+    seconds: float = 0.0  # training time spent on this epoch before an interruption
+
+    @classmethod
+    def start(cls, steps: int, device: torch.device, partial: dict[str, Any] | None) -> _EpochSums:
+        if partial is not None:
+            tensors = {k: partial[k].to(device) for k in ("losses", "correct", "grad_norms")}
+            return cls(**tensors, grad_samples=partial["grad_samples"], window_start=tensors["correct"].clone(), seconds=partial["seconds"])
+        zero = torch.zeros((), dtype=torch.int64, device=device)
+        return cls(torch.zeros(steps, device=device), zero, torch.zeros(2, device=device), 0, zero.clone())
+
+    def add_step(self, batch: int, loss: Tensor, correct: Tensor) -> None:
+        self.losses[batch] = loss.float()
+        self.correct += correct
+
+    def add_grad_norms(self, norms: dict[str, Tensor]) -> None:
+        self.grad_norms += torch.stack([norms["early"], norms["late"]]).float()
+        self.grad_samples += 1
+
+    def window_correct(self) -> Tensor:
+        window = (self.correct - self.window_start).float()
+        self.window_start = self.correct.clone()
+        return window
+
+    def to_state(self, seconds: float) -> dict[str, Any]:
+        return {
+            "losses": self.losses.cpu(), "correct": self.correct.cpu(), "grad_norms": self.grad_norms.cpu(),
+            "grad_samples": self.grad_samples, "seconds": seconds,
+        }
+
+
+def _progress_bar(config: TrainConfig, total: int, initial: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, desc=f"{config.model} ({config.schedule})", unit="step", dynamic_ncols=True)
+
+
+def _postfix(record: dict[str, Any]) -> str:
+    parts = [f"epoch {record['epoch']}", f"train err {record['train_error']:.1%}"]
+    if "test_error" in record:
+        parts.append(f"test err {record['test_error']:.1%}")
+    return ", ".join(parts)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-epoch metrics of a run folder (one JSON object per line)."""
+    path = Path(run_dir) / METRICS
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def config_from_checkpoint(path: str | Path) -> TrainConfig:
+    """The TrainConfig a checkpoint was saved with (the CLI's --resume reads it)."""
+    saved = load_file(path)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in saved["config"].items() if k in fields})
+
+
+__all__ = [
+    "SCHEDULES",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
+    "config_from_checkpoint",
+    "learning_rate",
+    "read_metrics",
+    "train",
+]

@@ -1,0 +1,171 @@
+"""The training engine: schedules, metrics, resume, Ctrl-C and NaN handling, on tiny real runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import types
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from resnets import build_model
+from resnets import train as train_module
+from resnets.checkpoints import CheckpointError, load_file, load_state_dict
+from resnets.data import CIFAR10
+from resnets.train import TrainConfig, TrainingDiverged, learning_rate, read_metrics, train
+
+METRIC_KEYS = {
+    "epoch", "step", "lr", "train_loss", "train_error", "val_loss", "val_error", "test_loss", "test_error",
+    "grad_norm_early", "grad_norm_late", "train_seconds", "images_per_second", "wall_seconds",
+}
+
+
+def tiny(**overrides) -> TrainConfig:
+    """resnet8 on 160 real images: 5 steps an epoch, a second or two on a CPU."""
+    settings = dict(model="resnet8", epochs=2, batch_size=32, train_subset=160, val_size=50, test_subset=50, progress=False, sync_every=2, grad_norm_every=2)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(run_dir / "model.pt")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(cifar10: CIFAR10, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("uninterrupted")
+    train(tiny(out=str(out)), cifar10)
+    return out
+
+
+def test_a_run_writes_metrics_provenance_and_plain_weights(uninterrupted: Path) -> None:
+    metrics = read_metrics(uninterrupted)
+    assert [m["epoch"] for m in metrics] == [1, 2] and [m["step"] for m in metrics] == [5, 10]
+    assert set(metrics[0]) == METRIC_KEYS
+    assert all(0 <= m[k] <= 1 for m in metrics for k in ("train_error", "val_error", "test_error"))
+    assert all(m["grad_norm_early"] > 0 and m["grad_norm_late"] > 0 for m in metrics)
+    run = json.loads((uninterrupted / "run.json").read_text())
+    assert {"command", "git_commit", "hardware", "torch_version", "data_checksum", "seed", "config"} <= set(run)
+    assert run["command"].startswith("python -m resnets train --model resnet8 --epochs 2 --batch-size 32")
+    state = weights(uninterrupted)
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in state)
+    build_model("resnet8").load_state_dict(state, strict=True)
+
+
+def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(cifar10: CIFAR10, uninterrupted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = train_module.learning_rate
+
+    def press_ctrl_c_at_step_7(config, step, *args):
+        if step == 6:  # the 7th step: epoch 2, batch 2
+            signal.raise_signal(signal.SIGINT)
+        return real(config, step, *args)
+
+    monkeypatch.setattr(train_module, "learning_rate", press_ctrl_c_at_step_7)
+    stopped = train(tiny(out=str(tmp_path)), cifar10)
+    assert stopped.interrupted and len(stopped.metrics) == 1
+    state = load_file(tmp_path / "checkpoint.pt")["state"]
+    assert (state["epoch"], state["batch"], state["step"]) == (1, 2, 7), "the step in progress finishes, then it saves"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the handler is restored"
+
+    monkeypatch.setattr(train_module, "learning_rate", real)
+    resumed = train(tiny(out=str(tmp_path), resume=True), cifar10)
+    assert not resumed.interrupted
+    expected, got = weights(uninterrupted), weights(tmp_path)
+    assert all(torch.equal(expected[k], got[k]) for k in expected), "resume must reproduce the uninterrupted run exactly"
+    for a, b in zip(read_metrics(uninterrupted), read_metrics(tmp_path)):
+        assert a["train_loss"] == b["train_loss"] and a["test_error"] == b["test_error"]
+
+
+def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"train": 0}
+
+    def cross_entropy(logits, target, **kwargs):
+        loss = F.cross_entropy(logits, target, **kwargs)
+        if kwargs.get("reduction", "mean") == "mean":  # training steps (evaluation sums)
+            calls["train"] += 1
+            if calls["train"] == 8:
+                return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(train_module, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
+    with pytest.raises(TrainingDiverged, match=r"the training loss became nan at step 8 \(epoch 2, batch 3\); training stopped\. The last good checkpoint, .*checkpoint\.pt \(epoch 1\), is kept; resume from it with a lower --lr"):
+        train(tiny(out=str(tmp_path), epochs=3), cifar10)
+    kept = load_file(tmp_path / "checkpoint.pt")
+    assert kept["state"]["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point())
+    assert len(read_metrics(tmp_path)) == 1
+
+
+def test_an_existing_run_is_never_overwritten_or_resumed_with_other_settings(cifar10: CIFAR10, uninterrupted: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"already holds a run \(checkpoint\.pt\); pass --resume \(resume=True\) to continue it, or choose another output folder"):
+        train(tiny(out=str(uninterrupted)), cifar10)
+    with pytest.raises(CheckpointError, match=r"was saved by a run with different settings: lr=0\.1 \(now 0\.05\)"):
+        train(tiny(out=str(uninterrupted), resume=True, lr=0.05), cifar10)
+    finished = train(tiny(out=str(uninterrupted), resume=True), cifar10)  # nothing left to do
+    assert len(finished.metrics) == 2 and not finished.interrupted
+
+
+def test_paper_schedule_steps_at_32k_and_48k_and_warms_up_deep_nets() -> None:
+    paper = TrainConfig(model="resnet56").resolved()
+    assert (paper.batch_size, paper.lr, paper.weight_decay, paper.iterations, paper.warmup_error) == (128, 0.1, 1e-4, 64_000, None)
+    lrs = [learning_rate(paper, s, 64_000) for s in (0, 31_999, 32_000, 47_999, 48_000, 63_999)]
+    assert lrs == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert learning_rate(paper, 0, 64_000, warming_up=True) == pytest.approx(0.01)
+    assert TrainConfig(model="resnet110").resolved().warmup_error == 0.8
+    assert TrainConfig(model="resnet110", schedule="fast").resolved().warmup_error is None
+
+
+def test_fast_schedule_warms_up_then_decays_to_zero() -> None:
+    fast = TrainConfig(schedule="fast").resolved()
+    assert (fast.batch_size, fast.epochs, fast.label_smoothing, fast.nesterov, fast.iterations) == (256, 40, 0.1, True, None)
+    lrs = [learning_rate(fast, s, 1000) for s in range(1000)]
+    assert lrs[0] == pytest.approx(0.2 / 50) and max(lrs) == pytest.approx(0.2) and lrs.index(max(lrs)) == 49
+    assert lrs[-1] < 1e-5 and all(a >= b for a, b in zip(lrs[49:], lrs[50:]))
+
+
+def test_the_warm_up_ends_when_the_training_error_falls_below_the_threshold(cifar10: CIFAR10) -> None:
+    never = train(tiny(epochs=1, warmup_error=0.01), cifar10).final["lr"]
+    at_once = train(tiny(epochs=1, warmup_error=1.0), cifar10).final["lr"]
+    assert at_once == pytest.approx(0.001) and never == pytest.approx(0.0001)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"batch_size": 0}, r"batch_size \(--batch-size\) must be a positive number; got 0"),
+        ({"lr": -0.1}, r"lr \(--lr\) must be a positive number; got -0\.1"),
+        ({"lr": float("nan")}, r"lr \(--lr\) must be a positive number; got nan"),
+        ({"schedule": "cosine"}, r"unknown schedule 'cosine'; choose one of: paper, fast"),
+        ({"epochs": 3, "iterations": 100}, r"give epochs or iterations, not both"),
+        ({"model": "resnet9"}, r"depth 9 is impossible.*Nearest valid depths: 8, 14"),
+        ({"model": "resnet_56"}, r"unknown model 'resnet_56'\. Did you mean resnet56"),
+        ({"momentum": 1.5}, r"momentum must be in \[0, 1\); got 1\.5"),
+        ({"model": "plain20", "zero_init_residual": True}, r"zero_init_residual would make every block of plain20 output zeros"),
+    ],
+)
+def test_bad_settings_are_explained_before_anything_runs(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(TrainConfig(), **overrides).resolved()
+
+
+def test_a_missing_gpu_is_an_error_for_the_engine() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    with pytest.raises(RuntimeError, match=r"sees no CUDA GPU.*Use --device auto"):
+        train(tiny(device="cuda"))
+
+
+def test_a_checkpoint_loads_into_a_fresh_model_by_its_arch(uninterrupted: Path) -> None:
+    saved = load_file(uninterrupted / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=r"saved from resnet8, but the model is resnet14: missing keys"):
+        load_state_dict(build_model("resnet14"), saved["model"], arch=saved["config"]["model"])
+
+
+def test_an_unknown_profile_names_the_valid_ones() -> None:
+    from resnets.reproduce import experiment_config
+
+    with pytest.raises(ValueError, match=r"unknown profile 'medium'; choose one of: quick, full"):
+        experiment_config("resnet20", "medium")
+    assert experiment_config("resnet20", "full").resolved().iterations == 64_000
