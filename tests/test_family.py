@@ -65,3 +65,15 @@ def test_shortcut_costs_of_resnet20_by_formula() -> None:
     same_shape = 3 * projection(16, 16) + 2 * projection(32, 32) + 2 * projection(64, 64)
     assert c.parameters - a.parameters == projection(16, 32) + projection(32, 64) + same_shape
     assert "+2,752" in shortcut_cost_table("resnet20")
+
+
+def test_imagenet_nets_are_counted_without_weights() -> None:
+    # meta device: shapes only, so the big nets cost nothing to build; the counts are the same
+    from resnets.family import build_for_counting
+
+    for name in ("resnet50", "plain34"):
+        model = build_for_counting(name)
+        assert next(model.parameters()).device.type == "meta"
+        assert count_parameters(model) == count_parameters(build_model(name))
+    assert next(build_for_counting("resnet20").parameters()).device.type == "cpu"
+    assert count_flops(build_for_counting("resnet18"), (3, 64, 64)) == count_flops(build_model("resnet18"), (3, 64, 64))

@@ -77,10 +77,20 @@ class ModelSummary:
     image_size: int
 
 
+def build_for_counting(name: str, **options: Any) -> ResNet:
+    """``build_model(name, **options)`` for counting parameters and multiply-adds, which depend on
+    the shapes only. The ImageNet nets are built on the meta device (no weights initialised, no
+    224x224 convolutions run: five times faster); the CIFAR nets on the CPU, where their
+    thousands of small operations run faster than the meta device's shape functions."""
+    imagenet = name.removeprefix("plain").removeprefix("resnet") in map(str, IMAGENET_LAYERS)
+    with torch.device("meta" if imagenet else "cpu"):
+        return build_model(name, **options)
+
+
 @cached
 def summarize(name: str, **options: Any) -> ModelSummary:
     """Build ``name`` (with ``build_model`` options) and count it; cached, the big nets take a second."""
-    model = build_model(name, **options)
+    model = build_for_counting(name, **options)
     size = input_size(model)
     stages = [getattr(model, stage) for stage in model.stages]
     return ModelSummary(
@@ -157,7 +167,7 @@ def shortcut_costs(name: str) -> list[ShortcutCost]:
     """Options A, B and C on one net: what each adds in parameters and multiply-adds."""
     costs = []
     for option in SHORTCUT_OPTIONS:
-        model = build_model(name, shortcut=option)
+        model = build_for_counting(name, shortcut=option)
         shortcuts = [b.downsample for b in model.blocks() if b.downsample is not None]
         size = input_size(model)
         costs.append(
