@@ -93,3 +93,12 @@ def test_trained_nets_come_back_from_the_cache(monkeypatch: pytest.MonkeyPatch, 
     np.testing.assert_array_equal(net.forward(X), again.forward(X))
     assert np.shares_memory(again.blocks[0].linear.W, again.theta)
     assert run.early_grad.shape == (20,) and (run.early_grad > 0).all()
+
+
+def test_monitored_torch_run_records_every_step() -> None:
+    run = te.monitored_torch_run(8, True, steps=5)
+    assert run.losses.shape == run.early.shape == run.late.shape == (5,)
+    assert np.isfinite(run.early).all() and (run.early > 0).all()
+    # the gradient profile is cached as a whole, keyed by its (tuple) arguments
+    profiles = te.gradient_profiles((4, 8), (0, 1))
+    assert profiles[(8, False)].shape == (2, 8)

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import toy
 from .cache import cached
+from .probes import GradientNormMonitor
 
 #: The spiral set every chapter trains on, and the nets' width and learning rate.
 SPIRAL_POINTS = 256
@@ -218,13 +219,34 @@ def init_gradient_profile(depth: int, residual: bool, seed: int = 0, order: str 
     return net.weight_grad_norms()
 
 
+@cached
 def gradient_profiles(depths: tuple[int, ...], seeds: tuple[int, ...]) -> dict[tuple[int, bool], np.ndarray]:
-    """{(depth, residual): (len(seeds), depth) per-layer gradient norms at initialisation}."""
+    """{(depth, residual): (len(seeds), depth) per-layer gradient norms at initialisation}; cached."""
     return {
         (depth, residual): np.stack([init_gradient_profile(depth, residual, s) for s in seeds])
         for residual in (False, True)
         for depth in depths
     }
+
+
+@dataclass(frozen=True)
+class MonitoredRun:
+    """A PyTorch toy net trained with a ``probes.GradientNormMonitor`` on its first and last layer."""
+
+    losses: np.ndarray  # (steps,) training loss
+    early: np.ndarray  # (steps,) gradient norm of the first linear layer's weight
+    late: np.ndarray  # (steps,) the same for the last one
+
+
+@cached
+def monitored_torch_run(depth: int, residual: bool, steps: int, seed: int = 0, lr: float = LR) -> MonitoredRun:
+    """Train the PyTorch copy of a toy net on the spirals, recording early and late gradient
+    norms after every backward: the same monitor a CIFAR-10 training run uses. Cached."""
+    X, y = spirals()
+    model = toy.to_torch(toy.Net(depth, WIDTH, residual=residual, seed=seed))
+    monitor = GradientNormMonitor(model)  # the first and the last linear layer, unless told otherwise
+    losses = toy.train_torch(model, X, y, steps, lr, callback=lambda step, loss: monitor.record())
+    return MonitoredRun(losses, np.array(monitor.history["early"]), np.array(monitor.history["late"]))
 
 
 def orders_of_magnitude(profile: np.ndarray) -> float:

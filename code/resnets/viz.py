@@ -29,11 +29,15 @@ COLORS: dict[str, str] = {
     "preact": "#009E73",  # bluish green (pre-activation, He et al. 2016)
     "reference": "#9A9A9A",  # context: other runs, chance level
     "live": "#000000",  # a run happening now
+    "highway": "#E69F00",  # orange: the gated relative (Part 2, chapter 6)
+    "dense": "#CC79A7",  # reddish purple: the concatenating relative (Part 2, chapter 6)
 }
 LABELS: dict[str, str] = {
     "plain": "plain",
     "residual": "residual",
     "preact": "pre-activation residual",
+    "highway": "highway",
+    "dense": "dense",
 }
 FIGSIZE = (8.0, 4.0)
 
@@ -221,3 +225,109 @@ def plot_decision_regions(
     ax.contourf(g1, g2, logits > 0, levels=[-0.5, 0.5, 1.5], cmap=cmap, alpha=0.18)
     ax.grid(False)
     plot_points(ax, X, y, size=6)
+
+
+def plot_lines(
+    ax: Axes,
+    x: Sequence[float] | np.ndarray,
+    lines: Mapping[str, Sequence[float] | np.ndarray],
+    kinds: Mapping[str, str] | None = None,
+    fmt: str = "o-",
+    **kwargs,
+) -> None:
+    """One line per entry of ``lines`` (label -> (len(x),) values) in the colour of its kind.
+
+    The kind of a label is ``kinds[label]``, or the label itself when it is a key of COLORS
+    (then the legend says ``LABELS[kind]``). Extra keyword arguments go to ``ax.plot``.
+    """
+    kinds = kinds or {}
+    for label, values in lines.items():
+        kind = kinds.get(label, label)
+        text = LABELS.get(label, label) if label not in kinds else label
+        ax.plot(x, values, fmt, color=COLORS[kind], label=text, **kwargs)
+
+
+def ticks_at(ax: Axes, values: Sequence[float], axis: str = "x", scale: str = "log2") -> None:
+    """Put ``axis`` on ``scale`` ("log2", or "symlog" for values that include 0) with one
+    labelled tick at each of ``values`` and no minor ticks: for a handful of chosen settings."""
+    values = list(values)
+    set_scale = ax.set_xscale if axis == "x" else ax.set_yscale
+    if scale == "log2":
+        set_scale("log", base=2)
+    elif scale == "symlog":
+        positive = [abs(v) for v in values if v]
+        set_scale("symlog", linthresh=min(positive) if positive else 1.0)
+    else:
+        raise ValueError(f"unknown scale {scale!r}; choose 'log2' or 'symlog'")
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(values, [f"{v:g}" for v in values])
+    ax.minorticks_off()
+
+
+def plot_steps_to_reach(
+    ax: Axes, depths: Sequence[int], steps: Mapping[str, np.ndarray], limit: int, ylabel: str
+) -> None:
+    """How many steps each kind of net needed to reach a target, against depth (log2 axis).
+
+    ``steps[kind]`` is (len(depths), seeds), ``inf`` for a run that never got there; the
+    line goes through the means, and depths where a run failed are marked with a cross at
+    ``limit`` ("not within ``limit`` steps").
+    """
+    ks = np.asarray(depths)
+    for kind, table in steps.items():
+        mean = np.asarray(table, dtype=float).mean(axis=1)
+        done = np.isfinite(mean)
+        ax.plot(ks[done], mean[done], "o-", color=COLORS[kind], label=LABELS[kind])
+        if (~done).any():
+            ax.plot(ks[~done], np.full((~done).sum(), limit), "x", ms=10, mew=2, color=COLORS[kind],
+                    label=f"{kind}: not within {limit} steps")
+    ticks_at(ax, depths)
+    ax.set(ylim=(0, limit * 1.1), ylabel=ylabel)
+    ax.legend(fontsize=9)
+
+
+def plot_share_bars(
+    ax: Axes, x: Sequence[float] | np.ndarray, share: Sequence[float] | np.ndarray, kind: str, label: str,
+    alpha: float = 0.7,
+) -> None:
+    """Bars of a distribution over ``x`` (shares summing to 1) in ``kind``'s colour."""
+    ax.bar(x, share, width=0.9, color=COLORS[kind], alpha=alpha, label=label)
+
+
+def plot_lesions(ax: Axes, errors: Sequence[float] | np.ndarray, intact: float, kind: str, chance: float = 0.5) -> None:
+    """Test error with each block deleted in turn (a bar per block, input side first), beside the
+    intact net's error (dashed) and chance (dotted)."""
+    errors = np.asarray(errors)
+    ax.bar(np.arange(1, len(errors) + 1), errors, color=COLORS[kind], width=0.8)
+    ax.axhline(intact, ls="--", lw=1.2, color="black", label="nothing deleted")
+    ax.axhline(chance, ls=":", lw=1.2, color=COLORS["reference"], label="chance")
+    ax.set(xlabel="deleted block", title=f"{LABELS[kind].capitalize()} net, {len(errors)} blocks")
+
+
+def plot_gain_vs_depth(ax: Axes, layers: Sequence[int], gains: Mapping[tuple[str, bool], Sequence[float]]) -> None:
+    """Gradient gain (output to input, log scale) against the number of weight layers, one colour
+    per kind of connection: solid with it, dashed without it (``gains[(kind, plain)]``)."""
+    for (kind, plain), values in gains.items():
+        ax.plot(layers, values, "--" if plain else "-", marker="o", ms=4, color=COLORS[kind],
+                label=f"{LABELS[kind]}, plain" if plain else LABELS[kind])
+    ax.axhline(1.0, color=COLORS["reference"], lw=0.8)
+    ticks_at(ax, layers)
+    log_axis(ax)
+    ax.set(xlabel="weight layers in the stack", ylabel="gradient gain, output → input (RMS, log)")
+    ax.legend(ncol=3, fontsize=9)
+
+
+def plot_block_norms(axes: Sequence[Axes], norms: Mapping[str, object], kinds: Mapping[str, str]) -> None:
+    """Three panels for ``probes.block_norms`` results (name -> BlockNorms), a line per model in
+    the colour of ``kinds[name]``: the signal's size, the gradient's size (log) and the share of
+    units with a clean skip path to the top (log), at each residual block, input side first."""
+    panels = (  # (title, what to draw, y scale, y label)
+        ("Signal", lambda n: n.signal, "linear", "rms of the block's output"),
+        ("Gradient", lambda n: n.gradient, "log", "rms of ∂loss/∂output (log)"),
+        ("Clean skip path to the top", lambda n: n.skip_path_survival(), "log", "share of units (log)"),
+    )
+    for ax, (title, values, scale, ylabel) in zip(axes, panels):
+        for name, measured in norms.items():
+            series = values(measured)
+            ax.plot(np.arange(1, len(series) + 1), series, color=COLORS[kinds[name]], label=name)
+        ax.set(yscale=scale, ylabel=ylabel, title=title, xlabel="residual block (input side → output side)")
+        ax.legend(fontsize=9)
