@@ -77,3 +77,11 @@ def test_imagenet_nets_are_counted_without_weights() -> None:
         assert count_parameters(model) == count_parameters(build_model(name))
     assert next(build_for_counting("resnet20").parameters()).device.type == "cpu"
     assert count_flops(build_for_counting("resnet18"), (3, 64, 64)) == count_flops(build_model("resnet18"), (3, 64, 64))
+
+
+def test_torchvision_parity_loads_their_weights_into_ours() -> None:
+    from resnets.family import torchvision_parity
+
+    parity = torchvision_parity("resnet18", image_size=32)
+    assert parity.same_keys and parity.tensors == len(build_model("resnet18").state_dict())
+    assert parity.max_difference < 1e-5 < parity.max_logit

@@ -102,3 +102,12 @@ def test_monitored_torch_run_records_every_step() -> None:
     # the gradient profile is cached as a whole, keyed by its (tuple) arguments
     profiles = te.gradient_profiles((4, 8), (0, 1))
     assert profiles[(8, False)].shape == (2, 8)
+
+
+def test_identity_and_weight_decay_sweeps_summarise_identity_fit() -> None:
+    sweep = te.identity_sweep((1, 4), (0,))
+    curve, norms = te.identity_fit(4, True, 0)
+    assert sweep.start[(4, True)][0] == curve[0] and sweep.final[(4, True)][0] == curve[-1]
+    assert sweep.steps[(4, True)][0] == te.steps_to_converge(curve)
+    error, weight = te.weight_decay_sweep(4, (0.0,), (0,))
+    assert error[(0.0, True)] == pytest.approx(curve[-1]) and weight[(0.0, True)] == pytest.approx(norms.mean())

@@ -152,6 +152,46 @@ def stage_table(name: str, image_size: int | None = None, **options: Any) -> str
 
 
 @dataclass(frozen=True)
+class Parity:
+    """Our model against torchvision's, with torchvision's weights loaded into ours."""
+
+    name: str
+    tensors: int  # entries of torchvision's state dict
+    same_keys: bool  # our state dict has the same names, in the same order
+    max_logit: float  # largest |logit| of torchvision's model: the scale of the difference
+    max_difference: float  # largest |our logit - torchvision's logit|
+
+
+def torchvision_parity(name: str, image_size: int = 64, seed: int = 0) -> Parity:
+    """Load a randomly initialised torchvision ``name`` into ``build_model(name)`` (strictly) and
+    compare the logits of both, in eval mode, on a (4, 3, image_size, image_size) batch.
+
+    One batch in train mode first moves BN's running statistics away from 0 and 1, so the check
+    covers them too. The models are fully convolutional up to the average pool, so a small
+    image checks the same weights as 224x224, in a fraction of the time.
+    """
+    import torchvision  # only this check needs it
+
+    torch.manual_seed(seed)
+    reference = getattr(torchvision.models, name)(weights=None)
+    with torch.no_grad():
+        reference.train()(torch.randn(8, 3, image_size, image_size))
+    ours = build_model(name)
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    reference.eval(), ours.eval()
+    images = torch.randn(4, 3, image_size, image_size)
+    with torch.no_grad():
+        ours_logits, reference_logits = ours(images), reference(images)
+    return Parity(
+        name,
+        tensors=len(reference.state_dict()),
+        same_keys=list(ours.state_dict()) == list(reference.state_dict()),
+        max_logit=reference_logits.abs().max().item(),
+        max_difference=(ours_logits - reference_logits).abs().max().item(),
+    )
+
+
+@dataclass(frozen=True)
 class ShortcutCost:
     """One shortcut option on one net."""
 
@@ -208,4 +248,6 @@ __all__ = [
     "shortcut_costs",
     "shortcut_cost_table",
     "main_path_depth",
+    "Parity",
+    "torchvision_parity",
 ]

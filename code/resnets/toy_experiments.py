@@ -191,6 +191,38 @@ def steps_to_converge(curve: np.ndarray, tol: float = IDENTITY_TOL) -> float:
     return float(below[0]) if below.size else math.inf
 
 
+@dataclass(frozen=True)
+class IdentitySweep:
+    """``identity_fit`` over depths and seeds: each field maps (depth, residual) to (seeds,)."""
+
+    start: dict[tuple[int, bool], np.ndarray]  # relative error before training
+    final: dict[tuple[int, bool], np.ndarray]  # relative error after IDENTITY_STEPS steps
+    steps: dict[tuple[int, bool], np.ndarray]  # steps to reach IDENTITY_TOL (inf: never)
+
+
+def identity_sweep(depths: tuple[int, ...], seeds: tuple[int, ...]) -> IdentitySweep:
+    """Fit y = x with stacks of every depth, plain and residual, from every seed."""
+    fits = {(k, skip): [identity_fit(k, skip, seed)[0] for seed in seeds] for k in depths for skip in (False, True)}
+    return IdentitySweep(
+        start={key: np.array([c[0] for c in runs]) for key, runs in fits.items()},
+        final={key: np.array([c[-1] for c in runs]) for key, runs in fits.items()},
+        steps={key: np.array([steps_to_converge(c) for c in runs]) for key, runs in fits.items()},
+    )
+
+
+def weight_decay_sweep(
+    depth: int, decays: tuple[float, ...], seeds: tuple[int, ...]
+) -> tuple[dict[tuple[float, bool], float], dict[tuple[float, bool], float]]:
+    """Fit y = x with ``depth`` plain and residual layers at each weight decay. Returns
+    ({(decay, residual): final relative error}, {(decay, residual): mean ||W|| of a layer}),
+    both averaged over the seeds."""
+    runs = {(lam, skip): [identity_fit(depth, skip, seed, weight_decay=lam) for seed in seeds]
+            for lam in decays for skip in (False, True)}
+    error = {key: float(np.mean([curve[-1] for curve, _ in fits])) for key, fits in runs.items()}
+    weight = {key: float(np.mean([norms.mean() for _, norms in fits])) for key, fits in runs.items()}
+    return error, weight
+
+
 def relative_changes(net: toy.Net, X: np.ndarray) -> np.ndarray:
     """(depth,) how far each block of a net is from the identity on the data X:
     ||h_out - h_in|| / ||h_in|| (norms over the whole batch). For a residual block this is
