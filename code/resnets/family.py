@@ -137,10 +137,11 @@ def imagenet_family_table(names: Sequence[str] = IMAGENET_FAMILY) -> str:
 
 def stage_table(name: str, image_size: int | None = None, **options: Any) -> str:
     """The stem, stages and head of one net at one input size: output size, width, blocks, parameters."""
-    model = build_model(name, **options)
+    model = build_for_counting(name, **options)  # shapes and counts only
     size = image_size or input_size(model)
     rows = []
-    for r in trace_shapes(model, torch.zeros(1, 3, size, size), depth=1):
+    device = next(model.parameters()).device
+    for r in trace_shapes(model, torch.zeros(1, 3, size, size, device=device), depth=1):
         if r.kind in ("BatchNorm2d", "ReLU", "Identity"):
             continue  # they keep the shape: the layer before them says it all
         module = model.get_submodule(r.name)
@@ -162,13 +163,14 @@ class Parity:
     max_difference: float  # largest |our logit - torchvision's logit|
 
 
+@cached
 def torchvision_parity(name: str, image_size: int = 64, seed: int = 0) -> Parity:
     """Load a randomly initialised torchvision ``name`` into ``build_model(name)`` (strictly) and
     compare the logits of both, in eval mode, on a (4, 3, image_size, image_size) batch.
 
     One batch in train mode first moves BN's running statistics away from 0 and 1, so the check
     covers them too. The models are fully convolutional up to the average pool, so a small
-    image checks the same weights as 224x224, in a fraction of the time.
+    image checks the same weights as 224x224, in a fraction of the time. Cached.
     """
     import torchvision  # only this check needs it
 
