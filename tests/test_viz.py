@@ -122,3 +122,15 @@ def test_block_norms_panels() -> None:
     assert list(axes[2].lines[0].get_ydata()) == [0.5, 1.0]  # the running product of gate_open
     assert [ax.get_yscale() for ax in axes] == ["linear", "log", "log"]
     plt.close(fig)
+
+
+def test_mark_chance_labels_either_end() -> None:
+    fig, ax = viz.figure()
+    viz.mark_chance(ax)
+    viz.mark_chance(ax, 2.0, "reference", where="below left")
+    right, left = ax.texts
+    assert right.get_text() == "chance: ln 2" and right.get_ha() == "right"
+    assert left.get_text() == "reference" and left.get_ha() == "left" and left.get_va() == "top"
+    with pytest.raises(ValueError, match="below left"):
+        viz.mark_chance(ax, where="middle")
+    plt.close(fig)

@@ -194,11 +194,18 @@ def plot_layer_profile(
     ax.set_ylabel(ylabel)
 
 
-def mark_chance(ax: Axes, level: float = float(np.log(2)), text: str = "chance: ln 2") -> None:
-    """A dashed line at the loss of a classifier that always answers 50/50."""
+def mark_chance(
+    ax: Axes, level: float = float(np.log(2)), text: str = "chance: ln 2", where: str = "above right"
+) -> None:
+    """A dashed line at the loss of a classifier that always answers 50/50 (or any reference
+    ``level``), labelled ``text`` at one end: ``where`` is "above right" or "below left"."""
+    if where not in ("above right", "below left"):
+        raise ValueError(f"where must be 'above right' or 'below left', not {where!r}")
+    right = where == "above right"
     ax.axhline(level, ls="--", lw=1.2, color=COLORS["reference"])
-    ax.annotate(text, (1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 4),
-                textcoords="offset points", ha="right", va="bottom", color=COLORS["reference"], fontsize=9)
+    ax.annotate(text, (1.0 if right else 0.0, level), xycoords=("axes fraction", "data"),
+                xytext=(-4, 4) if right else (4, -4), textcoords="offset points", ha="right" if right else "left",
+                va="bottom" if right else "top", color=COLORS["reference"], fontsize=9)
 
 
 CLASS_COLORS = ("#CC79A7", "#444444")  # the two classes of a 2-D data set: neither plain nor residual
