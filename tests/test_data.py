@@ -58,6 +58,20 @@ def test_folder_and_archive_decode_to_the_same_tensors(tmp_path: Path, isolated_
     assert folder.checksum == archive.checksum and torch.equal(folder.train_images, archive.train_images)
     first = Image.open(io.BytesIO(files["cifar10/train/airplane/0000.png"]))
     assert torch.equal(folder.train_images[0], torch.from_numpy(np.array(first)))
+    assert folder.encoding == "PNG" and "lossless" in folder.note
+
+
+@pytest.mark.parametrize("quality", [40, 75, 95])
+def test_a_jpeg_copy_says_so_with_its_quality(tmp_path: Path, isolated_cache: Path, quality: int) -> None:
+    def jpeg(payload: bytes) -> bytes:
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(payload)).save(buffer, format="JPEG", quality=quality)
+        return buffer.getvalue()
+
+    files = {name.replace(".png", ".jpg"): jpeg(payload) for name, payload in image_folder_files(SMALL).items()}
+    loaded = load_cifar10(write_folder(tmp_path / "jpeg", files), expected_per_class=SMALL)
+    assert loaded.encoding == f"JPEG q{quality}"
+    assert loaded.note.startswith(f"CIFAR-10 re-encoded as JPEG q{quality} (lossy")
 
 
 def test_decoded_set_is_cached_and_a_damaged_cache_is_rebuilt(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
