@@ -389,6 +389,14 @@ def normalize(images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     return x.sub_(mean).div_(std)
 
 
+def denormalize(x: Tensor) -> Tensor:
+    """The inverse of ``normalize``: float (N, 3, H, W) -> uint8 (N, H, W, 3), for showing images."""
+    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    pixels = (x.float() * std + mean).mul(255).round().clamp(0, 255)
+    return pixels.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
 def crop_and_flip(x: Tensor, dx: Tensor, dy: Tensor, flip: Tensor) -> Tensor:
     """Random crop with zero padding, and horizontal flip, for a whole batch at once.
 
@@ -478,6 +486,7 @@ __all__ = [
     "DeviceBatches",
     "Splits",
     "crop_and_flip",
+    "denormalize",
     "load_cifar10",
     "make_splits",
     "normalize",
