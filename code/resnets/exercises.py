@@ -256,3 +256,16 @@ def _bf16_epsilon() -> float:
 
 
 # --- Part 3 · Training on CIFAR-10 ---------------------------------------------------------
+
+@solution("part3.quick_degradation_steps", hint="Steps per epoch = training images / batch size; then times the epochs.")
+def _quick_degradation_steps() -> int:
+    from .reproduce import QUICK
+
+    return QUICK["train_subset"] // QUICK["batch_size"] * QUICK["epochs"]
+
+
+@solution("part3.plain56_extra_parameters", hint="resnets.count_parameters(resnets.build_model(...)) for both nets, then subtract.")
+def _plain56_extra_parameters() -> int:
+    from .models import build_model, count_parameters
+
+    return count_parameters(build_model("plain56")) - count_parameters(build_model("plain20"))
