@@ -19,13 +19,17 @@ validation, and report the *test* error at the final epoch (never the best epoch
 from __future__ import annotations
 
 import json
+import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .cache import cached
-from .data import load_cifar10
+from .checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
+from .data import CLASSES, IMAGES_PER_CLASS, load_cifar10, make_splits
 from .runtime import PROFILES
+from .tables import format_table
 from .train import TrainConfig, train
 
 #: He et al. 2015, Table 6: CIFAR-10 test error (%) of each depth (ResNet-110: best of 5 runs).
@@ -110,6 +114,28 @@ def table6_summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _percent(mean: float, std: float) -> str:
+    return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def format_table6(rows: Sequence[dict[str, Any]], title: str = "") -> str:
+    """``table6_summary`` rows as a text table: final-epoch test error (%) beside the paper's.
+
+    The paper's ResNet-110 cell reads "6.43 (6.61 ± 0.16)": the best of its 5 runs, then their
+    mean ± std, as Table 6 gives it. Models the paper has no number for show "—".
+    """
+    body = []
+    for row in rows:
+        paper = row.get("paper")
+        if row["model"] == "resnet110" and paper is not None:
+            paper = f"{paper:.2f} ({_percent(*PAPER_RESNET110_MEAN_STD)})"
+        elif paper is not None:
+            paper = f"{paper:.2f}"
+        body.append((row["model"], row["runs"], _percent(row["test_error_mean"], row["test_error_std"]), paper))
+    headers = ["model", "runs", "test error % (final epoch, mean ± std)", "paper %"]
+    return format_table(headers, body, title=title)
+
+
 def depth_gaps(result: dict[str, Any], key: str = "train_error") -> dict[str, float]:
     """How much worse the 56-layer net ends than the 20-layer one (final epoch, mean over seeds).
 
@@ -166,6 +192,91 @@ def load_results(experiment: str, profile: str = "full", folder: str | Path | No
     raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment}{' --quick' if profile == 'quick' else ''}`")
 
 
+def format_provenance(provenance: dict[str, Any]) -> str:
+    """What produced a result, one fact a line: command, commit, hardware, data, seed."""
+    facts = [
+        ("command", provenance.get("command")),
+        ("git commit", provenance.get("git_commit")),
+        ("hardware", provenance.get("hardware")),
+        ("torch", provenance.get("torch_version")),
+        ("data", provenance.get("data_note")),
+        ("data SHA-256", provenance.get("data_checksum")),
+        ("seed", provenance.get("seed")),
+    ]
+    return "\n".join(f"  {label + ':':14s}{'unknown' if value is None else value}" for label, value in facts)
+
+
+# ---------------------------------------------------------------------------------------
+# Shipped checkpoints: small runs that travel with the package, and a check of their numbers
+# ---------------------------------------------------------------------------------------
+
+
+def shipped_runs(names: Sequence[str], manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    """The manifest entries (arch, provenance, per-epoch metrics) of the shipped checkpoints ``names``.
+
+    A name that is not shipped is one ``CheckpointError`` that says how to ship it.
+    """
+    entries = read_manifest(manifest)
+    missing = [name for name in names if name not in entries]
+    if missing:
+        raise CheckpointError(
+            f"no shipped checkpoint named {', '.join(missing)} in {manifest} (shipped: {', '.join(sorted(entries)) or 'none'}). "
+            "Train the run, then add it with `python -m resnets ship RUN_FOLDER --name NAME`."
+        )
+    for name in names:
+        if not entries[name].get("metrics"):
+            raise CheckpointError(f"the shipped checkpoint {name} has no per-epoch metrics; ship it again with this version of `python -m resnets ship`")
+    return {name: entries[name] for name in names}
+
+
+def training_images(config: dict[str, Any]) -> int:
+    """How many images a run trained on, from its config: the subset, else 50,000 minus the held-out ones."""
+    return config["train_subset"] or len(CLASSES) * IMAGES_PER_CLASS[0] - config["val_size"]
+
+
+def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
+    """One line per shipped run: how it was trained and its errors (%) at its final epoch."""
+    rows = []
+    for name, entry in entries.items():
+        config, last = entry["provenance"]["config"], entry["metrics"][-1]
+        rows.append((
+            name, config["schedule"], last["epoch"], f"{last['step']:,}", f"{training_images(config):,}",
+            *(f"{100 * last[key]:.2f}" if key in last else None for key in ("train_error", "val_error", "test_error")),
+        ))
+    headers = ["checkpoint", "schedule", "epochs", "steps", "train images", "train err %", "val err %", "test err %"]
+    return format_table(headers, rows)
+
+
+def binomial_standard_error(error: float, images: int) -> float:
+    """Standard error of an error rate measured on ``images`` independent test images."""
+    return math.sqrt(error * (1 - error) / images)
+
+
+@cached
+def _test_error(name: str, sha256: str, data_checksum: str, test_subset: int | None, device: str, manifest: str) -> float:
+    # sha256 and data_checksum are part of the cache key: new weights or other data recompute.
+    from .probes import predict
+
+    images, labels = make_splits(load_cifar10(), test_subset=test_subset).test
+    model = load_pretrained(name, manifest, map_location=device)
+    return (predict(model, images).argmax(1) != labels).float().mean().item()
+
+
+def shipped_test_error(name: str, test_subset: int | None = None, device: str = "cpu", manifest: str | Path = MANIFEST) -> dict[str, Any]:
+    """Measure a shipped checkpoint's test error again, on all 10,000 test images or on
+    ``test_subset`` class-balanced ones (the same images every time).
+
+    Returns {"error", "images", "standard_error", "recorded"}: the error measured now, on how
+    many images, its binomial standard error, and the final-epoch test error the run recorded.
+    """
+    entry = shipped_runs([name], manifest)[name]
+    data = load_cifar10()
+    error = _test_error(name, entry["sha256"], data.checksum, test_subset, str(device), str(manifest))
+    images = test_subset or len(data.test_labels)
+    recorded = entry["metrics"][-1]["test_error"]
+    return {"error": error, "images": images, "standard_error": binomial_standard_error(error, images), "recorded": recorded}
+
+
 def plot_degradation(result: dict[str, Any]):  # -> matplotlib Figure
     """Training (dashed) and test (solid) error per epoch, plain nets left, ResNets right."""
     import matplotlib.pyplot as plt
@@ -200,11 +311,18 @@ __all__ = [
     "degradation",
     "degradation_holds",
     "depth_gaps",
+    "binomial_standard_error",
     "experiment_config",
     "final",
+    "format_provenance",
+    "format_shipped_runs",
+    "format_table6",
     "load_results",
     "plot_degradation",
+    "shipped_runs",
+    "shipped_test_error",
     "table6",
     "table6_summary",
+    "training_images",
     "write_results",
 ]
