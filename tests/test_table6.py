@@ -76,6 +76,8 @@ def test_shipped_runs_are_read_from_the_manifest_and_missing_ones_explained(tmp_
     entries = reproduce.shipped_runs(["resnet8-test"], manifest)
     table = reproduce.format_shipped_runs(entries)
     assert "resnet8-test" in table and "45,000" in table and "90.00" in table
+    rows = reproduce.table6_summary(reproduce.shipped_result(entries))
+    assert rows == [{"model": "resnet8", "runs": 1, "test_error_mean": pytest.approx(90.0), "test_error_std": pytest.approx(float("nan"), nan_ok=True), "paper": None}]
     with pytest.raises(CheckpointError, match=r"no shipped checkpoint named plain8-cpu .*shipped: resnet8-test.*python -m resnets ship"):
         reproduce.shipped_runs(["resnet8-test", "plain8-cpu"], manifest)
 

@@ -36,6 +36,8 @@ from .train import TrainConfig, train
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
 #: ... and ResNet-110's mean and standard deviation over those 5 runs, "6.61±0.16".
 PAPER_RESNET110_MEAN_STD = (6.61, 0.16)
+#: ... and the parameter count of each (millions), as Table 6 lists it.
+PAPER_TABLE6_PARAMETERS = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85, "resnet110": 1.7, "resnet1202": 19.4}
 
 DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 TABLE6_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
@@ -189,7 +191,7 @@ def load_results(experiment: str, profile: str = "full", folder: str | Path | No
         if path.is_file():
             return json.loads(path.read_text())
     where = " or ".join(str(results_path(experiment, profile, c)) for c in candidates)
-    raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment}{' --quick' if profile == 'quick' else ''}`")
+    raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment} --{profile}`")
 
 
 def format_provenance(provenance: dict[str, Any]) -> str:
@@ -227,6 +229,15 @@ def shipped_runs(names: Sequence[str], manifest: str | Path = MANIFEST) -> dict[
         if not entries[name].get("metrics"):
             raise CheckpointError(f"the shipped checkpoint {name} has no per-epoch metrics; ship it again with this version of `python -m resnets ship`")
     return {name: entries[name] for name in names}
+
+
+def shipped_result(entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Shipped runs (``shipped_runs``) in the shape of ``table6``'s result, grouped by architecture,
+    so ``table6_summary`` and ``format_table6`` read them too."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for name, entry in entries.items():
+        runs.setdefault(entry["arch"], []).append({"name": name, "seed": entry["provenance"].get("seed"), "metrics": entry["metrics"], "provenance": entry["provenance"]})
+    return {"experiment": "shipped", "profile": "shipped", "runs": runs}
 
 
 def training_images(config: dict[str, Any]) -> int:
@@ -307,6 +318,7 @@ __all__ = [
     "DEGRADATION_MODELS",
     "PAPER_TABLE6",
     "PAPER_RESNET110_MEAN_STD",
+    "PAPER_TABLE6_PARAMETERS",
     "TABLE6_MODELS",
     "degradation",
     "degradation_holds",
@@ -319,6 +331,7 @@ __all__ = [
     "format_table6",
     "load_results",
     "plot_degradation",
+    "shipped_result",
     "shipped_runs",
     "shipped_test_error",
     "table6",
