@@ -40,7 +40,7 @@ def test_table6_reports_the_final_epoch_never_the_best() -> None:
 
 def test_format_table6_shows_mean_std_and_the_papers_cells() -> None:
     lines = reproduce.format_table6(reproduce.table6_summary(RESULT), title="T").splitlines()
-    assert lines[0] == "T" and "final epoch" in lines[1]
+    assert lines[0] == "T" and "final-epoch test error" in lines[1]
     by_model = {line.split()[0]: line for line in lines[3:]}
     assert "9.00 ± 1.41" in by_model["resnet20"] and by_model["resnet20"].endswith("8.75")
     assert by_model["resnet110"].endswith("6.43 (6.61 ± 0.16)")  # best of 5, then mean ± std
@@ -48,9 +48,12 @@ def test_format_table6_shows_mean_std_and_the_papers_cells() -> None:
 
 
 def test_format_provenance_names_every_fact_and_unknowns() -> None:
-    text = reproduce.format_provenance({"command": "python -m resnets train", "data_checksum": "ab" * 32, "seed": 3})
-    assert "command:" in text and "python -m resnets train" in text and "ab" * 32 in text
-    assert "git commit:   unknown" in text and "seed:" in text
+    command = "python -m resnets train --model resnet110 " + " ".join(f"--option-{i} {i}" for i in range(12))
+    text = reproduce.format_provenance({"command": command, "data_checksum": "ab" * 32, "seed": 3})
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    pasted = " ".join(part.strip() for part in text.split("command:")[1].split("git commit:")[0].split("\\\n"))
+    assert pasted.strip() == command, "the wrapped command must paste back into a shell unchanged"
+    assert "ab" * 32 in text and "git commit:   unknown" in text and "seed:" in text
 
 
 def test_binomial_standard_error() -> None:

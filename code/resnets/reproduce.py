@@ -134,7 +134,7 @@ def format_table6(rows: Sequence[dict[str, Any]], title: str = "") -> str:
         elif paper is not None:
             paper = f"{paper:.2f}"
         body.append((row["model"], row["runs"], _percent(row["test_error_mean"], row["test_error_std"]), paper))
-    headers = ["model", "runs", "test error % (final epoch, mean ± std)", "paper %"]
+    headers = ["model", "runs", "final-epoch test error %", "paper %"]
     return format_table(headers, body, title=title)
 
 
@@ -194,8 +194,13 @@ def load_results(experiment: str, profile: str = "full", folder: str | Path | No
     raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment} --{profile}`")
 
 
-def format_provenance(provenance: dict[str, Any]) -> str:
-    """What produced a result, one fact a line: command, commit, hardware, data, seed."""
+def format_provenance(provenance: dict[str, Any], width: int = 80) -> str:
+    """What produced a result, one fact a line: command, commit, hardware, data, seed.
+
+    Lines are wrapped at ``width``; the command with shell continuations, so it can be pasted.
+    """
+    import textwrap
+
     facts = [
         ("command", provenance.get("command")),
         ("git commit", provenance.get("git_commit")),
@@ -205,7 +210,16 @@ def format_provenance(provenance: dict[str, Any]) -> str:
         ("data SHA-256", provenance.get("data_checksum")),
         ("seed", provenance.get("seed")),
     ]
-    return "\n".join(f"  {label + ':':14s}{'unknown' if value is None else value}" for label, value in facts)
+    indent = " " * 16
+    lines = []
+    for label, value in facts:
+        text, first = "unknown" if value is None else str(value), f"  {label + ':':14s}"
+        if label == "command":
+            wrapped = textwrap.wrap(text, width - len(indent) - 2, break_long_words=False, break_on_hyphens=False)
+            lines.append(first + (" \\\n" + indent).join(wrapped))
+        else:
+            lines.append(textwrap.fill(text, width, initial_indent=first, subsequent_indent=indent, break_long_words=False))
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,15 +260,16 @@ def training_images(config: dict[str, Any]) -> int:
 
 
 def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
-    """One line per shipped run: how it was trained and its errors (%) at its final epoch."""
+    """One line per shipped run: how long it trained, on how many images, and its errors (%)
+    at its final epoch: training (running, during the epoch), validation and test."""
     rows = []
     for name, entry in entries.items():
         config, last = entry["provenance"]["config"], entry["metrics"][-1]
         rows.append((
-            name, config["schedule"], last["epoch"], f"{last['step']:,}", f"{training_images(config):,}",
+            name, last["epoch"], f"{last['step']:,}", f"{training_images(config):,}",
             *(f"{100 * last[key]:.2f}" if key in last else None for key in ("train_error", "val_error", "test_error")),
         ))
-    headers = ["checkpoint", "schedule", "epochs", "steps", "train images", "train err %", "val err %", "test err %"]
+    headers = ["checkpoint", "epochs", "steps", "images", "train %", "val %", "test %"]
     return format_table(headers, rows)
 
 
