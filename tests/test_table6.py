@@ -54,6 +54,7 @@ def test_format_provenance_names_every_fact_and_unknowns() -> None:
     pasted = " ".join(part.strip() for part in text.split("command:")[1].split("git commit:")[0].split("\\\n"))
     assert pasted.strip() == command, "the wrapped command must paste back into a shell unchanged"
     assert "ab" * 32 in text and "git commit:   unknown" in text and "seed:" in text
+    assert all(len(line) <= 78 for line in text.splitlines())
 
 
 def test_binomial_standard_error() -> None:

@@ -194,7 +194,7 @@ def load_results(experiment: str, profile: str = "full", folder: str | Path | No
     raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment} --{profile}`")
 
 
-def format_provenance(provenance: dict[str, Any], width: int = 80) -> str:
+def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
     """What produced a result, one fact a line: command, commit, hardware, data, seed.
 
     Lines are wrapped at ``width``; the command with shell continuations, so it can be pasted.
@@ -210,10 +210,10 @@ def format_provenance(provenance: dict[str, Any], width: int = 80) -> str:
         ("data SHA-256", provenance.get("data_checksum")),
         ("seed", provenance.get("seed")),
     ]
-    indent = " " * 16
+    indent = " " * 14
     lines = []
     for label, value in facts:
-        text, first = "unknown" if value is None else str(value), f"  {label + ':':14s}"
+        text, first = "unknown" if value is None else str(value), f"{label + ':':14s}"
         if label == "command":
             wrapped = textwrap.wrap(text, width - len(indent) - 2, break_long_words=False, break_on_hyphens=False)
             lines.append(first + (" \\\n" + indent).join(wrapped))
