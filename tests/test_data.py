@@ -252,3 +252,23 @@ def test_a_failed_cache_write_only_costs_speed(tmp_path: Path, isolated_cache: P
     monkeypatch.setattr(data_module, "save_atomic", disk_full)
     assert load_cifar10(source, expected_per_class=SMALL).train_images.shape == (20, 32, 32, 3)
     assert "could not cache the decoded images" in capsys.readouterr().out
+
+
+def test_channel_stats_match_numpy_whatever_the_chunk() -> None:
+    images = torch.randint(0, 256, (23, 4, 5, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    pixels = images.numpy().reshape(-1, 3) / 255
+    for chunk in (1, 7, 100):
+        mean, std = data_module.channel_stats(images, chunk=chunk)
+        np.testing.assert_allclose(mean, pixels.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(std, pixels.std(0), rtol=1e-9)
+    mean, std = data_module.channel_stats(torch.full((2, 2, 2, 3), 51, dtype=torch.uint8))
+    np.testing.assert_allclose(mean, [0.2] * 3), np.testing.assert_allclose(std, [0.0] * 3, atol=1e-6)
+    with pytest.raises(ValueError, match="expected uint8 images of shape"):
+        data_module.channel_stats(images.float())
+
+
+def test_normalisation_constants_fit_the_real_training_set(cifar10: CIFAR10) -> None:
+    # MEAN and STD are the original release's; a lossy re-encoding moves them by well under 0.01.
+    mean, std = data_module.channel_stats(cifar10.train_images)
+    np.testing.assert_allclose(mean, data_module.MEAN, atol=0.01)
+    np.testing.assert_allclose(std, data_module.STD, atol=0.01)

@@ -381,6 +381,26 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+def channel_stats(images: Tensor, chunk: int = 5000) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation of uint8 (N, H, W, C) images, pixel values / 255.
+
+    The statistics ``MEAN`` and ``STD`` hold for the training set. Sums are taken in float64,
+    ``chunk`` images at a time, so 50,000 images never become a 600 MB float tensor.
+    """
+    if images.dtype != torch.uint8 or images.dim() != 4:
+        raise ValueError(f"expected uint8 images of shape (N, H, W, C); got {images.dtype} {tuple(images.shape)}")
+    total = torch.zeros(images.shape[-1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for start in range(0, len(images), chunk):
+        pixels = images[start : start + chunk].reshape(-1, images.shape[-1]).to(torch.float64).div_(255)
+        total += pixels.sum(0)
+        squares += pixels.square().sum(0)
+    count = images[..., 0].numel()
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_min(0).sqrt()
+    return tuple(mean.tolist()), tuple(std.tolist())
+
+
 def normalize(images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     """uint8 (N, 32, 32, 3) -> float (N, 3, 32, 32), per-channel standardised, channels_last memory."""
     x = images.permute(0, 3, 1, 2).to(dtype).div_(255)
@@ -485,6 +505,7 @@ __all__ = [
     "DataError",
     "DeviceBatches",
     "Splits",
+    "channel_stats",
     "crop_and_flip",
     "denormalize",
     "load_cifar10",

@@ -21,19 +21,25 @@ validation, and report the *test* error at the final epoch (never the best epoch
 from __future__ import annotations
 
 import json
+import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .cache import cached
-from .data import load_cifar10
+from .checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
+from .data import CLASSES, IMAGES_PER_CLASS, load_cifar10, make_splits
 from .runtime import PROFILES
+from .tables import format_table
 from .train import TrainConfig, train
 
 #: He et al. 2015, Table 6: CIFAR-10 test error (%) of each depth (ResNet-110: best of 5 runs).
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
 #: ... and ResNet-110's mean and standard deviation over those 5 runs, "6.61±0.16".
 PAPER_RESNET110_MEAN_STD = (6.61, 0.16)
+#: ... and the parameter count of each (millions), as Table 6 lists it.
+PAPER_TABLE6_PARAMETERS = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85, "resnet110": 1.7, "resnet1202": 19.4}
 
 DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 TABLE6_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
@@ -115,6 +121,28 @@ def table6_summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _percent(mean: float, std: float) -> str:
+    return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def format_table6(rows: Sequence[dict[str, Any]], title: str = "") -> str:
+    """``table6_summary`` rows as a text table: final-epoch test error (%) beside the paper's.
+
+    The paper's ResNet-110 cell reads "6.43 (6.61 ± 0.16)": the best of its 5 runs, then their
+    mean ± std, as Table 6 gives it. Models the paper has no number for show "—".
+    """
+    body = []
+    for row in rows:
+        paper = row.get("paper")
+        if row["model"] == "resnet110" and paper is not None:
+            paper = f"{paper:.2f} ({_percent(*PAPER_RESNET110_MEAN_STD)})"
+        elif paper is not None:
+            paper = f"{paper:.2f}"
+        body.append((row["model"], row["runs"], _percent(row["test_error_mean"], row["test_error_std"]), paper))
+    headers = ["model", "runs", "final-epoch test error %", "paper %"]
+    return format_table(headers, body, title=title)
+
+
 def training_error_key(result: dict[str, Any]) -> str:
     """Which training error a result's claims are read from: the eval-mode error on the training
     images (``train_eval_error``) where the runs measured it, else the running error during the
@@ -176,7 +204,116 @@ def load_results(experiment: str, profile: str = "full", folder: str | Path | No
         if path.is_file():
             return json.loads(path.read_text())
     where = " or ".join(str(results_path(experiment, profile, c)) for c in candidates)
-    raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment}{' --quick' if profile == 'quick' else ''}`")
+    raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment} --{profile}`")
+
+
+def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
+    """What produced a result, one fact a line: command, commit, hardware, data, seed.
+
+    Lines are wrapped at ``width``; the command with shell continuations, so it can be pasted.
+    """
+    import textwrap
+
+    facts = [
+        ("command", provenance.get("command")),
+        ("git commit", provenance.get("git_commit")),
+        ("hardware", provenance.get("hardware")),
+        ("torch", provenance.get("torch_version")),
+        ("data", provenance.get("data_note")),
+        ("data SHA-256", provenance.get("data_checksum")),
+        ("seed", provenance.get("seed")),
+    ]
+    indent = " " * 14
+    lines = []
+    for label, value in facts:
+        text, first = "unknown" if value is None else str(value), f"{label + ':':14s}"
+        if label == "command":
+            wrapped = textwrap.wrap(text, width - len(indent) - 2, break_long_words=False, break_on_hyphens=False)
+            lines.append(first + (" \\\n" + indent).join(wrapped))
+        else:
+            lines.append(textwrap.fill(text, width, initial_indent=first, subsequent_indent=indent, break_long_words=False))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Shipped checkpoints: small runs that travel with the package, and a check of their numbers
+# ---------------------------------------------------------------------------------------
+
+
+def shipped_runs(names: Sequence[str], manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    """The manifest entries (arch, provenance, per-epoch metrics) of the shipped checkpoints ``names``.
+
+    A name that is not shipped is one ``CheckpointError`` that says how to ship it.
+    """
+    entries = read_manifest(manifest)
+    missing = [name for name in names if name not in entries]
+    if missing:
+        raise CheckpointError(
+            f"no shipped checkpoint named {', '.join(missing)} in {manifest} (shipped: {', '.join(sorted(entries)) or 'none'}). "
+            "Train the run, then add it with `python -m resnets ship RUN_FOLDER --name NAME`."
+        )
+    for name in names:
+        if not entries[name].get("metrics"):
+            raise CheckpointError(f"the shipped checkpoint {name} has no per-epoch metrics; ship it again with this version of `python -m resnets ship`")
+    return {name: entries[name] for name in names}
+
+
+def shipped_result(entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Shipped runs (``shipped_runs``) in the shape of ``table6``'s result, grouped by architecture,
+    so ``table6_summary`` and ``format_table6`` read them too."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for name, entry in entries.items():
+        runs.setdefault(entry["arch"], []).append({"name": name, "seed": entry["provenance"].get("seed"), "metrics": entry["metrics"], "provenance": entry["provenance"]})
+    return {"experiment": "shipped", "profile": "shipped", "runs": runs}
+
+
+def training_images(config: dict[str, Any]) -> int:
+    """How many images a run trained on, from its config: the subset, else 50,000 minus the held-out ones."""
+    return config["train_subset"] or len(CLASSES) * IMAGES_PER_CLASS[0] - config["val_size"]
+
+
+def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
+    """One line per shipped run: how long it trained, on how many images, and its errors (%)
+    at its final epoch: training (running, during the epoch), validation and test."""
+    rows = []
+    for name, entry in entries.items():
+        config, last = entry["provenance"]["config"], entry["metrics"][-1]
+        rows.append((
+            name, last["epoch"], f"{last['step']:,}", f"{training_images(config):,}",
+            *(f"{100 * last[key]:.2f}" if key in last else None for key in ("train_error", "val_error", "test_error")),
+        ))
+    headers = ["checkpoint", "epochs", "steps", "images", "train %", "val %", "test %"]
+    return format_table(headers, rows)
+
+
+def binomial_standard_error(error: float, images: int) -> float:
+    """Standard error of an error rate measured on ``images`` independent test images."""
+    return math.sqrt(error * (1 - error) / images)
+
+
+@cached
+def _test_error(name: str, sha256: str, data_checksum: str, test_subset: int | None, device: str, manifest: str) -> float:
+    # sha256 and data_checksum are part of the cache key: new weights or other data recompute.
+    from .probes import predict
+
+    images, labels = make_splits(load_cifar10(), test_subset=test_subset).test
+    model = load_pretrained(name, manifest, map_location=device)
+    return (predict(model, images).argmax(1) != labels).float().mean().item()
+
+
+def shipped_test_error(name: str, test_subset: int | None = None, device: str = "cpu", manifest: str | Path = MANIFEST) -> dict[str, Any]:
+    """Measure a shipped checkpoint's test error again, on all 10,000 test images or on
+    ``test_subset`` class-balanced ones (the same images every time).
+
+    Returns {"error", "images", "standard_error", "recorded"}: the error measured now, on how
+    many images, its binomial standard error, and the final-epoch test error the run recorded.
+    """
+    entry = shipped_runs([name], manifest)[name]
+    data = load_cifar10()
+    error = _test_error(name, entry["sha256"], data.checksum, test_subset, str(device), str(manifest))
+    images = test_subset or len(data.test_labels)
+    recorded = entry["metrics"][-1]["test_error"]
+    return {"error": error, "images": images, "standard_error": binomial_standard_error(error, images), "recorded": recorded}
 
 
 def plot_degradation(result: dict[str, Any]):  # -> matplotlib Figure
@@ -213,16 +350,25 @@ __all__ = [
     "DEGRADATION_MODELS",
     "PAPER_TABLE6",
     "PAPER_RESNET110_MEAN_STD",
+    "PAPER_TABLE6_PARAMETERS",
     "TABLE6_MODELS",
     "degradation",
     "degradation_holds",
     "depth_gaps",
+    "binomial_standard_error",
     "experiment_config",
     "final",
+    "format_provenance",
+    "format_shipped_runs",
+    "format_table6",
     "load_results",
     "plot_degradation",
+    "shipped_result",
+    "shipped_runs",
+    "shipped_test_error",
     "table6",
     "table6_summary",
     "training_error_key",
+    "training_images",
     "write_results",
 ]
