@@ -170,9 +170,12 @@ def test_ship_lists_a_finished_run_with_its_checksum_and_provenance(tmp_path: Pa
     torch.save(model.state_dict(), run / "model.pt")
     provenance = {"command": "python -m resnets train --model resnet8", "git_commit": "abc", "hardware": "1 x CPU", "data_checksum": "e00b", "seed": 0, "config": {"model": "resnet8"}}
     (run / "run.json").write_text(json.dumps(provenance))
+    (run / "metrics.jsonl").write_text('{"epoch": 1, "test_error": 0.5}\n{"epoch": 2, "test_error": 0.4}\n')
     manifest = tmp_path / "shipped" / "manifest.json"
     entry = checkpoints.ship(run, "resnet8-tiny", manifest)
     assert entry["sha256"] == checkpoints.sha256_file(run / "model.pt") and entry["provenance"]["seed"] == 0
+    assert [m["test_error"] for m in entry["metrics"]] == [0.5, 0.4]
+    assert checkpoints.read_manifest(manifest)["resnet8-tiny"]["metrics"] == entry["metrics"]
     assert torch.equal(load_pretrained("resnet8-tiny", manifest).fc.weight, model.fc.weight)
     with pytest.raises(CheckpointError, match=r"holds no finished run \(model\.pt and run\.json\)"):
         checkpoints.ship(tmp_path / "nothing", "x", manifest)

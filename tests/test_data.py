@@ -58,6 +58,20 @@ def test_folder_and_archive_decode_to_the_same_tensors(tmp_path: Path, isolated_
     assert folder.checksum == archive.checksum and torch.equal(folder.train_images, archive.train_images)
     first = Image.open(io.BytesIO(files["cifar10/train/airplane/0000.png"]))
     assert torch.equal(folder.train_images[0], torch.from_numpy(np.array(first)))
+    assert folder.encoding == "PNG" and "lossless" in folder.note
+
+
+@pytest.mark.parametrize("quality", [40, 75, 95])
+def test_a_jpeg_copy_says_so_with_its_quality(tmp_path: Path, isolated_cache: Path, quality: int) -> None:
+    def jpeg(payload: bytes) -> bytes:
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(payload)).save(buffer, format="JPEG", quality=quality)
+        return buffer.getvalue()
+
+    files = {name.replace(".png", ".jpg"): jpeg(payload) for name, payload in image_folder_files(SMALL).items()}
+    loaded = load_cifar10(write_folder(tmp_path / "jpeg", files), expected_per_class=SMALL)
+    assert loaded.encoding == f"JPEG q{quality}"
+    assert loaded.note.startswith(f"CIFAR-10 re-encoded as JPEG q{quality} (lossy")
 
 
 def test_decoded_set_is_cached_and_a_damaged_cache_is_rebuilt(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
@@ -238,3 +252,23 @@ def test_a_failed_cache_write_only_costs_speed(tmp_path: Path, isolated_cache: P
     monkeypatch.setattr(data_module, "save_atomic", disk_full)
     assert load_cifar10(source, expected_per_class=SMALL).train_images.shape == (20, 32, 32, 3)
     assert "could not cache the decoded images" in capsys.readouterr().out
+
+
+def test_channel_stats_match_numpy_whatever_the_chunk() -> None:
+    images = torch.randint(0, 256, (23, 4, 5, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    pixels = images.numpy().reshape(-1, 3) / 255
+    for chunk in (1, 7, 100):
+        mean, std = data_module.channel_stats(images, chunk=chunk)
+        np.testing.assert_allclose(mean, pixels.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(std, pixels.std(0), rtol=1e-9)
+    mean, std = data_module.channel_stats(torch.full((2, 2, 2, 3), 51, dtype=torch.uint8))
+    np.testing.assert_allclose(mean, [0.2] * 3), np.testing.assert_allclose(std, [0.0] * 3, atol=1e-6)
+    with pytest.raises(ValueError, match="expected uint8 images of shape"):
+        data_module.channel_stats(images.float())
+
+
+def test_normalisation_constants_fit_the_real_training_set(cifar10: CIFAR10) -> None:
+    # MEAN and STD are the original release's; a lossy re-encoding moves them by well under 0.01.
+    mean, std = data_module.channel_stats(cifar10.train_images)
+    np.testing.assert_allclose(mean, data_module.MEAN, atol=0.01)
+    np.testing.assert_allclose(std, data_module.STD, atol=0.01)

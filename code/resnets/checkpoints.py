@@ -207,8 +207,9 @@ MAX_SHIPPED_BYTES = 4 * 2**20
 def ship(run_dir: str | Path, name: str, manifest: str | Path = MANIFEST) -> dict[str, Any]:
     """Add a finished run's final weights (``model.pt``) to the shipped checkpoints.
 
-    Copies the file beside ``manifest`` as ``<name>.pt`` and records its SHA-256, architecture
-    and the run's provenance (``run.json``: command, commit, hardware, data checksum, seed).
+    Copies the file beside ``manifest`` as ``<name>.pt`` and records its SHA-256, architecture,
+    the run's provenance (``run.json``: command, commit, hardware, data checksum, seed) and its
+    per-epoch metrics (``metrics.jsonl``), so a chapter can show how the weights were made.
     Refuses files over 4 MB and runs that did not finish. Returns the manifest entry.
     """
     run_dir, manifest = Path(run_dir), Path(manifest)
@@ -225,7 +226,9 @@ def ship(run_dir: str | Path, name: str, manifest: str | Path = MANIFEST) -> dic
     target = manifest.parent / f"{name}.pt"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(weights.read_bytes())
-    entry = {"file": target.name, "sha256": sha256_file(target), "arch": arch, "provenance": provenance}
+    metrics_file = run_dir / "metrics.jsonl"
+    metrics = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()] if metrics_file.is_file() else []
+    entry = {"file": target.name, "sha256": sha256_file(target), "arch": arch, "provenance": provenance, "metrics": metrics}
     entries = {**read_manifest(manifest), name: entry}
     temporary = manifest.with_suffix(".json.tmp")
     temporary.write_text(json.dumps({"checkpoints": dict(sorted(entries.items()))}, indent=1) + "\n")

@@ -38,8 +38,9 @@ examples:
 
 files in the output folder (--out, default runs/<model>-<schedule>-s<seed>):
   checkpoint.pt   written atomically after every epoch and on Ctrl-C (resume from it)
-  metrics.jsonl   one JSON object per epoch: train loss/error, val and test loss/error, lr,
-                  early/late layer gradient norms, seconds, images per second
+  metrics.jsonl   one JSON object per epoch: train loss/error (running, during the epoch), val
+                  and test loss/error (and train_eval with --eval-train), lr, early/late layer
+                  gradient norms, seconds, images per second
   run.json        provenance: the equivalent command, git commit, hardware, data checksum, seed
   model.pt        the final weights, a plain state_dict (no "module." prefix), at the end
 
@@ -131,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--val-size", type=_count, help="training images held out for validation (default 5000, the paper's 45k/5k split; 0 trains on all 50k)")
     data.add_argument("--train-subset", type=_count, metavar="N", help="train on N class-balanced images (a multiple of 10) for a quick run")
     data.add_argument("--test-subset", type=_count, metavar="N", help="evaluate on N class-balanced test images")
+    data.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None, help="random crops (4-pixel padding) and horizontal flips, as the paper (default on)")
+    data.add_argument("--eval-train", action=argparse.BooleanOptionalAction, default=None, help="after each epoch also measure the error on the training images in eval mode, unaugmented (train_eval_error; default off)")
     run = t.add_argument_group("running")
     run.add_argument("--out", metavar="FOLDER", help="output folder (default runs/<model>-<schedule>-s<seed>)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint (its settings are read from it)")

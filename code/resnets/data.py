@@ -49,7 +49,10 @@ IMAGE_SHAPE = (32, 32, 3)
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-CACHE_FORMAT = "pil-1"  # change when decoding changes, so old caches are not reused
+CACHE_FORMAT = "pil-2"  # change when decoding changes, so old caches are not reused
+#: The IJG (libjpeg) standard luminance quantisation table at quality 50; a JPEG saved at quality
+#: q >= 50 uses it scaled by (200 - 2q) / 100, so the ratio of sums tells q (order-free).
+_IJG_LUMINANCE_SUM = 3688
 LAYOUT_HELP = (
     "RESNETS_DATA must point at CIFAR-10 in image-folder layout, train/<class>/<image> and "
     "test/<class>/<image> with the classes " + ", ".join(CLASSES) + " (a folder or a .tar.gz of one), "
@@ -69,6 +72,8 @@ class CIFAR10:
     test_images: (10000, 32, 32, 3) uint8; test_labels: (10000,) int64.
     checksum: SHA-256 of all pixels and labels: which data a result was computed on.
     source: where they were read from.
+    encoding: how the source stored the pixels: "original" (torchvision's release), "PNG",
+        or "JPEG q75" (lossy; the quality read from the files' quantisation tables).
     """
 
     train_images: Tensor
@@ -77,6 +82,7 @@ class CIFAR10:
     test_labels: Tensor
     checksum: str
     source: str
+    encoding: str = "original"
 
     classes: tuple[str, ...] = CLASSES
 
@@ -84,6 +90,15 @@ class CIFAR10:
     def from_image_folder(self) -> bool:
         """True when read from an image folder (e.g. the JPEG re-encoding this project tests on), not the original release."""
         return "cifar-10-batches-py" not in self.source
+
+    @property
+    def note(self) -> str:
+        """One line saying which CIFAR-10 this is, for every result computed from it."""
+        if self.encoding.startswith("JPEG"):
+            return f"CIFAR-10 re-encoded as {self.encoding} (lossy: about 1 point less accurate than the original)"
+        if self.from_image_folder:
+            return f"CIFAR-10 from an image folder ({self.encoding}, lossless)"
+        return "original CIFAR-10 (torchvision)"
 
 
 # ---------------------------------------------------------------------------------------
@@ -154,7 +169,7 @@ def _read_cache(path: Path) -> CIFAR10 | None:
 
 
 def _as_dict(data: CIFAR10) -> dict:
-    return {k: getattr(data, k) for k in ("train_images", "train_labels", "test_images", "test_labels", "checksum", "source")}
+    return {k: getattr(data, k) for k in ("train_images", "train_labels", "test_images", "test_labels", "checksum", "source", "encoding")}
 
 
 def _checksum(*tensors: Tensor) -> str:
@@ -222,6 +237,7 @@ def _image_files(path: Path) -> Iterator[tuple[str, bytes]]:
 def _decode_image_folder(path: Path, expected: tuple[int, int] | None) -> CIFAR10:
     found: dict[str, dict[str, list[tuple[str, np.ndarray]]]] = {"train": {}, "test": {}}
     unknown_classes: set[str] = set()
+    encodings: set[str] = set()
     for name, payload in _image_files(path):
         parts = Path(name).parts
         if len(parts) < 3 or parts[-3] not in found or parts[-1].startswith("."):
@@ -232,7 +248,8 @@ def _decode_image_folder(path: Path, expected: tuple[int, int] | None) -> CIFAR1
             continue
         if not parts[-1].lower().endswith(IMAGE_SUFFIXES):
             raise DataError(f"{path}: {name} is not an image (expected {', '.join(IMAGE_SUFFIXES)} files); remove it")
-        image = _decode(payload, f"{path}: {name}")
+        image, encoding = _decode(payload, f"{path}: {name}")
+        encodings.add(encoding)
         if image.shape != IMAGE_SHAPE:
             raise DataError(f"{path}: {name} is {image.shape[1]}x{image.shape[0]} pixels; CIFAR-10 images are 32x32")
         found[split].setdefault(label, []).append((parts[-1], image))
@@ -256,18 +273,31 @@ def _decode_image_folder(path: Path, expected: tuple[int, int] | None) -> CIFAR1
             images += [image for _, image in files]
             labels += [label] * len(files)
         tensors += [torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64)]
-    return CIFAR10(*tensors, checksum=_checksum(*tensors), source=str(path))
+    return CIFAR10(*tensors, checksum=_checksum(*tensors), source=str(path), encoding=" + ".join(sorted(encodings)))
 
 
-def _decode(payload: bytes, name: str) -> np.ndarray:
-    """JPEG or PNG bytes -> (H, W, 3) uint8 (PIL: about 5 s for all 60,000 images on one core)."""
+def _decode(payload: bytes, name: str) -> tuple[np.ndarray, str]:
+    """JPEG or PNG bytes -> ((H, W, 3) uint8, encoding such as "PNG" or "JPEG q75").
+
+    PIL: about 5 s for all 60,000 images on one core.
+    """
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(payload)) as image:
-            return np.asarray(image.convert("RGB"))
+            encoding = image.format or "unknown"
+            if encoding == "JPEG" and getattr(image, "quantization", None):
+                encoding += f" q{_jpeg_quality(sum(image.quantization[0]))}"
+            return np.asarray(image.convert("RGB")), encoding
     except Exception as err:  # PIL raises OSError, ValueError, SyntaxError... for damaged files
         raise DataError(f"{name}: cannot decode it ({type(err).__name__}: {_one_line(err)}); the file is damaged, replace or delete it") from err
+
+
+def _jpeg_quality(luminance_sum: int) -> int:
+    """The libjpeg quality setting whose luminance table sums to ``luminance_sum`` (nearest)."""
+    scale = 100 * luminance_sum / _IJG_LUMINANCE_SUM  # percent of the quality-50 table
+    quality = (200 - scale) / 2 if scale <= 100 else 5000 / scale
+    return int(round(min(max(quality, 1), 100)))
 
 
 def _one_line(err: BaseException) -> str:
@@ -351,12 +381,40 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+def channel_stats(images: Tensor, chunk: int = 5000) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation of uint8 (N, H, W, C) images, pixel values / 255.
+
+    The statistics ``MEAN`` and ``STD`` hold for the training set. Sums are taken in float64,
+    ``chunk`` images at a time, so 50,000 images never become a 600 MB float tensor.
+    """
+    if images.dtype != torch.uint8 or images.dim() != 4:
+        raise ValueError(f"expected uint8 images of shape (N, H, W, C); got {images.dtype} {tuple(images.shape)}")
+    total = torch.zeros(images.shape[-1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for start in range(0, len(images), chunk):
+        pixels = images[start : start + chunk].reshape(-1, images.shape[-1]).to(torch.float64).div_(255)
+        total += pixels.sum(0)
+        squares += pixels.square().sum(0)
+    count = images[..., 0].numel()
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_min(0).sqrt()
+    return tuple(mean.tolist()), tuple(std.tolist())
+
+
 def normalize(images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     """uint8 (N, 32, 32, 3) -> float (N, 3, 32, 32), per-channel standardised, channels_last memory."""
     x = images.permute(0, 3, 1, 2).to(dtype).div_(255)
     mean = torch.tensor(MEAN, device=x.device, dtype=dtype).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=x.device, dtype=dtype).view(1, 3, 1, 1)
     return x.sub_(mean).div_(std)
+
+
+def denormalize(x: Tensor) -> Tensor:
+    """The inverse of ``normalize``: float (N, 3, H, W) -> uint8 (N, H, W, 3), for showing images."""
+    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    pixels = (x.float() * std + mean).mul(255).round().clamp(0, 255)
+    return pixels.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def crop_and_flip(x: Tensor, dx: Tensor, dy: Tensor, flip: Tensor) -> Tensor:
@@ -447,7 +505,9 @@ __all__ = [
     "DataError",
     "DeviceBatches",
     "Splits",
+    "channel_stats",
     "crop_and_flip",
+    "denormalize",
     "load_cifar10",
     "make_splits",
     "normalize",

@@ -256,3 +256,57 @@ def _bf16_epsilon() -> float:
 
 
 # --- Part 3 · Training on CIFAR-10 ---------------------------------------------------------
+
+
+@solution("part3.quick_degradation_steps", hint="Steps per epoch = training images / batch size; then times the epochs.")
+def _quick_degradation_steps() -> int:
+    from .reproduce import QUICK
+
+    return QUICK["train_subset"] // QUICK["batch_size"] * QUICK["epochs"]
+
+
+@solution("part3.plain56_extra_parameters", hint="resnets.count_parameters(resnets.build_model(...)) for both nets, then subtract.")
+def _plain56_extra_parameters() -> int:
+    from .models import build_model, count_parameters
+
+    return count_parameters(build_model("plain56")) - count_parameters(build_model("plain20"))
+
+
+@solution("part3.augmented_views", hint="Each offset runs over 0..2·PAD in both directions, and each crop may be flipped or not.")
+def _augmented_views() -> int:
+    from .data import PAD
+
+    return (2 * PAD + 1) ** 2 * 2
+
+
+@solution("part3.train_set_megabytes", hint="50,000 images × 32 × 32 × 3 values, at 1 byte (uint8) and at 4 bytes (float32).")
+def _train_set_megabytes() -> list[float]:
+    from .data import CLASSES, IMAGE_SHAPE, IMAGES_PER_CLASS
+
+    values = len(CLASSES) * IMAGES_PER_CLASS[0] * math.prod(IMAGE_SHAPE)
+    return [values * 1 / 1e6, values * 4 / 1e6]
+
+
+@solution("part3.paper_epochs", hint="64,000 steps × 128 images per step, divided by the 45,000 training images.")
+def _paper_epochs() -> float:
+    from .data import CLASSES, IMAGES_PER_CLASS
+    from .train import SCHEDULE_DEFAULTS, TrainConfig
+
+    paper = SCHEDULE_DEFAULTS["paper"]
+    training_images = len(CLASSES) * IMAGES_PER_CLASS[0] - TrainConfig().val_size
+    return paper["iterations"] * paper["batch_size"] / training_images
+
+
+@solution("part3.table6_standard_error", hint="sqrt(p (1 - p) / n) with p = 0.0697 and n = 10,000, in percentage points.")
+def _table6_standard_error() -> float:
+    from .reproduce import PAPER_TABLE6, binomial_standard_error
+
+    return 100 * binomial_standard_error(PAPER_TABLE6["resnet56"] / 100, 10_000)
+
+
+@solution("part3.best_below_mean", hint="(mean - best) / std, with Table 6's ResNet-110 numbers.")
+def _best_below_mean() -> float:
+    from .reproduce import PAPER_RESNET110_MEAN_STD, PAPER_TABLE6
+
+    mean, std = PAPER_RESNET110_MEAN_STD
+    return (mean - PAPER_TABLE6["resnet110"]) / std

@@ -12,7 +12,8 @@ backward pass, and the signal, gradient and post-addition gate at every residual
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -346,3 +347,217 @@ def block_norms(model: nn.Module, inputs: Tensor, targets: Tensor) -> BlockNorms
         for handle in handles:
             handle.remove()
     return BlockNorms(signal, gradient, gate_open)
+
+
+# ---------------------------------------------------------------------------------------
+# Inside a trained net (Part 3): predictions, feature maps, layer responses, lesions
+# ---------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: Tensor, batch_size: int = 500) -> Tensor:
+    """Logits of ``model`` for uint8 CIFAR images, in eval mode, on the model's device.
+
+    images: (N, 32, 32, 3) uint8, as ``data.CIFAR10`` holds them. Returns (N, classes) float
+    logits on the CPU. The model's mode is restored afterwards.
+    """
+    from .data import normalize
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        chunks = [model(normalize(images[i : i + batch_size].to(device))).float().cpu() for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks)
+
+
+def stage_outputs(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+    """The feature maps a ``ResNet`` passes on after its stem and after each stage.
+
+    x: (N, 3, H, W) normalised images. Returns {"stem": (N, C0, H, W), "layer1": ...,
+    "layer3": (N, C3, H/4, W/4)} in forward order, computed in eval mode without gradients
+    (post-activation nets: after the ReLU, so every value is >= 0).
+    """
+    taps = {"stem": model.maxpool, **{stage: getattr(model, stage) for stage in model.stages}}
+    outputs: dict[str, Tensor] = {}
+    handles = [
+        module.register_forward_hook(lambda module, args, output, name=name: outputs.__setitem__(name, output.detach()))
+        for name, module in taps.items()
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return {name: outputs[name] for name in taps}
+
+
+def bn_after_3x3(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
+    """(name, BN) of every BatchNorm that directly follows a 3x3 convolution, in forward order.
+
+    "Directly follows" means registered right after it in the same parent module, which is how
+    every net of this package is written (conv1, bn1, relu, conv2, bn2...). For the CIFAR nets
+    these are the stem's BN and both BNs of every basic block: the outputs He et al. 2015
+    plot in Fig. 7 ("the outputs of each 3x3 layer, after BN and before nonlinearity").
+    """
+    found = []
+    for parent_name, parent in model.named_modules():
+        children = list(parent.named_children())
+        for (_, first), (name, second) in zip(children, children[1:]):
+            if isinstance(first, nn.Conv2d) and first.kernel_size == (3, 3) and isinstance(second, nn.BatchNorm2d):
+                found.append((f"{parent_name}.{name}" if parent_name else name, second))
+    if not found:
+        raise ValueError(f"{type(model).__name__} has no 3x3 convolution followed by a BatchNorm2d")
+    return found
+
+
+@torch.no_grad()
+def response_stds(model: nn.Module, batches: Iterable[Tensor]) -> list[tuple[str, float]]:
+    """Standard deviation of every 3x3 layer's response over a data set (He et al. 2015, Fig. 7).
+
+    The response of a layer is its BN's output, before the ReLU and (in a block's second
+    layer) before the addition. For each channel the std is taken over all images and
+    positions; the layer's number is the mean over its channels. ``batches`` yields
+    normalised (N, 3, H, W) images on the model's device. Eval mode (BN's running
+    statistics, as at test time). Returns (layer name, std) in forward order.
+    """
+    layers = bn_after_3x3(model)
+    sums: dict[str, Tensor] = {}
+
+    def accumulate(name: str) -> Callable:
+        def hook(module: nn.Module, args: tuple, output: Tensor) -> None:
+            y = output.detach().double().transpose(0, 1).flatten(1)  # (C, N*H*W)
+            moments = torch.stack([torch.full((y.shape[0],), float(y.shape[1]), dtype=torch.float64, device=y.device), y.sum(1), y.pow(2).sum(1)])
+            sums[name] = sums[name] + moments if name in sums else moments
+
+        return hook
+
+    handles = [bn.register_forward_hook(accumulate(name)) for name, bn in layers]
+    was_training = model.training
+    model.eval()
+    try:
+        for x in batches:
+            model(x)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    if not sums:
+        raise ValueError("response_stds got no batches")
+    stds = []
+    for name, _ in layers:
+        count, total, squares = sums[name]
+        variance = (squares / count - (total / count) ** 2).clamp_min(0)
+        stds.append((name, variance.sqrt().mean().item()))
+    return stds
+
+
+@torch.no_grad()
+def residual_ratios(model: nn.Module, x: Tensor) -> list[tuple[str, float]]:
+    """||F(x)|| / ||x|| at every block: how much each block changes the signal it receives.
+
+    F(x) is the block's residual branch (``block.residual``) and x its input; where the
+    block changes the shape, x is taken through the parameter-free identity of option A
+    (subsampled, zero-padded), the path F(x) is added to. Per image, then averaged over the
+    batch ``x`` (normalised (N, 3, H, W) images). Also defined for plain nets, whose blocks
+    are the same layers without the addition: there F(x) must carry the whole signal.
+    Eval mode. Returns (block name, ratio) in forward order.
+    """
+    blocks = [(name, m) for name, m in model.named_modules() if is_residual_block(m)]
+    if not blocks:
+        raise ValueError(f"{type(model).__name__} has no residual blocks")
+    ratios: dict[str, float] = {}
+
+    def measure(name: str) -> Callable:
+        def hook(block: nn.Module, args: tuple) -> None:
+            inputs = args[0]
+            branch = block.residual(inputs)
+            identity = ZeroPadShortcut(inputs.shape[1], branch.shape[1], block.stride)(inputs)
+            ratios[name] = (branch.flatten(1).norm(dim=1) / identity.flatten(1).norm(dim=1)).mean().item()
+
+        return hook
+
+    handles = [block.register_forward_pre_hook(measure(name)) for name, block in blocks]
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return [(name, ratios[name]) for name, _ in blocks]
+
+
+@contextmanager
+def lesioned(block: nn.Module) -> Iterator[nn.Module]:
+    """Inside the ``with``, ``block`` is deleted from its net: it passes its input on unchanged.
+
+    A residual block keeps only its shortcut, y = relu(shortcut(x)), as in Veit et al. 2016
+    (x >= 0 after the previous ReLU, so that is x itself, or its option-A subsample and
+    zero-pad where the block changes the shape). A plain block has no shortcut to keep;
+    "deleting" it means the same thing, replacing it by the parameter-free identity
+    (subsample and zero-pad where the shape changes), so the two kinds of net lose exactly
+    the same layers. Pre-activation blocks keep y = shortcut(x).
+    """
+    if not is_residual_block(block):
+        raise TypeError(f"lesioned() takes a block of resnets.blocks; got {type(block).__name__}")
+
+    def identity_path(x: Tensor) -> Tensor:
+        y = ZeroPadShortcut(x.shape[1], _out_channels(block), block.stride)(x) if block.plain else block.shortcut(x)
+        return block.relu(y) if isinstance(block, _PostActivationBlock) else y
+
+    block.forward = identity_path  # an instance attribute shadows the class's forward
+    try:
+        yield block
+    finally:
+        del block.forward
+
+
+def _out_channels(block: nn.Module) -> int:
+    """Channels a block outputs: those of the last layer of its residual branch."""
+    shortcut = set(block.downsample.modules()) if block.downsample is not None else set()
+    last = [m for m in block.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) and m not in shortcut][-1]
+    return last.num_features if isinstance(last, nn.BatchNorm2d) else last.out_channels
+
+
+def lesion_errors(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 500) -> tuple[float, list[float]]:
+    """Test error of ``model`` intact, and with each of its blocks deleted in turn (``lesioned``).
+
+    images: (N, 32, 32, 3) uint8; labels: (N,). Returns (intact error, [error without
+    block i for each block in forward order]), as fractions.
+    """
+
+    def error() -> float:
+        return (predict(model, images, batch_size).argmax(1) != labels).float().mean().item()
+
+    intact = error()
+    without = []
+    for block in model.blocks():
+        with lesioned(block):
+            without.append(error())
+    return intact, without
+
+
+def confusion_matrix(predictions: Tensor, labels: Tensor, classes: int = 10) -> Tensor:
+    """(classes, classes) int64 counts: row = true class, column = predicted class."""
+    return torch.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
+
+
+def confident_mistakes(logits: Tensor, labels: Tensor, k: int = 8) -> list[tuple[int, int, float]]:
+    """The ``k`` wrong predictions made with the highest softmax probability.
+
+    logits: (N, classes); labels: (N,). Returns [(index, predicted class, probability)],
+    most confident first.
+    """
+    probabilities = logits.softmax(1)
+    confidence, predicted = probabilities.max(1)
+    wrong = (predicted != labels).nonzero().squeeze(1)
+    order = confidence[wrong].argsort(descending=True)[:k]
+    return [(int(i), int(predicted[i]), float(confidence[i])) for i in wrong[order]]

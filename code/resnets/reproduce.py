@@ -7,11 +7,13 @@ Each returns plain data (per-epoch metrics of every run, with provenance) and is
 so a chapter executed twice trains once. ``write_results`` stores a result as JSON (with the
 command, commit, hardware, data checksum and seeds that produced it) and ``plot_*`` draws it.
 
-Profiles: ``full`` is the paper's recipe (45k/5k split, batch 128, 64k iterations; a GPU's
-job). ``quick`` is cut down to a few minutes on a 2-core CPU (see ``QUICK``): 2,000 real
-training images for 125 steps. That is enough for plain-56 to end well above plain-20 in
-training error in every seed tried, but not for ResNet-56 to overtake ResNet-20, which in the
-paper happens over tens of thousands of steps; ``depth_gaps`` measures both.
+Profiles: ``full`` is the paper's recipe (45k/5k split, batch 128, augmentation, 64k
+iterations; a GPU's job). ``quick`` (see ``QUICK``) asks the degradation question in the purest
+form a 2-core CPU can answer in minutes: can the net *fit* 500 real training images? No
+augmentation, 320 steps, and the training error measured afterwards in eval mode on those same
+images (``train_eval_error``). A 56-layer net can represent everything a 20-layer one can, so
+failing to fit is an optimization failure, not a lack of capacity: plain-56 stays far above
+plain-20, while both ResNets fit every image.
 The reading of the paper's 45k/5k split followed here: train on 45k, hold out 5k for
 validation, and report the *test* error at the final epoch (never the best epoch).
 """
@@ -19,36 +21,45 @@ validation, and report the *test* error at the final epoch (never the best epoch
 from __future__ import annotations
 
 import json
+import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .cache import cached
-from .data import load_cifar10
+from .checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
+from .data import CLASSES, IMAGES_PER_CLASS, load_cifar10, make_splits
 from .runtime import PROFILES
+from .tables import format_table
 from .train import TrainConfig, train
 
 #: He et al. 2015, Table 6: CIFAR-10 test error (%) of each depth (ResNet-110: best of 5 runs).
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
 #: ... and ResNet-110's mean and standard deviation over those 5 runs, "6.61±0.16".
 PAPER_RESNET110_MEAN_STD = (6.61, 0.16)
+#: ... and the parameter count of each (millions), as Table 6 lists it.
+PAPER_TABLE6_PARAMETERS = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85, "resnet110": 1.7, "resnet1202": 19.4}
 
 DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 TABLE6_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
-#: Quick profile: 2,000 real training images (200 a class), 4 epochs of the paper's step schedule
-#: (lr 0.1, divided by 10 after epochs 2 and 3) at batch 64, and the paper's warm-up for every
-#: net: lr 0.01 until the training error is below 80%. Without it the 56-layer nets spend
-#: their few steps recovering from the first updates at 0.1 (the loss jumps to ~10), which is
-#: why the paper warms ResNet-110 up. Test error on 500 test images (50 a class).
-QUICK = {"train_subset": 2000, "test_subset": 500, "val_size": 0, "epochs": 4, "batch_size": 64, "lr": 0.1, "warmup_error": 0.8}
+#: Quick profile: 500 real training images (50 a class), no augmentation, 16 epochs of 20
+#: batches of 25 (320 steps), the fast schedule (5% linear warm-up, then cosine) at a peak lr of
+#: 0.02 without label smoothing. Every run also records ``train_eval_error``: the error on those
+#: 500 images in eval mode after each epoch. Test error on 250 test images (25 a class).
+#: Why these numbers: at lr 0.1 the 56-layer nets (plain and residual) spend a few hundred steps
+#: recovering from their first updates, which is why the paper warms ResNet-110 up at 0.01; at
+#: 0.02 the ResNets fit the 500 images in about 200 steps while plain-56 stays near 75% error.
+QUICK = {"schedule": "fast", "label_smoothing": 0.0, "train_subset": 500, "test_subset": 250, "val_size": 0, "epochs": 16,
+         "batch_size": 25, "lr": 0.02, "augment": False, "eval_train": True}
 
 
 def experiment_config(model: str, profile: str, seed: int = 0, *, device: str = "auto", progress: bool = True, out: str | None = None) -> TrainConfig:
     """The TrainConfig of one run of an experiment in ``profile`` ("quick" or "full")."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    settings: dict[str, Any] = dict(QUICK) if profile == "quick" else {}
-    return TrainConfig(model=model, schedule="paper", seed=seed, device=device, progress=progress, out=out, resume=out is not None, **settings)
+    settings: dict[str, Any] = {"schedule": "paper", **(QUICK if profile == "quick" else {})}
+    return TrainConfig(model=model, seed=seed, device=device, progress=progress, out=out, resume=out is not None, **settings)
 
 
 def _run_all(experiment: str, models: tuple[str, ...], profile: str, seeds: tuple[int, ...], device: str, runs_dir: str | None, progress: bool) -> dict[str, Any]:
@@ -68,7 +79,7 @@ def _run_all(experiment: str, models: tuple[str, ...], profile: str, seeds: tupl
         "seeds": list(seeds),
         "split": "train on 45k, validate on the held-out 5k, test error at the final epoch"
         if profile == "full"
-        else f"quick: {QUICK['train_subset']} training images (class-balanced), {QUICK['test_subset']} test images",
+        else f"quick: {QUICK['train_subset']} training images (class-balanced, no augmentation), {QUICK['test_subset']} test images",
         "provenance": {k: v for k, v in first.items() if k not in ("command", "seed", "config")},
         "runs": runs,
     }
@@ -110,12 +121,44 @@ def table6_summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def depth_gaps(result: dict[str, Any], key: str = "train_error") -> dict[str, float]:
+def _percent(mean: float, std: float) -> str:
+    return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def format_table6(rows: Sequence[dict[str, Any]], title: str = "") -> str:
+    """``table6_summary`` rows as a text table: final-epoch test error (%) beside the paper's.
+
+    The paper's ResNet-110 cell reads "6.43 (6.61 ± 0.16)": the best of its 5 runs, then their
+    mean ± std, as Table 6 gives it. Models the paper has no number for show "—".
+    """
+    body = []
+    for row in rows:
+        paper = row.get("paper")
+        if row["model"] == "resnet110" and paper is not None:
+            paper = f"{paper:.2f} ({_percent(*PAPER_RESNET110_MEAN_STD)})"
+        elif paper is not None:
+            paper = f"{paper:.2f}"
+        body.append((row["model"], row["runs"], _percent(row["test_error_mean"], row["test_error_std"]), paper))
+    headers = ["model", "runs", "final-epoch test error %", "paper %"]
+    return format_table(headers, body, title=title)
+
+
+def training_error_key(result: dict[str, Any]) -> str:
+    """Which training error a result's claims are read from: the eval-mode error on the training
+    images (``train_eval_error``) where the runs measured it, else the running error during the
+    epoch (``train_error``, the paper's thin curves: augmented images, train-mode BN)."""
+    first = next(iter(result["runs"].values()))[0]["metrics"][-1]
+    return "train_eval_error" if "train_eval_error" in first else "train_error"
+
+
+def depth_gaps(result: dict[str, Any], key: str | None = None) -> dict[str, float]:
     """How much worse the 56-layer net ends than the 20-layer one (final epoch, mean over seeds).
 
-    {"plain": plain56 - plain20, "residual": resnet56 - resnet20}, as fractions (0.05 = 5 points).
+    {"plain": plain56 - plain20, "residual": resnet56 - resnet20}, as fractions (0.05 = 5 points),
+    of ``key`` (default: ``training_error_key(result)``).
     Degradation is a positive "plain" gap that the shortcuts remove.
     """
+    key = key or training_error_key(result)
     mean = {m: statistics.fmean(final(result, m, key)) for m in DEGRADATION_MODELS}
     return {"plain": mean["plain56"] - mean["plain20"], "residual": mean["resnet56"] - mean["resnet20"]}
 
@@ -124,9 +167,7 @@ def degradation_holds(result: dict[str, Any]) -> dict[str, bool]:
     """The claims of the degradation experiment, read from the final-epoch training error.
 
     "plain_degrades": plain-56 ends with a higher training error than plain-20.
-    "residual_does_not": ResNet-56 does not end with a higher training error than ResNet-20
-    (the paper's full run; in the quick profile's 125 steps the deeper ResNet is often still
-    a few points behind, so read "shortcuts_help" there).
+    "residual_does_not": ResNet-56 does not end with a higher training error than ResNet-20.
     "shortcuts_help": going from 20 to 56 layers costs the residual nets less than the plain ones.
     """
     gaps = depth_gaps(result)
@@ -163,48 +204,171 @@ def load_results(experiment: str, profile: str = "full", folder: str | Path | No
         if path.is_file():
             return json.loads(path.read_text())
     where = " or ".join(str(results_path(experiment, profile, c)) for c in candidates)
-    raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment}{' --quick' if profile == 'quick' else ''}`")
+    raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment} --{profile}`")
+
+
+def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
+    """What produced a result, one fact a line: command, commit, hardware, data, seed.
+
+    Lines are wrapped at ``width``; the command with shell continuations, so it can be pasted.
+    """
+    import textwrap
+
+    facts = [
+        ("command", provenance.get("command")),
+        ("git commit", provenance.get("git_commit")),
+        ("hardware", provenance.get("hardware")),
+        ("torch", provenance.get("torch_version")),
+        ("data", provenance.get("data_note")),
+        ("data SHA-256", provenance.get("data_checksum")),
+        ("seed", provenance.get("seed")),
+    ]
+    indent = " " * 14
+    lines = []
+    for label, value in facts:
+        text, first = "unknown" if value is None else str(value), f"{label + ':':14s}"
+        if label == "command":
+            wrapped = textwrap.wrap(text, width - len(indent) - 2, break_long_words=False, break_on_hyphens=False)
+            lines.append(first + (" \\\n" + indent).join(wrapped))
+        else:
+            lines.append(textwrap.fill(text, width, initial_indent=first, subsequent_indent=indent, break_long_words=False))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Shipped checkpoints: small runs that travel with the package, and a check of their numbers
+# ---------------------------------------------------------------------------------------
+
+
+def shipped_runs(names: Sequence[str], manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    """The manifest entries (arch, provenance, per-epoch metrics) of the shipped checkpoints ``names``.
+
+    A name that is not shipped is one ``CheckpointError`` that says how to ship it.
+    """
+    entries = read_manifest(manifest)
+    missing = [name for name in names if name not in entries]
+    if missing:
+        raise CheckpointError(
+            f"no shipped checkpoint named {', '.join(missing)} in {manifest} (shipped: {', '.join(sorted(entries)) or 'none'}). "
+            "Train the run, then add it with `python -m resnets ship RUN_FOLDER --name NAME`."
+        )
+    for name in names:
+        if not entries[name].get("metrics"):
+            raise CheckpointError(f"the shipped checkpoint {name} has no per-epoch metrics; ship it again with this version of `python -m resnets ship`")
+    return {name: entries[name] for name in names}
+
+
+def shipped_result(entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Shipped runs (``shipped_runs``) in the shape of ``table6``'s result, grouped by architecture,
+    so ``table6_summary`` and ``format_table6`` read them too."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for name, entry in entries.items():
+        runs.setdefault(entry["arch"], []).append({"name": name, "seed": entry["provenance"].get("seed"), "metrics": entry["metrics"], "provenance": entry["provenance"]})
+    return {"experiment": "shipped", "profile": "shipped", "runs": runs}
+
+
+def training_images(config: dict[str, Any]) -> int:
+    """How many images a run trained on, from its config: the subset, else 50,000 minus the held-out ones."""
+    return config["train_subset"] or len(CLASSES) * IMAGES_PER_CLASS[0] - config["val_size"]
+
+
+def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
+    """One line per shipped run: how long it trained, on how many images, and its errors (%)
+    at its final epoch: training (running, during the epoch), validation and test."""
+    rows = []
+    for name, entry in entries.items():
+        config, last = entry["provenance"]["config"], entry["metrics"][-1]
+        rows.append((
+            name, last["epoch"], f"{last['step']:,}", f"{training_images(config):,}",
+            *(f"{100 * last[key]:.2f}" if key in last else None for key in ("train_error", "val_error", "test_error")),
+        ))
+    headers = ["checkpoint", "epochs", "steps", "images", "train %", "val %", "test %"]
+    return format_table(headers, rows)
+
+
+def binomial_standard_error(error: float, images: int) -> float:
+    """Standard error of an error rate measured on ``images`` independent test images."""
+    return math.sqrt(error * (1 - error) / images)
+
+
+@cached
+def _test_error(name: str, sha256: str, data_checksum: str, test_subset: int | None, device: str, manifest: str) -> float:
+    # sha256 and data_checksum are part of the cache key: new weights or other data recompute.
+    from .probes import predict
+
+    images, labels = make_splits(load_cifar10(), test_subset=test_subset).test
+    model = load_pretrained(name, manifest, map_location=device)
+    return (predict(model, images).argmax(1) != labels).float().mean().item()
+
+
+def shipped_test_error(name: str, test_subset: int | None = None, device: str = "cpu", manifest: str | Path = MANIFEST) -> dict[str, Any]:
+    """Measure a shipped checkpoint's test error again, on all 10,000 test images or on
+    ``test_subset`` class-balanced ones (the same images every time).
+
+    Returns {"error", "images", "standard_error", "recorded"}: the error measured now, on how
+    many images, its binomial standard error, and the final-epoch test error the run recorded.
+    """
+    entry = shipped_runs([name], manifest)[name]
+    data = load_cifar10()
+    error = _test_error(name, entry["sha256"], data.checksum, test_subset, str(device), str(manifest))
+    images = test_subset or len(data.test_labels)
+    recorded = entry["metrics"][-1]["test_error"]
+    return {"error": error, "images": images, "standard_error": binomial_standard_error(error, images), "recorded": recorded}
 
 
 def plot_degradation(result: dict[str, Any]):  # -> matplotlib Figure
-    """Training (dashed) and test (solid) error per epoch, plain nets left, ResNets right."""
-    import matplotlib.pyplot as plt
+    """The paper's Fig. 6, from a result: error per epoch, plain nets left and ResNets right;
+    thin lines the training error, bold lines the test error; 20 layers pale, 56 layers dark."""
     from matplotlib.ticker import MaxNLocator
 
-    colors = {"20": "tab:blue", "56": "tab:red"}
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, family in zip(axes, ("plain", "resnet")):
-        for depth in ("20", "56"):
-            model = f"{family}{depth}"
-            for i, run in enumerate(result["runs"].get(model, [])):
-                epochs = [m["epoch"] for m in run["metrics"]]
-                label = f"{model}" if i == 0 else None
-                ax.plot(epochs, [100 * m["train_error"] for m in run["metrics"]], "--", color=colors[depth], alpha=0.8)
-                ax.plot(epochs, [100 * m["test_error"] for m in run["metrics"]], "-", color=colors[depth], label=label)
-        ax.set_title(f"{'Plain' if family == 'plain' else 'Residual'} networks")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(title="solid: test, dashed: train")
-    axes[0].set_ylabel("error (%)")
-    fig.suptitle(f"Degradation on CIFAR-10 ({result['profile']} profile)")
-    fig.tight_layout()
-    return fig
+    from . import viz
 
+    train_key = training_error_key(result)
+    train_label = "train (fit, eval mode)" if train_key == "train_eval_error" else "train"
+    fig, axes = viz.figure(2, figsize=(10, 4), sharey=True)
+    with viz.style():
+        for ax, family, kind in zip(axes, ("plain", "resnet"), ("plain", "residual")):
+            for depth, alpha in (("20", 0.45), ("56", 1.0)):
+                model = f"{family}{depth}"
+                for i, run in enumerate(result["runs"].get(model, [])):
+                    epochs = [m["epoch"] for m in run["metrics"]]
+                    first = i == 0
+                    ax.plot(epochs, [100 * m[train_key] for m in run["metrics"]], lw=1.0, color=viz.COLORS[kind], alpha=alpha,
+                            label=f"{family}-{depth} {train_label}" if first else None)
+                    ax.plot(epochs, [100 * m["test_error"] for m in run["metrics"]], lw=2.6, color=viz.COLORS[kind], alpha=alpha,
+                            label=f"{family}-{depth} test" if first else None)
+            ax.set_title(f"{'Plain' if family == 'plain' else 'Residual'} networks")
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylim(0, 100)
+            ax.legend(fontsize=9, loc="lower left")
+        axes[0].set_ylabel("error (%)")
+        fig.suptitle(f"Degradation on CIFAR-10 ({result['profile']} profile): thin = train, bold = test")
+    return fig
 
 __all__ = [
     "DEGRADATION_MODELS",
     "PAPER_TABLE6",
     "PAPER_RESNET110_MEAN_STD",
+    "PAPER_TABLE6_PARAMETERS",
     "TABLE6_MODELS",
     "degradation",
     "degradation_holds",
     "depth_gaps",
+    "binomial_standard_error",
     "experiment_config",
     "final",
+    "format_provenance",
+    "format_shipped_runs",
+    "format_table6",
     "load_results",
     "plot_degradation",
+    "shipped_result",
+    "shipped_runs",
+    "shipped_test_error",
     "table6",
     "table6_summary",
+    "training_error_key",
+    "training_images",
     "write_results",
 ]

@@ -86,7 +86,9 @@ class TrainConfig:
 
     Length: ``epochs`` or ``iterations`` (steps); give at most one.
     Data: ``val_size`` images held out of the 50k training set (the paper's 5k; 0 = train on
-    all 50k); ``train_subset`` / ``test_subset`` cut the sets down for quick runs.
+    all 50k); ``train_subset`` / ``test_subset`` cut the sets down for quick runs; ``augment``
+    (the paper's random crops and flips) can be turned off, and ``eval_train`` also measures
+    the error on the training images themselves (eval mode, no augmentation) after each epoch.
     """
 
     model: str = "resnet20"
@@ -104,6 +106,8 @@ class TrainConfig:
     val_size: int = 5000
     train_subset: int | None = None
     test_subset: int | None = None
+    augment: bool = True  # random 32x32 crops of the 4-pixel padded image, and horizontal flips
+    eval_train: bool = False  # log train_eval_error: how well the net fits its training images
     seed: int = 0
     device: str = "auto"
     bf16: bool = True  # autocast to bfloat16 on CUDA (ignored elsewhere)
@@ -327,9 +331,7 @@ def provenance(config: TrainConfig, data: CIFAR10, device: torch.device, process
         "platform": platform.platform(),
         "data_source": data.source,
         "data_checksum": data.checksum,
-        "data_note": "CIFAR-10 re-encoded as JPEG q75 (about 1 point less accurate than the original)"
-        if data.from_image_folder
-        else "original CIFAR-10 (torchvision)",
+        "data_note": data.note,
         "seed": config.seed,
         "config": dataclasses.asdict(config),
     }
@@ -378,13 +380,11 @@ class _Run:
         self.data = data
         splits = make_splits(data, config.val_size, config.train_subset, config.test_subset)
         shard = {"rank": processes.rank, "world_size": processes.world_size, "channels_last": config.channels_last}
-        self.train_batches = DeviceBatches(*splits.train, config.batch_size, device, train=True, seed=config.seed, **shard)
+        self.train_batches = DeviceBatches(*splits.train, config.batch_size, device, train=True, seed=config.seed, augment=config.augment, **shard)
         eval_batch = 1000 * processes.world_size
-        self.eval_sets = {
-            name: DeviceBatches(*pair, eval_batch, device, train=False, **shard)
-            for name, pair in (("val", splits.val), ("test", splits.test))
-            if len(pair[1])
-        }
+        named = [("train_eval", splits.train)] if config.eval_train else []
+        named += [("val", splits.val), ("test", splits.test)]
+        self.eval_sets = {name: DeviceBatches(*pair, eval_batch, device, train=False, **shard) for name, pair in named if len(pair[1])}
         if config.iterations is not None:
             self.total_steps = config.iterations
         else:
@@ -605,7 +605,8 @@ def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> N
     """Refuse to resume a checkpoint into a run that would compute something else."""
     if not isinstance(saved, dict) or saved.get("format") != "resnets.train/1":
         raise CheckpointError(f"{path} is not a training checkpoint of this package (no 'format': 'resnets.train/1'); start a new run elsewhere")
-    before = {k: v for k, v in saved["config"].items() if k not in RUNTIME_FIELDS}
+    # Fields added to TrainConfig after the checkpoint was saved take their defaults.
+    before = {**TrainConfig().identity(), **{k: v for k, v in saved["config"].items() if k not in RUNTIME_FIELDS}}
     now = config.identity()
     changed = [f"{k}={before.get(k)!r} (now {now[k]!r})" for k in now if before.get(k) != now[k]]
     if changed:

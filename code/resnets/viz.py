@@ -113,6 +113,37 @@ def to_png(fig: Figure, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
+def image_grid(
+    images: np.ndarray,
+    row_labels: Sequence[str] | None = None,
+    titles: Sequence[Sequence[str]] | None = None,
+    cell: float = 1.1,
+) -> Figure:
+    """A grid of small images: ``images`` is (rows, cols, H, W, 3), uint8 or floats in [0, 1].
+
+    ``row_labels`` name the rows (e.g. the classes) on the left; ``titles[r][c]`` goes above
+    image (r, c). Images are drawn pixel for pixel (no smoothing): CIFAR's 32x32 as it is.
+    """
+    images = np.asarray(images)
+    rows, cols = images.shape[:2]
+    with style():
+        fig, axes = plt.subplots(rows, cols, figsize=(cols * cell + (0.9 if row_labels else 0), rows * cell * (1.2 if titles else 1)),
+                                 squeeze=False, constrained_layout=True)
+        for r in range(rows):
+            for c in range(cols):
+                ax = axes[r, c]
+                ax.imshow(images[r, c], interpolation="nearest")
+                ax.set_xticks([]), ax.set_yticks([])
+                ax.grid(False)
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if titles is not None:
+                    ax.set_title(titles[r][c], fontsize=8, fontweight="normal")
+            if row_labels is not None:
+                axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=10)
+    return fig
+
+
 # ---------------------------------------------------------------------------------------
 # Small plotting functions, each on an Axes you pass in
 # ---------------------------------------------------------------------------------------

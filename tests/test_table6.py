@@ -1,0 +1,97 @@
+"""Table 6's reporting: final-epoch errors beside the paper's, shipped runs and their re-measurement."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from resnets import build_model, reproduce
+from resnets.checkpoints import CheckpointError, ship
+from resnets.data import CIFAR10, make_splits
+from resnets.probes import predict
+
+
+def _run(test_errors: list[float], seed: int = 0) -> dict:
+    metrics = [{"epoch": e + 1, "step": 10 * (e + 1), "train_error": 0.5, "test_error": t} for e, t in enumerate(test_errors)]
+    return {"seed": seed, "metrics": metrics, "provenance": {"seed": seed}}
+
+
+# Final-epoch test errors 0.08 and 0.10 for resnet20 (mean 9 %, std 1.41 %); one plain20 run.
+RESULT = {
+    "runs": {
+        "resnet20": [_run([0.5, 0.05, 0.08], 0), _run([0.4, 0.10], 1)],
+        "resnet110": [_run([0.07], 0)],
+        "plain20": [_run([0.12], 0)],
+    }
+}
+
+
+def test_table6_reports_the_final_epoch_never_the_best() -> None:
+    rows = {row["model"]: row for row in reproduce.table6_summary(RESULT)}
+    assert rows["resnet20"]["runs"] == 2
+    assert rows["resnet20"]["test_error_mean"] == pytest.approx(9.0)  # not the best epoch's 5 %
+    assert rows["resnet20"]["test_error_std"] == pytest.approx(math.sqrt(2))
+    assert math.isnan(rows["plain20"]["test_error_std"]) and rows["plain20"]["paper"] is None
+
+
+def test_format_table6_shows_mean_std_and_the_papers_cells() -> None:
+    lines = reproduce.format_table6(reproduce.table6_summary(RESULT), title="T").splitlines()
+    assert lines[0] == "T" and "final-epoch test error" in lines[1]
+    by_model = {line.split()[0]: line for line in lines[3:]}
+    assert "9.00 ± 1.41" in by_model["resnet20"] and by_model["resnet20"].endswith("8.75")
+    assert by_model["resnet110"].endswith("6.43 (6.61 ± 0.16)")  # best of 5, then mean ± std
+    assert "12.00" in by_model["plain20"] and "±" not in by_model["plain20"] and by_model["plain20"].endswith("—")
+
+
+def test_format_provenance_names_every_fact_and_unknowns() -> None:
+    command = "python -m resnets train --model resnet110 " + " ".join(f"--option-{i} {i}" for i in range(12))
+    text = reproduce.format_provenance({"command": command, "data_checksum": "ab" * 32, "seed": 3})
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    pasted = " ".join(part.strip() for part in text.split("command:")[1].split("git commit:")[0].split("\\\n"))
+    assert pasted.strip() == command, "the wrapped command must paste back into a shell unchanged"
+    assert "ab" * 32 in text and "git commit:   unknown" in text and "seed:" in text
+    assert all(len(line) <= 78 for line in text.splitlines())
+
+
+def test_binomial_standard_error() -> None:
+    assert reproduce.binomial_standard_error(0.07, 10_000) == pytest.approx(0.002551, rel=1e-3)
+    assert reproduce.binomial_standard_error(0.0, 100) == 0.0
+
+
+def _ship_random_resnet8(folder: Path, test_error: float) -> Path:
+    run = folder / "run"
+    run.mkdir()
+    torch.manual_seed(0)
+    torch.save(build_model("resnet8").state_dict(), run / "model.pt")
+    config = {"model": "resnet8", "schedule": "fast", "train_subset": None, "val_size": 5000}
+    (run / "run.json").write_text(json.dumps({"command": "python -m resnets train --model resnet8", "seed": 0, "config": config}))
+    (run / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "step": 175, "train_error": 0.9, "val_error": 0.9, "test_error": test_error}) + "\n")
+    manifest = folder / "shipped" / "manifest.json"
+    ship(run, "resnet8-test", manifest)
+    return manifest
+
+
+def test_shipped_runs_are_read_from_the_manifest_and_missing_ones_explained(tmp_path: Path) -> None:
+    manifest = _ship_random_resnet8(tmp_path, 0.9)
+    entries = reproduce.shipped_runs(["resnet8-test"], manifest)
+    table = reproduce.format_shipped_runs(entries)
+    assert "resnet8-test" in table and "45,000" in table and "90.00" in table
+    rows = reproduce.table6_summary(reproduce.shipped_result(entries))
+    assert rows == [{"model": "resnet8", "runs": 1, "test_error_mean": pytest.approx(90.0), "test_error_std": pytest.approx(float("nan"), nan_ok=True), "paper": None}]
+    with pytest.raises(CheckpointError, match=r"no shipped checkpoint named plain8-cpu .*shipped: resnet8-test.*python -m resnets ship"):
+        reproduce.shipped_runs(["resnet8-test", "plain8-cpu"], manifest)
+
+
+def test_a_shipped_checkpoints_test_error_is_measured_again(cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RESNETS_CACHE", raising=False)
+    manifest = _ship_random_resnet8(tmp_path, 0.9)
+    measured = reproduce.shipped_test_error("resnet8-test", test_subset=200, manifest=manifest)
+    images, labels = make_splits(cifar10, test_subset=200).test
+    torch.manual_seed(0)
+    expected = (predict(build_model("resnet8").eval(), images).argmax(1) != labels).float().mean().item()
+    assert measured["error"] == pytest.approx(expected) and measured["images"] == 200 and measured["recorded"] == 0.9
+    assert measured["standard_error"] == pytest.approx(reproduce.binomial_standard_error(expected, 200))
