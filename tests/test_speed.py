@@ -15,10 +15,11 @@ from PIL import Image
 from torch.utils.data import RandomSampler, SequentialSampler
 from torchvision import transforms
 
-from resnets import cli, speed
+from resnets import speed
 from resnets.bench import time_interleaved
 from resnets.data import CIFAR10, MEAN, STD
 from resnets.runtime import native_bf16
+from test_cli import run as run_cli
 
 TINY = dict(batch_size=8, train_subset=40, test_subset=20)
 
@@ -123,15 +124,6 @@ def test_time_to_accuracy_stops_at_the_first_epoch_on_target(cifar10: CIFAR10) -
     assert speed.default_target("resnet20", cifar10) == pytest.approx(0.90 if cifar10.from_image_folder else 0.91)
     with pytest.raises(ValueError, match="no default target"):
         speed.default_target("resnet110", cifar10)
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_bench_help_names_the_models_measurements_and_switches(capsys: pytest.CaptureFixture) -> None:

@@ -366,6 +366,8 @@ def compare(
     config = engine_config(model, device, batch_size=batch_size, train_subset=train_subset, test_subset=test_subset,
                            bf16=bf16, compile=compile, cudagraphs=cudagraphs, seed=seed)
     paths = [engine_path(config, data), classic_path(config, data, workers)]
+    cudnn_benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True  # the classic recipe sets it too (the engine sets it for its own steps)
     try:
         for path in paths:
             path.set_mode(True)
@@ -376,6 +378,7 @@ def compare(
         evaluation = time_interleaved({p.name: p.eval_step for p in paths}, device, warmup, windows, steps_per_window)
         eval_peak = {p.name: peak_memory_mib(p.eval_step, device, memory_steps) for p in paths}
     finally:
+        torch.backends.cudnn.benchmark = cudnn_benchmark
         for path in paths:
             path.close()
     results = {
