@@ -12,9 +12,9 @@ calls: list[int] = []
 
 
 @cache.cached
-def _square(x: int) -> int:
+def _square(x: int, power: int = 2) -> int:
     calls.append(x)
-    return x * x
+    return x**power
 
 
 def test_cached_is_a_no_op_without_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,6 +30,7 @@ def test_cached_stores_and_reuses_results(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert _square(4) == 16 and _square(4) == 16 and _square(5) == 25
     assert calls == [4, 5]
     assert len(list(tmp_path.glob("*.pkl"))) == 2
+    assert _square(4, 2) == _square(x=4, power=2) == 16 and calls == [4, 5]  # same call, however spelled
     assert not list(tmp_path.glob("*.tmp"))
 
 

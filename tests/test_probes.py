@@ -9,6 +9,8 @@ from torch import nn
 from resnets import build_model
 from resnets.probes import (
     GradientNormMonitor,
+    block_norms,
+    gradient_profile,
     input_gradient_gain,
     residual_sum_gap,
     layer_gradient_norms,
@@ -120,3 +122,25 @@ def test_residual_sum_gap_is_zero_only_for_pre_activation_blocks() -> None:
     assert residual_sum_gap(build_model("resnet20").layer1, x) > 0.1
     with pytest.raises(ValueError, match="blocks that keep the shape"):
         residual_sum_gap(build_model("preact_resnet20").layer2, x)
+def test_gradient_profile_runs_one_backward_pass() -> None:
+    model = build_model("plain20")
+    x, y = torch.randn(2, 3, 16, 16), torch.randint(0, 10, (2,))  # small images: any size works
+    profile = gradient_profile(model, x, y)
+    assert [n for n, _ in profile] == [n for n, _ in weight_layers(model)]
+    again = gradient_profile(model, x, y)  # old gradients are discarded, not accumulated
+    assert [v for _, v in again] == pytest.approx([v for _, v in profile])
+
+
+def test_block_norms_see_the_gate_of_post_activation_blocks_only() -> None:
+    x, y = torch.randn(2, 3, 16, 16), torch.randint(0, 10, (2,))
+    post = block_norms(build_model("resnet20"), x, y)
+    pre = block_norms(build_model("preact_resnet20"), x, y)
+    for norms in (post, pre):
+        assert len(norms.signal) == len(norms.gradient) == 9
+        assert all(v > 0 for v in norms.signal + norms.gradient)
+    assert all(0 < g < 1 for g in post.gate_open) and pre.gate_open == [1.0] * 9
+    survival = post.skip_path_survival()
+    assert survival[-1] == post.gate_open[-1] and all(a <= b for a, b in zip(survival, survival[1:]))
+    assert pre.skip_path_survival() == [1.0] * 9
+    with pytest.raises(ValueError, match="no residual blocks"):
+        block_norms(torch.nn.Linear(3, 2), torch.randn(1, 3), torch.tensor([0]))

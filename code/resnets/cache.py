@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import os
 import pickle
 import tempfile
@@ -36,7 +37,11 @@ def cache_dir() -> Path | None:
 
 
 def _key(function: Callable, args: tuple, kwargs: dict) -> str:
-    text = repr((function.__module__, function.__qualname__, args, sorted(kwargs.items()), source_hash()))
+    # Bind to the signature first, so f(1, x=2), f(1, 2) and f(1) (with x=2 the default)
+    # share one entry.
+    bound = inspect.signature(function).bind(*args, **kwargs)
+    bound.apply_defaults()
+    text = repr((function.__module__, function.__qualname__, sorted(bound.arguments.items()), source_hash()))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

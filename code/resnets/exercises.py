@@ -78,6 +78,68 @@ def keys() -> list[str]:
 
 # --- Part 1 · The math ---------------------------------------------------------------------
 
+
+@solution("part1.chance_loss", hint="A logit of 0 means probability 1/2 for either class: the loss is -log(1/2) at every point.")
+def _chance_loss() -> float:
+    from .toy import bce_with_logits
+
+    return bce_with_logits(np.zeros((2, 1)), np.array([0.0, 1.0]))[0]
+
+
+@solution("part1.toy_parameters_64", hint="W and b of the input layer (2 -> 16), of 64 blocks (16 -> 16) and of the head (16 -> 1).")
+def _toy_parameters_64() -> int:
+    from .toy import Net
+    from .toy_experiments import WIDTH
+
+    return Net(64, WIDTH, residual=True).theta.size
+
+
+@solution("part1.residual_output", hint="F(x) = W x with the walkthrough's W; then H(x) = F(x) + x.")
+def _residual_output() -> np.ndarray:
+    from .toy_experiments import WALKTHROUGH_W, linear_residual
+
+    return linear_residual(WALKTHROUGH_W, np.array([2.0, -1.0]))[1]
+
+
+@solution("part1.residual_jacobian", hint="H(x) = W x + x, so dH/dx = W + I.")
+def _residual_jacobian() -> np.ndarray:
+    from .toy_experiments import WALKTHROUGH_W
+
+    return np.eye(2) + WALKTHROUGH_W
+
+
+@solution("part1.gradient_after_50_layers", hint="The factors multiply: 0.8 x 0.8 x ... fifty times.")
+def _gradient_after_50_layers() -> float:
+    return 0.8**50
+
+
+@solution("part1.plain128_orders", hint="te.orders_of_magnitude(te.init_gradient_profile(128, residual=False, seed=0))", rel=0.02)
+def _plain128_orders() -> float:
+    from .toy_experiments import init_gradient_profile, orders_of_magnitude
+
+    return orders_of_magnitude(init_gradient_profile(128, residual=False, seed=0))
+
+
+@solution("part1.paths_of_length_3", hint="Choose which 3 of the 10 blocks the path goes through: C(10, 3).")
+def _paths_of_length_3() -> int:
+    from .toy_experiments import path_counts
+
+    return int(path_counts(10)[3])
+
+
+@solution("part1.mean_path_length_resnet110", hint="ResNet-110 has 54 blocks; a random path's length is Binomial(54, 1/2).")
+def _mean_path_length_resnet110() -> float:
+    from .toy_experiments import path_counts
+
+    counts = path_counts(54)
+    return float((np.arange(55) * counts).sum() / counts.sum())
+
+
+@solution("part1.clean_path_fraction", hint="A unit keeps its clean path only if all 54 gates let it through: 0.85 multiplied 54 times.")
+def _clean_path_fraction() -> float:
+    return 0.85**54
+
+
 # --- Part 2 · The implementation -----------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ Shapes (``trace_shapes``): what every layer receives and returns. Costs (``saved
 ``input_gradient_gain``): the memory a training step keeps, and how a gradient survives the trip
 from the output back to the input. The identity path (``shortcut_deviations``,
 ``residual_sum_gap``): how close each shortcut is to the identity, and whether x_L = x_0 + sum F.
+Whole-net profiles (``gradient_profile``, ``block_norms``): every layer's gradient after one
+backward pass, and the signal, gradient and post-addition gate at every residual block.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from .blocks import ZeroPadShortcut, is_residual_block
+from .blocks import ZeroPadShortcut, _PostActivationBlock, is_residual_block
 from .tables import format_shape, format_table
 
 WEIGHT_LAYERS = (nn.Conv2d, nn.Linear)
@@ -277,3 +279,70 @@ def residual_sum_gap(blocks: Sequence[nn.Module], x: Tensor) -> float:
         for block, mode in zip(blocks, modes):
             block.train(mode)
     return ((h - x - total).norm() / h.norm()).item()
+
+
+# ---------------------------------------------------------------------------------------
+# Whole-net profiles: every layer's gradient, every block's signal and gradient (Part 1)
+# ---------------------------------------------------------------------------------------
+
+
+def gradient_profile(model: nn.Module, inputs: Tensor, targets: Tensor) -> list[tuple[str, float]]:
+    """One forward and backward pass of a classifier (cross-entropy on ``targets``), then
+    ``layer_gradient_norms``: every conv/linear weight's gradient norm, input side first.
+
+    inputs: (N, ...) on the model's device; targets: (N,) class indices. Gradients the
+    model already held are discarded. Use it at initialisation to see how a gradient
+    survives the trip from the loss back to the first layer.
+    """
+    model.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(model(inputs), targets).backward()
+    return layer_gradient_norms(model)
+
+
+@dataclass
+class BlockNorms:
+    """What ``block_norms`` measured at the output of each residual block, input side first."""
+
+    signal: list[float]  # root-mean-square of the block's output
+    gradient: list[float]  # root-mean-square of dLoss/d(block output)
+    gate_open: list[float]  # fraction of units a ReLU after the addition lets through (1.0: no such ReLU)
+
+    def skip_path_survival(self) -> list[float]:
+        """Running product of ``gate_open`` from the last block down: roughly the share of
+        units whose gradient could cross every block from there to the top by the skips alone."""
+        out, running = [], 1.0
+        for fraction in reversed(self.gate_open):
+            running *= fraction
+            out.append(running)
+        return out[::-1]
+
+
+def block_norms(model: nn.Module, inputs: Tensor, targets: Tensor) -> BlockNorms:
+    """Signal and gradient size at every residual block of ``model`` for one batch.
+
+    Works on any model whose residual blocks are this package's blocks (``ResNet``,
+    or anything containing them). One forward and backward pass, cross-entropy loss;
+    parameter gradients are left in the model.
+    """
+    blocks = [m for m in model.modules() if is_residual_block(m)]
+    if not blocks:
+        raise ValueError("the model has no residual blocks from resnets.blocks to measure")
+    signal, gradient, gate_open = [0.0] * len(blocks), [0.0] * len(blocks), [1.0] * len(blocks)
+
+    def watch(index: int, post_activation: bool):
+        def hook(module: nn.Module, args: tuple, output: Tensor) -> None:
+            signal[index] = output.detach().pow(2).mean().sqrt().item()
+            if post_activation:  # output = relu(F(x) + x): the gate is open where it is positive
+                gate_open[index] = (output.detach() > 0).float().mean().item()
+            output.register_hook(lambda grad: gradient.__setitem__(index, grad.pow(2).mean().sqrt().item()))
+
+        return hook
+
+    handles = [b.register_forward_hook(watch(i, isinstance(b, _PostActivationBlock))) for i, b in enumerate(blocks)]
+    try:
+        model.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(inputs), targets).backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return BlockNorms(signal, gradient, gate_open)

@@ -1,0 +1,334 @@
+"""The experiments of Part 1, run on the toy nets of ``toy.py``.
+
+Each function returns plain numbers (numpy arrays, dicts of them); the chapters plot them.
+The expensive ones are ``@cached``: with RESNETS_CACHE set, the second execution of a
+chapter (and every chapter that trains the same net) reads them back.
+
+    Chapter 1  degradation_curves          training loss of plain and residual nets by depth
+    Chapter 2  identity_fit                fit y = x with k plain or residual layers
+               relative_changes            how far each layer of a trained net is from the identity
+    Chapter 3  init_gradient_profile       per-layer gradient norms at initialisation
+    Chapter 4  path_gradient_by_length,    the unrolled view: gradient per path length,
+               lesion_errors               and deleting blocks from trained nets
+    Chapter 5  signal_norms, skip_path_gradient_ratio
+                                           what the identity path carries, pre vs post
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import toy
+from .cache import cached
+
+#: The spiral set every chapter trains on, and the nets' width and learning rate.
+SPIRAL_POINTS = 256
+WIDTH = 16
+LR = 5e-3
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How big Part 1's experiments are in one profile."""
+
+    depths: tuple[int, ...]  # depths of the degradation sweep
+    seeds: tuple[int, ...]  # independent initialisations per net
+    steps: int  # full-batch Adam steps per training run
+    profile_depths: tuple[int, ...]  # depths of the gradient-flow profiles (no training: cheap)
+
+
+SETTINGS = {
+    "quick": Settings(depths=(4, 8, 16, 32, 64), seeds=(0, 1), steps=300, profile_depths=(4, 8, 16, 32, 64, 128, 256)),
+    "full": Settings(
+        depths=(4, 8, 16, 32, 64), seeds=(0, 1, 2, 3, 4), steps=600, profile_depths=(4, 8, 16, 32, 64, 128, 256)
+    ),
+}
+
+
+def settings(profile: str) -> Settings:
+    """The experiment sizes for ``rt.profile`` ("quick" or "full")."""
+    if profile not in SETTINGS:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(SETTINGS)}")
+    return SETTINGS[profile]
+
+
+def spirals(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The training set of Part 1 (``seed=0``); other seeds give fresh points of the same spirals."""
+    return toy.two_spirals(SPIRAL_POINTS, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 1: the degradation problem
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpiralRun:
+    """One training run on the spirals: the final weights and what was seen on the way."""
+
+    theta: np.ndarray  # the trained net's flat parameters
+    losses: np.ndarray  # (steps,) training loss at each step
+    early_grad: np.ndarray  # (steps,) gradient norm of the first block's weight at each step
+    late_grad: np.ndarray  # (steps,) the same for the last block
+
+
+def train_spirals(
+    depth: int, residual: bool, seed: int, steps: int, lr: float = LR, width: int = WIDTH, order: str = "pre"
+) -> SpiralRun:
+    """Train one toy net on the spirals; record its loss and early/late gradient norms.
+
+    Cached: every chapter that trains the same net, however it spells the call, reads the
+    same result back (the arguments are passed on in one fixed order).
+    """
+    return _train_spirals(depth, residual, seed, steps, lr, width, order)
+
+
+@cached
+def _train_spirals(depth: int, residual: bool, seed: int, steps: int, lr: float, width: int, order: str) -> SpiralRun:
+    X, y = spirals()
+    net = toy.Net(depth, width, residual=residual, order=order, seed=seed)
+    early, late = np.zeros(steps), np.zeros(steps)
+
+    def watch(step: int, loss: float) -> None:  # after each backward: the gradients are fresh
+        if depth:
+            early[step] = np.linalg.norm(net.blocks[0].linear.dW)
+            late[step] = np.linalg.norm(net.blocks[-1].linear.dW)
+
+    losses = toy.train(net, X, y, toy.bce_with_logits, steps, lr, callback=watch)
+    return SpiralRun(net.theta.copy(), losses, early, late)
+
+
+def trained_spiral_net(
+    depth: int, residual: bool, seed: int, steps: int, lr: float = LR, width: int = WIDTH, order: str = "pre"
+) -> tuple[toy.Net, SpiralRun]:
+    """The net ``train_spirals`` trained (rebuilt from its cached weights), and its run."""
+    run = train_spirals(depth, residual, seed, steps, lr, width, order)
+    net = toy.Net(depth, width, residual=residual, order=order, seed=seed)
+    net.theta[:] = run.theta  # in place: the layers' weights are views of theta
+    return net, run
+
+
+def degradation_curves(
+    depths: tuple[int, ...], seeds: tuple[int, ...], steps: int, lr: float = LR, order: str = "pre"
+) -> dict[tuple[int, bool], np.ndarray]:
+    """{(depth, residual): (len(seeds), steps) training-loss curves} for plain and residual nets."""
+    return {
+        (depth, residual): np.stack([train_spirals(depth, residual, s, steps, lr, order=order).losses for s in seeds])
+        for residual in (False, True)
+        for depth in depths
+    }
+
+
+def by_kind(results: dict[tuple[int, bool], np.ndarray], depths: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """{(depth, residual): (seeds,)} -> {"plain": (depths, seeds), "residual": (depths, seeds)},
+    the layout ``viz.plot_by_depth`` draws."""
+    return {kind: np.stack([results[(d, kind == "residual")] for d in depths]) for kind in ("plain", "residual")}
+
+
+def final_losses(curves: dict[tuple[int, bool], np.ndarray], last: int = 20) -> dict[tuple[int, bool], np.ndarray]:
+    """Each run's final training loss: the mean of its last ``last`` steps, (seeds,) per net."""
+    return {key: c[:, -last:].mean(axis=1) for key, c in curves.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 2: fitting the identity
+# ---------------------------------------------------------------------------------------
+
+#: The numeric walkthrough of Chapter 2: a 2-D residual layer with a linear branch F(x) = W x.
+WALKTHROUGH_X = np.array([1.0, 0.5])
+WALKTHROUGH_W = np.array([[0.1, 0.05], [0.05, 0.1]])
+
+
+def linear_residual(W: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F(x), H(x)) for the linear residual layer H(x) = F(x) + x with F(x) = W x."""
+    F = W @ x
+    return F, F + x
+
+
+IDENTITY_DIM = 8
+IDENTITY_STEPS = 500
+IDENTITY_TOL = 0.05  # "converged": the squared error is down to 5% of the signal's
+
+
+def identity_data(n: int = 256, dim: int = IDENTITY_DIM, seed: int = 0) -> np.ndarray:
+    """(n, dim) points uniform in [0, 1]^dim. Non-negative, so a stack of plain ReLU layers
+    *can* represent the identity exactly (W = I, b = 0 in every layer): the question is
+    only whether training finds it."""
+    return np.random.default_rng(seed).uniform(0.0, 1.0, (n, dim))
+
+
+def identity_fit(
+    depth: int, residual: bool, seed: int = 0, steps: int = IDENTITY_STEPS, lr: float = 1e-2, weight_decay: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train ``depth`` layers (no normalisation) to output their input.
+
+    Returns (relative error at each step, (depth,) Frobenius norm of each trained W). The
+    relative error is the mean squared error divided by the mean ||x||², so 1.0 is as bad
+    as answering zero. Plain layers start from He initialisation, residual branches from
+    He initialisation scaled by 1/depth (see ``toy.Stack``). Cached.
+    """
+    return _identity_fit(depth, residual, seed, steps, lr, weight_decay)
+
+
+@cached
+def _identity_fit(
+    depth: int, residual: bool, seed: int, steps: int, lr: float, weight_decay: float
+) -> tuple[np.ndarray, np.ndarray]:
+    X = identity_data()
+    stack = toy.Stack(depth, IDENTITY_DIM, residual=residual, norm=False, seed=seed)
+    losses = toy.train(stack, X, X, toy.mse, steps, lr, weight_decay=weight_decay)
+    weight_norms = np.array([np.linalg.norm(b.linear.W) for b in stack.blocks])
+    return losses / np.mean(np.sum(X * X, axis=1)), weight_norms
+
+
+def steps_to_converge(curve: np.ndarray, tol: float = IDENTITY_TOL) -> float:
+    """First step at which ``curve`` drops below ``tol``; inf if it never does."""
+    below = np.flatnonzero(curve < tol)
+    return float(below[0]) if below.size else math.inf
+
+
+def relative_changes(net: toy.Net, X: np.ndarray) -> np.ndarray:
+    """(depth,) how far each block of a net is from the identity on the data X:
+    ||h_out - h_in|| / ||h_in|| (norms over the whole batch). For a residual block this is
+    ||F(h)|| / ||h||; He et al. 2015 (Fig. 7) saw the same thing as small "layer responses"."""
+    h = net.embed.forward(X)
+    changes = []
+    for block in net.blocks:
+        out = block.forward(h)
+        changes.append(float(np.linalg.norm(out - h) / np.linalg.norm(h)))
+        h = out
+    return np.array(changes)
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 3: gradient norms at initialisation
+# ---------------------------------------------------------------------------------------
+
+
+def init_gradient_profile(depth: int, residual: bool, seed: int = 0, order: str = "pre") -> np.ndarray:
+    """(depth,) L2 norm of each block's weight gradient, input side first, for a freshly
+    initialised net on the spiral set (one full-batch backward pass)."""
+    X, y = spirals()
+    net = toy.Net(depth, WIDTH, residual=residual, order=order, seed=seed)
+    _, g = toy.bce_with_logits(net.forward(X), y)
+    net.backward(g)
+    return net.weight_grad_norms()
+
+
+def gradient_profiles(depths: tuple[int, ...], seeds: tuple[int, ...]) -> dict[tuple[int, bool], np.ndarray]:
+    """{(depth, residual): (len(seeds), depth) per-layer gradient norms at initialisation}."""
+    return {
+        (depth, residual): np.stack([init_gradient_profile(depth, residual, s) for s in seeds])
+        for residual in (False, True)
+        for depth in depths
+    }
+
+
+def orders_of_magnitude(profile: np.ndarray) -> float:
+    """log10(largest / smallest) of a gradient-norm profile: how far its layers are apart."""
+    return float(np.log10(profile.max() / profile.min()))
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 4: the ensemble view
+# ---------------------------------------------------------------------------------------
+
+
+def path_counts(n_blocks: int) -> np.ndarray:
+    """(n+1,) number of paths through n residual blocks that pass k branches: C(n, k).
+
+    Each block offers two routes (skip or branch), so there are 2^n paths in all and a
+    random one has Binomial(n, 1/2) branches: its length.
+    """
+    return np.array([math.comb(n_blocks, k) for k in range(n_blocks + 1)], dtype=float)
+
+
+def path_gradient_by_length(
+    net: toy.Net, X: np.ndarray, y: np.ndarray, samples: int = 20, seed: int = 0
+) -> np.ndarray:
+    """(n+1,) mean gradient norm at the first block's input carried by ONE path of length k.
+
+    Veit et al. 2016's measurement: for each k, pick k of the n blocks at random; the
+    backward pass goes through the branch of those blocks and through the skip of all
+    others; average the norm of the resulting gradient over ``samples`` such paths.
+    Multiply by ``path_counts(n)`` for the total gradient that paths of each length carry.
+    """
+    _, g = toy.bce_with_logits(net.forward(X), y)
+    rng = np.random.default_rng(seed)
+    n = net.depth
+    norms = np.zeros(n + 1)
+    for k in range(n + 1):
+        for _ in range(samples):
+            through_branch = set(rng.choice(n, size=k, replace=False).tolist())
+            routes = ["branch" if i in through_branch else "skip" for i in range(n)]
+            norms[k] += np.linalg.norm(net.backward(g, routes)) / samples
+    return norms
+
+
+def lesion_errors(net: toy.Net, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(depth,) error rate on (X, y) with block i deleted, for each i.
+
+    Deleting a block leaves its input unchanged: for a residual block that removes F(x)
+    (x passes on by the skip); for a plain layer it removes the layer outright.
+    """
+    return np.array([net.error_rate(X, y, skip_blocks=[i]) for i in range(net.depth)])
+
+
+def random_lesion_errors(
+    net: toy.Net,
+    X: np.ndarray,
+    y: np.ndarray,
+    counts: tuple[int, ...],
+    samples: int = 10,
+    seed: int = 0,
+    among: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """(len(counts),) mean error rate with ``k`` blocks deleted at random, for each k in
+    ``counts``; the blocks are drawn from ``among`` (block indices; default: all)."""
+    candidates = np.arange(net.depth) if among is None else np.asarray(among)
+    if max(counts) > len(candidates):
+        raise ValueError(f"cannot delete {max(counts)} blocks out of {len(candidates)} candidates")
+    rng = np.random.default_rng(seed)
+    return np.array(
+        [
+            np.mean([net.error_rate(X, y, rng.choice(candidates, size=k, replace=False)) for _ in range(samples)])
+            for k in counts
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 5: pre-activation vs post-activation
+# ---------------------------------------------------------------------------------------
+
+
+def signal_norms(net: toy.Net, X: np.ndarray) -> np.ndarray:
+    """(depth + 1,) root-mean-square of the signal entering the first block and leaving each block."""
+    h = net.embed.forward(X)
+    rms = [np.sqrt(np.mean(h * h))]
+    for block in net.blocks:
+        h = block.forward(h)
+        rms.append(np.sqrt(np.mean(h * h)))
+    return np.array(rms)
+
+
+def skip_path_gradient_ratio(net: toy.Net, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(depth + 1,) how much of the gradient at the top survives the pure identity path.
+
+    Entry j is ||gradient at the input of block depth-j, sent back through the skips only||
+    divided by ||gradient at the output of the last block||: 1 all the way down for a
+    pre-activation net (the skip is exactly x), shrinking at every block of a post-activation
+    net, whose ReLU after the addition zeroes the gradient of every unit it switches off.
+    """
+    _, g = toy.bce_with_logits(net.forward(X), y)
+    g = net.head_norm.backward(net.head_relu.backward(net.head.backward(g)))
+    top = np.linalg.norm(g)
+    ratios = [1.0]
+    for block in reversed(net.blocks):
+        g = block.backward(g, route="skip")
+        ratios.append(np.linalg.norm(g) / top)
+    return np.array(ratios)
+

@@ -1,0 +1,95 @@
+"""Part 1's experiments: the effects the chapters teach, asserted where they are cheap."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnets import toy, toy_experiments as te
+
+
+def test_settings_per_profile() -> None:
+    assert te.settings("quick").steps < te.settings("full").steps
+    with pytest.raises(ValueError, match="quick, full"):
+        te.settings("medium")
+
+
+def test_degradation_plain_gets_worse_with_depth_residual_does_not() -> None:
+    curves = te.degradation_curves((4, 32), (0,), steps=300)
+    final = {key: value[0] for key, value in te.final_losses(curves).items()}
+    assert final[(32, False)] > final[(4, False)] + 0.3  # the deep plain net ends near chance (ln 2)
+    assert final[(32, True)] < 0.05 and final[(4, True)] < 0.05
+
+
+def test_identity_is_easy_for_residual_layers_and_hard_for_plain_ones() -> None:
+    plain, _ = te.identity_fit(8, False)
+    residual, _ = te.identity_fit(8, True)
+    assert plain[-1] > 5 * residual[-1]
+    assert te.steps_to_converge(residual) < math.inf == te.steps_to_converge(plain)
+    assert te.steps_to_converge(np.array([1.0, 0.5, 0.001]), tol=0.01) == 2
+
+
+def test_weight_decay_pulls_residual_branches_to_zero() -> None:
+    _, free = te.identity_fit(4, True, steps=300)
+    _, decayed = te.identity_fit(4, True, steps=300, weight_decay=1.0)
+    assert decayed.mean() < 0.5 * free.mean()
+
+
+def test_init_gradients_vanish_in_deep_plain_nets_not_in_residual_ones() -> None:
+    plain = te.init_gradient_profile(256, residual=False)
+    residual = te.init_gradient_profile(256, residual=True)
+    assert plain.shape == (256,)
+    assert te.orders_of_magnitude(plain) > 5
+    assert te.orders_of_magnitude(residual) < 2.5
+
+
+def test_path_counts_are_binomial() -> None:
+    counts = te.path_counts(10)
+    assert counts.sum() == 2**10 and counts[3] == 120 and counts.argmax() == 5
+
+
+def test_path_gradients_shrink_with_length_and_lesions_run() -> None:
+    X, y = te.spirals()
+    net = toy.Net(6, 8, residual=True, seed=0)
+    toy.train(net, X, y, toy.bce_with_logits, 100, lr=1e-2)
+    per_path = te.path_gradient_by_length(net, X, y, samples=5)
+    assert per_path.shape == (7,) and per_path[0] > per_path[-1] > 0
+    lesions = te.lesion_errors(net, X, y)
+    assert lesions.shape == (6,) and ((0 <= lesions) & (lesions <= 1)).all()
+    assert te.random_lesion_errors(net, X, y, counts=(0,))[0] == net.error_rate(X, y)
+    assert te.random_lesion_errors(net, X, y, counts=(2,), among=(4, 5))[0] == net.error_rate(X, y, [4, 5])
+    with pytest.raises(ValueError, match="cannot delete 3 blocks out of 2"):
+        te.random_lesion_errors(net, X, y, counts=(3,), among=(4, 5))
+
+
+def test_by_kind_stacks_depths_for_plotting() -> None:
+    results = {(d, r): np.full(2, d + 100 * r) for d in (4, 8) for r in (False, True)}
+    table = te.by_kind(results, (4, 8))
+    assert table["plain"].shape == (2, 2) and table["residual"][1, 0] == 108
+
+
+@pytest.mark.parametrize("order", ["pre", "post"])
+def test_only_the_pre_activation_skip_path_is_clean(order: str) -> None:
+    X, y = te.spirals()
+    net = toy.Net(32, 16, residual=True, order=order, seed=0)
+    ratios = te.skip_path_gradient_ratio(net, X, y)
+    assert ratios.shape == (33,) and te.signal_norms(net, X).shape == (33,)
+    if order == "pre":
+        np.testing.assert_allclose(ratios, 1.0)
+    else:
+        assert ratios[-1] < 0.9 and np.all(np.diff(ratios) <= 1e-12)  # every block's ReLU closes some
+
+
+def test_trained_nets_come_back_from_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RESNETS_CACHE", str(tmp_path))
+    net, run = te.trained_spiral_net(2, True, 0, steps=20)
+    again, run_again = te.trained_spiral_net(2, True, 0, steps=20)
+    assert len(list(tmp_path.glob("_train_spirals-*.pkl"))) == 1
+    np.testing.assert_array_equal(run.losses, run_again.losses)
+    X, y = te.spirals()
+    np.testing.assert_array_equal(net.forward(X), again.forward(X))
+    assert np.shares_memory(again.blocks[0].linear.W, again.theta)
+    assert run.early_grad.shape == (20,) and (run.early_grad > 0).all()
