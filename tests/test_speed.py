@@ -82,7 +82,7 @@ def test_both_paths_start_from_the_same_weights_and_settings(cifar10: CIFAR10) -
     for a, b in zip(engine.model.state_dict().values(), classic.model.state_dict().values()):
         assert torch.equal(a, b)
     assert config.batch_size == 8 and config.momentum == 0.9 and config.nesterov and config.weight_decay == 5e-4
-    assert "NHWC" in engine.setting and "NCHW, fp32" in classic.setting and ("bf16" in engine.setting) == native_bf16(torch.device("cpu"))
+    assert "NHWC" in engine.setting and "fused SGD" in engine.setting and "NCHW, fp32" in classic.setting and ("bf16" in engine.setting) == native_bf16(torch.device("cpu"))
 
 
 def test_interleaved_windows_alternate_after_every_warm_up() -> None:

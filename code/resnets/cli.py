@@ -69,7 +69,7 @@ settings (the fast schedule's: lr 0.2, momentum 0.9, Nesterov, weight decay 5e-4
 
   engine   train.py as it runs: data decoded once and held on the device, shuffled, cropped and
            flipped there by tensor ops; channels_last; bf16 autocast where the hardware has bf16
-           (GPUs from Ampere on, CPUs with AVX512-BF16 or AMX); fused SGD on CUDA; optionally
+           (GPUs from Ampere on, CPUs with AVX512-BF16 or AMX); fused SGD (CUDA, CPU); optionally
            torch.compile (--compile) and CUDA graphs (--cudagraphs)
   classic  a torchvision-style data set of PIL images through RandomCrop(32, padding=4),
            RandomHorizontalFlip, ToTensor, Normalize; a DataLoader with one worker per core,

@@ -12,7 +12,7 @@ optimizer settings:
              decoded once and held on the device as uint8, shuffled, cropped and flipped there
              by tensor ops (``data.DeviceBatches``); channels_last; bf16 autocast where the
              hardware computes in bf16 (``runtime.native_bf16``: recent GPUs, CPUs with
-             AVX512-BF16 or AMX); fused SGD on CUDA; optionally ``torch.compile`` and CUDA graphs.
+             AVX512-BF16 or AMX); fused SGD; optionally ``torch.compile`` and CUDA graphs.
     classic  the recipe of the PyTorch tutorials and of most CIFAR-10 repositories: a data set
              that hands out PIL images, as ``torchvision.datasets.CIFAR10`` does (here over
              the engine's decoded arrays, so both paths see the same pixels), transformed by

@@ -9,7 +9,8 @@ What it does, in the order a step meets it:
 * **Forward** under bf16 autocast where the hardware computes in bf16 (``runtime.native_bf16``:
   recent NVIDIA GPUs, CPUs with AVX512-BF16 or AMX), channels_last memory, optionally ``torch.compile``d
   (and on CUDA optionally replayed as CUDA graphs, one launch for the whole step's kernels).
-* **SGD** with momentum 0.9 and weight decay, its learning rate set from the step number alone.
+* **SGD** with momentum 0.9 and weight decay, fused (one kernel for all parameters) on CUDA and
+  CPU, its learning rate set from the step number alone.
 * **Bookkeeping without host syncs**: per-step losses, correct counts and sampled gradient norms
   accumulate in device tensors; the host reads them every ``sync_every`` steps (progress bar,
   the NaN check) and at the end of each epoch (metrics).
@@ -423,9 +424,11 @@ class Run:
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.monitor = GradientNormMonitor(self.model)
+        # Fused SGD: one kernel updates every parameter (CUDA, and CPUs since torch 2.4), instead
+        # of a loop of small ones per tensor; the update is the same.
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-            nesterov=config.nesterov, fused=device.type == "cuda" or None,
+            nesterov=config.nesterov, fused=device.type in ("cuda", "cpu") or None,
         )
         self.state = RunState(warming_up=config.warmup_error is not None)
         self._maybe_resume()
