@@ -88,7 +88,8 @@ what is measured, for each model:
                          torch.cuda.max_memory_allocated; on a Linux CPU the peak resident set size
                          (VmHWM, reset through /proc/self/clear_refs, freed heap returned first),
                          of the main process only
-  time to accuracy       (--time-to-accuracy; default on CUDA only) the fast schedule on all 50k
+  time to accuracy       (--time-to-accuracy; default on CUDA only) the engine's fast schedule
+                         (batch 256, warm-up then cosine decay over --tta-epochs) on all 50k
                          training images, test accuracy after every epoch, stopping at the first
                          epoch at or above the target: {targets} on the
                          original CIFAR-10, {drop} lower on an image-folder copy (this project's

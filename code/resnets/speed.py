@@ -215,7 +215,8 @@ def classic_path(config: TrainConfig, data: CIFAR10, workers: int | None = None)
         totals["correct"] += (logits.argmax(1) == y).sum().item()
 
     def close() -> None:
-        training.close(), evaluation.close()
+        training.close()
+        evaluation.close()
         loaders.clear()  # the last references: persistent workers exit with their DataLoader
 
     workers = loaders[0].num_workers
