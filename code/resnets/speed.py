@@ -537,13 +537,14 @@ def write_report(folder: str | Path, name: str, report: dict[str, Any], text: st
     json_path, markdown_path = folder / f"{name}.json", folder / f"{name}.md"
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     about = report["machine"]
+    cuda_build = f" (built for CUDA {about['cuda']})" if about["cuda"] else ""
     lines = [
         f"# Speed: engine against the classic recipe ({about['device']})",
         "",
         f"- command: `{report['command']}`",
         f"- date: {about['date']}; code: {about['git_commit']}",
         f"- machine: {about['cpu']}, {about['cores']} cores ({about['torch_threads']} torch threads); {about['device']}",
-        f"- software: torch {about['torch']}, torchvision {about['torchvision']}, CUDA {about['cuda'] or 'none'}, Python {about['python']}",
+        f"- software: torch {about['torch']}{cuda_build}, torchvision {about['torchvision']}, Python {about['python']}",
         f"- data: {report['data']}",
         "",
         "```text",
