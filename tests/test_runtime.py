@@ -48,3 +48,11 @@ def test_setup_seeds_everything() -> None:
     a = torch.rand(3)
     runtime.setup(seed=3, verbose=False)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_native_bf16_follows_the_hardware() -> None:
+    cpu_has_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert runtime.native_bf16(torch.device("cpu")) == cpu_has_bf16
+    assert not runtime.native_bf16(torch.device("mps"))
+    if torch.cuda.is_available():
+        assert runtime.native_bf16(torch.device("cuda")) == (torch.cuda.get_device_capability()[0] >= 8)

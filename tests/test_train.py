@@ -16,6 +16,7 @@ from resnets import build_model
 from resnets import train as train_module
 from resnets.checkpoints import CheckpointError, load_file, load_state_dict
 from resnets.data import CIFAR10
+from resnets.runtime import native_bf16
 from resnets.train import TrainConfig, TrainingDiverged, learning_rate, read_metrics, train
 
 METRIC_KEYS = {
@@ -143,11 +144,37 @@ def test_the_warm_up_ends_when_the_training_error_falls_below_the_threshold(cifa
         ({"model": "resnet_56"}, r"unknown model 'resnet_56'\. Did you mean resnet56"),
         ({"momentum": 1.5}, r"momentum must be in \[0, 1\); got 1\.5"),
         ({"model": "plain20", "zero_init_residual": True}, r"zero_init_residual would make every block of plain20 output zeros"),
+        ({"target_error": 9.0}, r"target_error is a test error in \[0, 1\), e\.g\. 0\.09 for 91% accuracy; got 9\.0"),
+        ({"target_error": 0.1, "test_subset": 0}, r"target_error stops at a test error, so it needs test images"),
     ],
 )
 def test_bad_settings_are_explained_before_anything_runs(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(TrainConfig(), **overrides).resolved()
+
+
+def test_a_run_with_a_target_stops_at_the_first_epoch_that_reaches_it(cifar10: CIFAR10) -> None:
+    result = train(tiny(epochs=3, target_error=0.99), cifar10)
+    assert [m["epoch"] for m in result.metrics] == [1] and result.metrics[0]["test_error"] <= 0.99
+    assert len(train(tiny(epochs=2, target_error=0.0), cifar10).metrics) == 2  # never reached: the schedule runs out
+
+
+def test_the_engine_sets_its_backend_switches_only_while_it_runs() -> None:
+    before = (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory, torch.backends.cudnn.benchmark)
+    with train_module.backend_settings(torch.device("cpu")):
+        assert torch.are_deterministic_algorithms_enabled() and not torch.utils.deterministic.fill_uninitialized_memory
+    assert (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory, torch.backends.cudnn.benchmark) == before
+
+
+def test_bf16_autocast_only_where_the_hardware_has_it_and_cuda_graphs_only_on_cuda(cifar10: CIFAR10) -> None:
+    cpu = torch.device("cpu")
+    for bf16, expected in ((True, torch.bfloat16 if native_bf16(cpu) else torch.float32), (False, torch.float32)):
+        run = train_module.Run(tiny(bf16=bf16).resolved(), cifar10, cpu, train_module.Processes(), None)
+        x, _ = next(run.train_batches.epoch(0))
+        with run.autocast:
+            assert run.network(x).dtype == expected
+    with pytest.raises(ValueError, match=r"cudagraphs replays CUDA kernels, so it needs a CUDA device, not cpu; drop --cudagraphs"):
+        train(tiny(cudagraphs=True, device="cpu"), cifar10)
 
 
 def test_a_missing_gpu_is_an_error_for_the_engine() -> None:

@@ -4,8 +4,9 @@
     print(format_results([result]))
 
 ``time_steps`` times any step function (warm-up, then the median of several timed windows,
-with the device synchronised around each window), so other benchmarks, such as a full data
-pipeline against data kept on the device, can reuse it with their own step. ``benchmark``
+with the device synchronised around each window), and ``time_interleaved`` several of them in
+alternating windows, so other benchmarks, such as a full data pipeline against data kept on
+the device (``speed.py``), reuse it with their own steps. ``benchmark``
 builds the usual one for a named model on a synthetic batch that lives on the device: it
 measures the network, not the data loading.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -51,20 +52,38 @@ def time_steps(
     torch.compile); averaging inside a window smooths out single-step jitter; the median over
     windows (taken by the caller) ignores a window that another process disturbed.
     """
+    return time_interleaved({"step": step}, device, warmup, windows, steps_per_window)["step"]
+
+
+def time_interleaved(
+    steps: Mapping[str, Callable[[], object]],
+    device: torch.device,
+    warmup: int = 3,
+    windows: int = 5,
+    steps_per_window: int = 5,
+) -> dict[str, list[float]]:
+    """``time_steps`` for several step functions at once, their windows taken in turn (a, b, a, b...).
+
+    Alternating puts every setting through the same moments of background load, so on a
+    shared machine the ratio of two medians (and the ratio within each round of windows) is
+    far steadier than either number alone. Returns seconds per step, per window, by name.
+    """
     if warmup < 0 or windows < 1 or steps_per_window < 1:
         raise ValueError(
             f"need warmup >= 0, windows >= 1, steps_per_window >= 1; got {warmup}, {windows}, {steps_per_window}"
         )
-    for _ in range(warmup):
-        step()
-    synchronize(device)
-    seconds = []
-    for _ in range(windows):
-        start = time.perf_counter()
-        for _ in range(steps_per_window):
+    for step in steps.values():
+        for _ in range(warmup):
             step()
-        synchronize(device)
-        seconds.append((time.perf_counter() - start) / steps_per_window)
+    synchronize(device)
+    seconds: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(windows):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(steps_per_window):
+                step()
+            synchronize(device)  # GPU work is asynchronous: the window ends when its kernels have
+            seconds[name].append((time.perf_counter() - start) / steps_per_window)
     return seconds
 
 

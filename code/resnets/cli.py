@@ -1,4 +1,4 @@
-"""The command line: ``python -m resnets train ...`` and ``python -m resnets reproduce ...``.
+"""The command line: ``python -m resnets train|reproduce|bench|ship ...``.
 
 Every mistake ends in one line that names the fix (exit status 2), never a traceback from
 inside torch. Ctrl-C during training saves a checkpoint and exits with status 130; the
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from .checkpoints import CheckpointError
 from .data import DATA_ENV, DataError
 from .models import list_models
 from .runtime import get_profile, pick_device
+from .speed import BATCH_SIZE, IMAGE_FOLDER_TARGET_DROP, MODELS, TARGETS
 from .train import CHECKPOINT, SCHEDULE_DEFAULTS, SCHEDULES, Processes, TrainConfig, TrainingDiverged, config_from_checkpoint
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
@@ -59,6 +61,54 @@ profiles:
 writes <results>/<experiment>-<profile>.json (every run's metrics and provenance) and, for
 degradation, a .png of the curves. With --runs every run checkpoints there, and running the
 same command again resumes where it stopped."""
+
+
+BENCH_DESCRIPTION = """\
+Measure, in one run on one machine, the training engine against the classic PyTorch CIFAR-10
+recipe, training the same network on the same images with the same batch size and optimizer
+settings (the fast schedule's: lr 0.2, momentum 0.9, Nesterov, weight decay 5e-4, label smoothing 0.1).
+
+  engine   train.py as it runs: data decoded once and held on the device, shuffled, cropped and
+           flipped there by tensor ops; channels_last; bf16 autocast where the hardware has bf16
+           (GPUs from Ampere on, CPUs with AVX512-BF16 or AMX); fused SGD (CUDA, CPU); optionally
+           torch.compile (--compile) and CUDA graphs (--cudagraphs)
+  classic  a torchvision-style data set of PIL images through RandomCrop(32, padding=4),
+           RandomHorizontalFlip, ToTensor, Normalize; a DataLoader with one worker per core,
+           shuffled, persistent workers, pinned memory on CUDA; float32, NCHW; torch.optim.SGD
+           with its default kernels; loss and accuracy read with .item() every step"""
+
+BENCH_EPILOG = """\
+what is measured, for each model:
+  training throughput    images/s after --warmup steps: the median of --windows timed windows of
+                         --steps-per-window steps, the two paths' windows taken in turn (engine,
+                         classic, engine, ...) so both meet the same background load; the device
+                         is synchronised around every window. The ratio engine/classic is printed
+                         with its range over the rounds of windows.
+  evaluation throughput  the same for forward passes in eval mode over the test set, batch 1000
+  peak memory            what --memory-steps steps add above what is held before them: on CUDA
+                         torch.cuda.max_memory_allocated; on a Linux CPU the peak resident set size
+                         (VmHWM, reset through /proc/self/clear_refs, freed heap returned first),
+                         of the main process only
+  time to accuracy       (--time-to-accuracy; default on CUDA only) the engine's fast schedule
+                         (batch 256, warm-up then cosine decay over --tta-epochs) on all 50k
+                         training images, test accuracy after every epoch, stopping at the first
+                         epoch at or above the target: {targets} on the
+                         original CIFAR-10, {drop} lower on an image-folder copy (this project's
+                         JPEG copy); --target sets others. Wall time includes the per-epoch evaluation
+                         and, with --compile, the compilation.
+
+writes <out>/<name>.json (every window, the settings, machine, versions, command) and
+<out>/<name>.md (the tables); prints the tables.
+
+examples:
+  python -m resnets bench                                     everything, on the best device here
+  python -m resnets bench --compile --cudagraphs              on a GPU: the engine compiled, as CUDA graphs
+  python -m resnets bench --models resnet20 --no-bf16         the engine in float32, for comparison
+  python -m resnets bench --no-throughput --time-to-accuracy --models resnet20 \\
+      --train-subset 5000 --test-subset 1000 --tta-epochs 10 --target resnet20=0.6
+                                                              a reduced time to accuracy on a CPU""".format(
+    targets=", ".join(f"{m} {t:.0%}" for m, t in TARGETS.items()), drop=f"{100 * IMAGE_FOLDER_TARGET_DROP:g} point"
+)
 
 
 def _positive_int(text: str) -> int:
@@ -106,9 +156,19 @@ def _model_name(text: str) -> str:
     return text
 
 
+def _target(text: str) -> tuple[str, float]:
+    model, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected MODEL=ACCURACY, e.g. resnet20=0.91; got {text!r}")
+    accuracy = _number(value, float)
+    if not 0 < accuracy < 1:
+        raise argparse.ArgumentTypeError(f"the accuracy is a fraction in (0, 1), e.g. 0.91; got {value}")
+    return _model_name(model), accuracy
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m resnets", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,reproduce,ship}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,reproduce,bench,ship}")
 
     t = commands.add_parser("train", help="train one network", description="Train one network on CIFAR-10.", epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = t.add_argument_group("what to train")
@@ -134,13 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--test-subset", type=_count, metavar="N", help="evaluate on N class-balanced test images")
     data.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None, help="random crops (4-pixel padding) and horizontal flips, as the paper (default on)")
     data.add_argument("--eval-train", action=argparse.BooleanOptionalAction, default=None, help="after each epoch also measure the error on the training images in eval mode, unaugmented (train_eval_error; default off)")
+    what.add_argument("--target-error", type=_fraction, metavar="ERROR", help="stop after the first epoch whose test error is at most ERROR, e.g. 0.09 for 91%% accuracy (time to accuracy)")
     run = t.add_argument_group("running")
     run.add_argument("--out", metavar="FOLDER", help="output folder (default runs/<model>-<schedule>-s<seed>)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint (its settings are read from it)")
     _add_device(run)
-    run.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bfloat16 autocast on CUDA (default on)")
+    run.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bfloat16 autocast where the hardware computes in bf16: NVIDIA GPUs from Ampere on, CPUs with AVX512-BF16 or AMX (default on)")
     run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, help="channels_last memory format (default on)")
     run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (default off)")
+    run.add_argument("--cudagraphs", action=argparse.BooleanOptionalAction, default=None, help="compile with mode='reduce-overhead': each step replayed as CUDA graphs (CUDA only; default off)")
     run.add_argument("--sync-every", type=_positive_int, metavar="STEPS", help="steps between host reads: progress bar and NaN check (default 50)")
     run.add_argument("--grad-norm-every", type=_positive_int, metavar="STEPS", help="steps between gradient-norm samples (default 10)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar (default on)")
@@ -155,6 +217,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--runs", metavar="FOLDER", default="runs", help="checkpoint folder for the runs (default ./runs); 'none' keeps nothing")
     _add_device(r)
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars (default on)")
+
+    b = commands.add_parser("bench", help="time the training engine against the classic PyTorch recipe", description=BENCH_DESCRIPTION, epilog=BENCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("--models", type=_model_name, nargs="+", default=list(MODELS), metavar="NAME", help=f"the networks to measure (default: {' '.join(MODELS)})")
+    _add_device(b)
+    b.add_argument("--data", metavar="PATH", help=f"CIFAR-10 source (default: ${DATA_ENV}, else download)")
+    timing = b.add_argument_group("throughput")
+    timing.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True, help="measure training and evaluation throughput and peak memory (default on)")
+    timing.add_argument("--batch-size", type=_positive_int, default=BATCH_SIZE, metavar="N", help=f"training batch size of both paths (default {BATCH_SIZE})")
+    timing.add_argument("--warmup", type=_count, default=3, metavar="STEPS", help="untimed steps of each path before its timed windows (default 3; they also absorb torch.compile's compilation)")
+    timing.add_argument("--windows", type=_positive_int, default=5, help="timed windows per path (default 5)")
+    timing.add_argument("--steps-per-window", type=_positive_int, default=5, metavar="STEPS", help="steps in each timed window (default 5)")
+    timing.add_argument("--memory-steps", type=_positive_int, default=3, metavar="STEPS", help="steps over which peak memory is taken (default 3)")
+    timing.add_argument("--workers", type=_count, metavar="N", help="the classic DataLoader's worker processes (default: one per core, os.cpu_count())")
+    timing.add_argument("--train-subset", type=_positive_int, metavar="N", help="use N class-balanced training images (a multiple of 10; default all 50,000)")
+    timing.add_argument("--test-subset", type=_positive_int, metavar="N", help="use N class-balanced test images (default all 10,000)")
+    engine = b.add_argument_group("the engine's switches (the classic recipe is always float32, NCHW, eager)")
+    engine.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast where the hardware has bf16 (default on)")
+    engine.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the engine's model (default off)")
+    engine.add_argument("--cudagraphs", action=argparse.BooleanOptionalAction, default=False, help="compile with mode='reduce-overhead': CUDA graphs (CUDA only; implies --compile)")
+    accuracy = b.add_argument_group("time to accuracy")
+    accuracy.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=None, help="train each model of --models that has a target until it reaches it (default: on with CUDA, off otherwise)")
+    accuracy.add_argument("--target", type=_target, action="append", default=[], metavar="MODEL=ACC", help="test accuracy to reach, e.g. resnet20=0.91 (repeat for several models)")
+    accuracy.add_argument("--tta-epochs", type=_positive_int, metavar="N", help="length of the fast schedule the run may use (default 40)")
+    output = b.add_argument_group("output")
+    output.add_argument("--out", metavar="FOLDER", default="benchmarks", help="where the JSON and markdown go (default ./benchmarks)")
+    output.add_argument("--name", metavar="NAME", help="file name without suffix (default: the device, e.g. nvidia-h100-80gb-hbm3)")
+    b.add_argument("--seed", type=_count, default=0, help="seed of the initial weights and data order (default 0)")
 
     s = commands.add_parser("ship", help="add a finished run's weights to the checkpoints shipped with the package", description="Copy RUN/model.pt into the package's assets/checkpoints as NAME.pt and list it, with its SHA-256 and the run's provenance, in manifest.json (load it with resnets.checkpoints.load_pretrained(NAME)). Files over 4 MB are refused.")
     s.add_argument("run", metavar="RUN", help="a finished run folder (holding model.pt and run.json)")
@@ -223,6 +312,45 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from . import speed
+    from .data import load_cifar10
+    from .runtime import device_name
+
+    device = pick_device(args.device)
+    timed = args.time_to_accuracy if args.time_to_accuracy is not None else device.type == "cuda"
+    given_targets = dict(args.target)
+    to_train = [m for m in args.models if m in speed.TARGETS or m in given_targets] if timed else []
+    if not args.throughput and not to_train:
+        raise ValueError("nothing to measure: --no-throughput needs --time-to-accuracy and a model with a target (--target MODEL=ACC)")
+    data = load_cifar10(args.data)
+    subsets = {"train_subset": args.train_subset, "test_subset": args.test_subset}
+    engine = {"bf16": args.bf16, "compile": args.compile, "cudagraphs": args.cudagraphs}
+    comparisons = []
+    for model in args.models if args.throughput else []:
+        print(f"Timing {model}: the engine and the classic recipe in turn...", file=sys.stderr, flush=True)
+        comparison = speed.compare(
+            model, data, device=device, batch_size=args.batch_size, warmup=args.warmup, windows=args.windows,
+            steps_per_window=args.steps_per_window, memory_steps=args.memory_steps, workers=args.workers, seed=args.seed, **subsets, **engine,
+        )
+        comparisons.append(comparison)
+        print(f"  training {comparison.images_per_second('engine'):,.0f} against {comparison.images_per_second('classic'):,.0f} images/s: "
+              f"{comparison.speedup():.2f}×", file=sys.stderr, flush=True)
+    accuracies = []
+    for model in to_train:
+        target = given_targets.get(model) or speed.default_target(model, data)
+        print(f"Training {model} to {target:.1%} test accuracy...", file=sys.stderr, flush=True)
+        accuracies.append(speed.time_to_accuracy(model, data, target, device=device, epochs=args.tta_epochs, seed=args.seed, **subsets, **engine))
+    text = speed.format_report(comparisons, accuracies)
+    settings = {k: v for k, v in vars(args).items() if k not in ("command", "argv")}
+    report = speed.report_dict("python -m resnets " + shlex.join(args.argv), device, data, comparisons, accuracies, settings)
+    name = args.name or re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-")
+    paths = speed.write_report(args.out, name, report, text)
+    print(text)
+    print("Wrote " + " and ".join(str(p) for p in paths))
+    return 0
+
+
 def _ship(args: argparse.Namespace) -> int:
     from .checkpoints import MANIFEST, ship
 
@@ -238,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # recorded with the results they produce
     try:
         pick_device(getattr(args, "device", "auto"))
-        return {"train": _train, "reproduce": _reproduce, "ship": _ship}[args.command](args)
+        return {"train": _train, "reproduce": _reproduce, "bench": _bench, "ship": _ship}[args.command](args)
     except TrainingDiverged as err:
         print(f"resnets: {err}", file=sys.stderr)
         return EXIT_DIVERGED

@@ -72,6 +72,20 @@ def device_name(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def native_bf16(device: torch.device) -> bool:
+    """True where the hardware computes in bfloat16, so bf16 autocast makes training faster:
+    NVIDIA GPUs from Ampere on (compute capability 8.0: A100, RTX 30xx, H100...), and CPUs
+    with AVX512-BF16 or AMX instructions (AMD Zen 4 on, Intel Cooper Lake and Sapphire Rapids
+    on). Elsewhere (a T4, most laptop CPUs, Apple's MPS) bf16 is emulated and slower than float32.
+    """
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device)[0] >= 8
+    if device.type == "cpu":  # torch.cpu's CPU feature probes (present since torch 2.3)
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+    return False
+
+
 def get_profile(device: torch.device | None = None) -> str:
     """The profile from RESNETS_PROFILE, defaulting to full on a GPU and quick otherwise."""
     value = os.environ.get(PROFILE_ENV, "").strip().lower()

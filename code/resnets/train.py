@@ -6,8 +6,11 @@
 What it does, in the order a step meets it:
 
 * **Data** on the device (``data.DeviceBatches``): no loader processes, no host round trip.
-* **Forward** under bf16 autocast on CUDA, channels_last memory, optionally ``torch.compile``d.
-* **SGD** with momentum 0.9 and weight decay, its learning rate set from the step number alone.
+* **Forward** under bf16 autocast where the hardware computes in bf16 (``runtime.native_bf16``:
+  recent NVIDIA GPUs, CPUs with AVX512-BF16 or AMX), channels_last memory, optionally ``torch.compile``d
+  (and on CUDA optionally replayed as CUDA graphs, one launch for the whole step's kernels).
+* **SGD** with momentum 0.9 and weight decay, fused (one kernel for all parameters) on CUDA and
+  CPU, its learning rate set from the step number alone.
 * **Bookkeeping without host syncs**: per-step losses, correct counts and sampled gradient norms
   accumulate in device tensors; the host reads them every ``sync_every`` steps (progress bar,
   the NaN check) and at the end of each epoch (metrics).
@@ -20,6 +23,9 @@ Two schedules:
     fast   for quick results: batch 256, peak lr 0.2 reached by a linear warm-up over the first
            5% of steps, then cosine decay to zero; Nesterov momentum, weight decay 5e-4, label
            smoothing 0.1; 40 epochs unless told otherwise.
+
+Time to accuracy: with ``target_error`` set, the run stops after the first epoch whose test
+error is at most that (``python -m resnets bench`` times this).
 
 Nothing is lost: with ``out`` set, a checkpoint is written atomically after every epoch and on
 Ctrl-C (SIGINT finishes the current step, saves and returns); ``resume=True`` continues from it,
@@ -59,7 +65,7 @@ from .checkpoints import CheckpointError, load_file, load_state_dict, model_stat
 from .data import CIFAR10, DeviceBatches, load_cifar10, make_splits
 from .models import _NAME_PATTERN, build_model
 from .probes import GradientNormMonitor
-from .runtime import device_name, pick_device
+from .runtime import device_name, native_bf16, pick_device
 
 SCHEDULES = ("paper", "fast")
 #: Defaults of each schedule; anything set explicitly in ``TrainConfig`` wins.
@@ -71,9 +77,10 @@ PAPER_MILESTONES = (0.5, 0.75)  # 32k and 48k of 64k iterations: lr / 10 at each
 PAPER_WARMUP_DEPTH = 110  # "we use 0.01 to warm up the training until the training error is below 80%"
 PAPER_WARMUP_ERROR = 0.8
 FAST_WARMUP = 0.05  # fraction of the steps spent rising linearly to the peak lr
+EVAL_BATCH_SIZE = 1000  # images per evaluation batch (no gradients kept, so larger than training's)
 CHECKPOINT, METRICS, CONFIG, FINAL = "checkpoint.pt", "metrics.jsonl", "run.json", "model.pt"
 #: Settings that change how a run computes, not what it computes: free to differ on resume.
-RUNTIME_FIELDS = ("device", "progress", "compile", "out", "resume", "data", "bf16", "channels_last", "sync_every")
+RUNTIME_FIELDS = ("device", "progress", "compile", "cudagraphs", "out", "resume", "data", "bf16", "channels_last", "sync_every")
 
 
 class TrainingDiverged(RuntimeError):
@@ -108,11 +115,13 @@ class TrainConfig:
     test_subset: int | None = None
     augment: bool = True  # random 32x32 crops of the 4-pixel padded image, and horizontal flips
     eval_train: bool = False  # log train_eval_error: how well the net fits its training images
+    target_error: float | None = None  # stop after the first epoch whose test error is at most this
     seed: int = 0
     device: str = "auto"
-    bf16: bool = True  # autocast to bfloat16 on CUDA (ignored elsewhere)
+    bf16: bool = True  # autocast to bfloat16 where the hardware has it (runtime.native_bf16; ignored elsewhere)
     channels_last: bool = True
     compile: bool = False
+    cudagraphs: bool = False  # torch.compile(mode="reduce-overhead"): the step replayed as CUDA graphs (CUDA only)
     sync_every: int = 50  # steps between host reads (progress bar, NaN check)
     grad_norm_every: int = 10  # steps between gradient-norm samples
     progress: bool = True
@@ -154,6 +163,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be in [0, 1); got {value!r}")
         if self.warmup_error is not None and not (0 < self.warmup_error <= 1):
             raise ValueError(f"warmup_error is a training error in (0, 1]; got {self.warmup_error!r}")
+        if self.target_error is not None and not (0 <= self.target_error < 1):
+            raise ValueError(f"target_error is a test error in [0, 1), e.g. 0.09 for 91% accuracy; got {self.target_error!r}")
+        if self.target_error is not None and self.test_subset == 0:
+            raise ValueError("target_error stops at a test error, so it needs test images; drop --test-subset 0")
 
     def identity(self) -> dict[str, Any]:
         """The fields that define what is computed (a resumed run must keep them)."""
@@ -260,14 +273,29 @@ class GracefulStop:
 
 
 @contextlib.contextmanager
-def _deterministic(enabled: bool) -> Iterator[None]:
-    """Deterministic kernels for the duration (CPU runs: resume must be bit-identical)."""
-    before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(enabled or before)
+def backend_settings(device: torch.device) -> Iterator[None]:
+    """The engine's global switches for ``device``, set for the duration and restored after.
+
+    CPU: deterministic kernels, because a resumed run must end bit-identical. Not filling every
+    new tensor with NaN first, which deterministic mode also does by default: that is a
+    debugging aid (it exposes reads of uninitialised memory), costs a pass over every fresh
+    activation and changes no result. CUDA: cuDNN autotuning; a run's shapes are fixed, so
+    the fastest convolution algorithms are searched once and reused for every step.
+    """
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    cudnn_benchmark = torch.backends.cudnn.benchmark
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+        torch.utils.deterministic.fill_uninitialized_memory = False
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.utils.deterministic.fill_uninitialized_memory = fill
+        torch.backends.cudnn.benchmark = cudnn_benchmark
 
 
 # ---------------------------------------------------------------------------------------
@@ -368,12 +396,13 @@ def train(config: TrainConfig, data: CIFAR10 | None = None) -> TrainResult:
         if processes.main:
             processes.barrier()
     run_dir = Path(config.out) if config.out else None
-    with _deterministic(device.type == "cpu"):
-        return _Run(config, data, device, processes, run_dir).run()
+    with backend_settings(device):
+        return Run(config, data, device, processes, run_dir).run()
 
 
-class _Run:
-    """One training run's objects and loop; ``train`` is its only user."""
+class Run:
+    """One training run's objects and loop. ``train`` runs it to the end; the speed benchmark
+    (``speed.py``) builds one and times its steps (``endless_steps``, ``evaluate_batch``)."""
 
     def __init__(self, config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes, run_dir: Path | None) -> None:
         self.config, self.device, self.processes, self.run_dir = config, device, processes, run_dir
@@ -381,7 +410,7 @@ class _Run:
         splits = make_splits(data, config.val_size, config.train_subset, config.test_subset)
         shard = {"rank": processes.rank, "world_size": processes.world_size, "channels_last": config.channels_last}
         self.train_batches = DeviceBatches(*splits.train, config.batch_size, device, train=True, seed=config.seed, augment=config.augment, **shard)
-        eval_batch = 1000 * processes.world_size
+        eval_batch = EVAL_BATCH_SIZE * processes.world_size
         named = [("train_eval", splits.train)] if config.eval_train else []
         named += [("val", splits.val), ("test", splits.test)]
         self.eval_sets = {name: DeviceBatches(*pair, eval_batch, device, train=False, **shard) for name, pair in named if len(pair[1])}
@@ -395,9 +424,11 @@ class _Run:
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.monitor = GradientNormMonitor(self.model)
+        # Fused SGD: one kernel updates every parameter (CUDA, and CPUs since torch 2.4), instead
+        # of a loop of small ones per tensor; the update is the same.
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-            nesterov=config.nesterov, fused=device.type == "cuda" or None,
+            nesterov=config.nesterov, fused=device.type in ("cuda", "cpu") or None,
         )
         self.state = RunState(warming_up=config.warmup_error is not None)
         self._maybe_resume()
@@ -405,8 +436,13 @@ class _Run:
         if processes.distributed:
             ids = [device.index] if device.type == "cuda" else None
             network = nn.parallel.DistributedDataParallel(network, device_ids=ids)
-        self.network = torch.compile(network) if config.compile else network
-        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
+        if config.cudagraphs and device.type != "cuda":
+            raise ValueError(f"cudagraphs replays CUDA kernels, so it needs a CUDA device, not {device.type}; drop --cudagraphs (--compile alone works everywhere)")
+        if config.cudagraphs:
+            self.network = torch.compile(network, mode="reduce-overhead")  # inductor's CUDA graph trees
+        else:
+            self.network = torch.compile(network) if config.compile else network
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and native_bf16(device))
         self.provenance = provenance(config, data, device, processes)
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -471,7 +507,7 @@ class _Run:
         interrupted = False
         try:
             with GracefulStop() as stop:
-                while state.step < self.total_steps and not interrupted:
+                while state.step < self.total_steps and not interrupted and not self.reached_target():
                     interrupted = self._epoch(stop, bar)
         finally:
             bar.close()
@@ -485,6 +521,11 @@ class _Run:
         self.model.eval()
         return TrainResult(self.model, list(state.metrics), config, self.run_dir, interrupted, self.provenance)
 
+    def reached_target(self) -> bool:
+        """True once an epoch has ended with a test error at or below ``config.target_error``."""
+        target, metrics = self.config.target_error, self.state.metrics
+        return target is not None and bool(metrics) and metrics[-1].get("test_error", 1.0) <= target
+
     def _epoch(self, stop: GracefulStop, bar: Any) -> bool:
         """Train from ``state.batch`` to the end of the epoch (or the run); True if interrupted."""
         config, state, device = self.config, self.state, self.device
@@ -495,19 +536,7 @@ class _Run:
         checked = batch = state.batch
         requested = False
         for batch, (x, y) in enumerate(self.train_batches.epoch(state.epoch, start=state.batch), start=state.batch):
-            lr = learning_rate(config, state.step, self.total_steps, state.warming_up)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            with self.autocast:
-                logits = self.network(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if state.step % config.grad_norm_every == 0:
-                sums.add_grad_norms(self.monitor.norms())
-            self.optimizer.step()
-            sums.add_step(batch, loss.detach(), (logits.argmax(1) == y).sum())
-            state.step += 1
+            self._step(batch, x, y, sums)
             done = batch + 1
             last = done == steps_in_epoch or state.step >= self.total_steps
             # Several processes must sync at the same steps, so there a stop waits for the next sync.
@@ -526,6 +555,40 @@ class _Run:
         self._end_epoch(sums, batch + 1, started)
         bar.set_postfix_str(_postfix(state.metrics[-1]), refresh=False)
         return requested
+
+    def _step(self, batch: int, x: Tensor, y: Tensor, sums: _EpochSums) -> None:
+        """One optimizer step on batch number ``batch`` of the epoch: x (B, 3, 32, 32), y (B,)."""
+        config, state = self.config, self.state
+        lr = learning_rate(config, state.step, self.total_steps, state.warming_up)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if config.cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are dead: reuse their memory
+        with self.autocast:
+            logits = self.network(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if state.step % config.grad_norm_every == 0:
+            sums.add_grad_norms(self.monitor.norms())
+        self.optimizer.step()
+        sums.add_step(batch, loss.detach(), (logits.argmax(1) == y).sum())
+        state.step += 1
+
+    def endless_steps(self) -> Iterator[None]:
+        """The loop's training steps, one per ``next()``, epoch after epoch, without end.
+
+        What the speed benchmark times: every step is ``_step`` as in ``run``, on the engine's
+        batches; left out are the host read every ``sync_every`` steps and the end-of-epoch
+        evaluation and checkpoint, which the benchmark times apart or not at all.
+        """
+        self.network.train()
+        while True:
+            sums = _EpochSums.start(len(self.train_batches), self.device, None)
+            for batch, (x, y) in enumerate(self.train_batches.epoch(self.state.epoch)):
+                self._step(batch, x, y, sums)
+                yield
+            self.state.epoch += 1
 
     def _sync(self, sums: _EpochSums, start: int, end: int, stop: bool) -> bool:
         """The periodic host read: NaN check, warm-up switch, agreeing on a stop. Returns stop."""
@@ -587,18 +650,28 @@ class _Run:
         self._write_metrics(record)
         self._save()
 
-    @torch.no_grad()
     def _evaluate(self, batches: DeviceBatches) -> dict[str, float]:
         """Loss and error on a held-out set, in eval mode (BN running statistics)."""
         self.network.eval()
         totals = torch.zeros(3, device=self.device)
         for x, y in batches.epoch():
-            with self.autocast:
-                logits = self.network(x)
-            totals += torch.stack([F.cross_entropy(logits.float(), y, reduction="sum"), (logits.argmax(1) == y).sum().float(), torch.tensor(float(len(y)), device=self.device)])
+            totals += self.evaluate_batch(x, y)
         self.network.train()
         loss, correct, count = self.processes.sum(totals).tolist()
         return {"loss": loss / count, "error": 1 - correct / count}
+
+
+    @torch.no_grad()
+    def evaluate_batch(self, x: Tensor, y: Tensor) -> Tensor:
+        """(summed loss, correct predictions, images) of one batch, as a (3,) tensor on the device.
+
+        x: (B, 3, 32, 32), y: (B,). The caller puts the network in eval mode.
+        """
+        if self.config.cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        with self.autocast:
+            logits = self.network(x)
+        return torch.stack([F.cross_entropy(logits.float(), y, reduction="sum"), (logits.argmax(1) == y).sum().float(), torch.tensor(float(len(y)), device=self.device)])
 
 
 def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
@@ -683,9 +756,11 @@ def config_from_checkpoint(path: str | Path) -> TrainConfig:
 
 __all__ = [
     "SCHEDULES",
+    "Run",
     "TrainConfig",
     "TrainResult",
     "TrainingDiverged",
+    "backend_settings",
     "config_from_checkpoint",
     "learning_rate",
     "read_metrics",
