@@ -60,8 +60,7 @@ def test_a_shipped_net_knows_its_kind_its_log_and_its_weights(shipped: dict[str,
     assert "sha256" not in repr(residual) or residual.sha256 in repr(residual)  # the cache key holds the checksum
     assert "manifest" not in repr(residual)
     assert [m["test_error"] for m in residual.metrics] == [0.5, 0.25]
-    assert residual.describe().startswith("resnet8-cifar10-cpu: resnet8, 2 epochs (fast schedule")
-    assert "test error 25.0%" in residual.describe()
+    assert residual.describe() == "  resnet8: 2 epochs (fast), 2 min on 1 x CPU; test error 25.0%"
     model = residual.load()
     assert model.arch == "resnet8" and not model.training
 
@@ -159,3 +158,14 @@ def test_summaries_of_the_measurements() -> None:
     matrix = torch.eye(10, dtype=torch.int64) * 50
     matrix[3, 5] = 7  # cats taken for dogs
     assert inside.most_confused(matrix) == ("cat", "dog", 7)
+
+
+def test_evaluation_sets_are_class_balanced_and_always_the_same(cifar10) -> None:
+    images, labels = inside.evaluation_set("test", 100)
+    assert images.shape == (100, 32, 32, 3) and torch.bincount(labels).tolist() == [10] * 10
+    assert torch.equal(inside.evaluation_set("test", 100)[0], images)
+    assert len(inside.evaluation_set("test", 10000)[1]) == 10000
+    train_images, _ = inside.evaluation_set("train", 50)
+    assert not any(torch.equal(train_images[0], image) for image in images)  # never a test image
+    with pytest.raises(ValueError, match="split must be 'test' or 'train'"):
+        inside.evaluation_set("val", 10)

@@ -115,15 +115,14 @@ class Trained:
         return load_pretrained(self.name, self.manifest, map_location=device)
 
     def describe(self) -> str:
-        """One line: how the weights were made and how good they are."""
+        """One line: how long and on what the net was trained, and its final test error."""
         provenance, metrics = self.entry.get("provenance", {}), self.metrics
-        config = provenance.get("config", {})
+        schedule = provenance.get("config", {}).get("schedule", "?")
         last = metrics[-1] if metrics else {}
-        error = f"test error {last['test_error']:.1%}" if "test_error" in last else "no test error recorded"
+        error = f"test error {last['test_error']:.1%}" if "test_error" in last else "no test error logged"
         minutes = sum(m.get("train_seconds", 0.0) for m in metrics) / 60
         epochs = f"{len(metrics)} epoch{'s' if len(metrics) != 1 else ''}"
-        return (f"{self.name}: {self.arch}, {epochs} ({config.get('schedule', '?')} schedule, "
-                f"batch {config.get('batch_size', '?')}) on {provenance.get('hardware', '?')} in {minutes:.0f} min; {error}")
+        return f"{self.arch:>9}: {epochs} ({schedule}), {minutes:.0f} min on {provenance.get('hardware', '?')}; {error}"
 
 
 def trained(arch: str, manifest: str | None = None) -> Trained:
@@ -296,8 +295,13 @@ def plot_response_stds(profiles: Mapping[Trained, Sequence[float]]) -> Figure:
         ordered.set(xlabel="layer index (input side → output side)", ylabel="std of the layer's response",
                     title="In layer order")
         ranked.set(xlabel="layer index (sorted by magnitude)", title="Sorted by magnitude")
+        every = np.concatenate([np.asarray(v, dtype=float) for v in profiles.values()])
         for ax in (ordered, ranked):
-            ax.set_ylim(bottom=0)
+            if every.max() > 10 * every.min():  # an exploding plain net: only a log scale shows them all
+                viz.log_axis(ax)
+                ax.set_ylabel(ax.get_ylabel() + " (log scale)" if ax.get_ylabel() else "")
+            else:
+                ax.set_ylim(bottom=0)
         ranked.legend(ncols=2)
         fig.suptitle("Response of each 3×3 layer (after BN, before ReLU and addition) on CIFAR-10 test images",
                      fontweight="bold")
@@ -377,11 +381,13 @@ def plot_landscape_1d(surfaces: Mapping[Trained, Mapping[str, np.ndarray]]) -> F
     return fig
 
 
-def plot_landscape_2d(surfaces: Mapping[Trained, Mapping[str, np.ndarray]], ceiling: float = 10.0) -> Figure:
+def plot_landscape_2d(surfaces: Mapping[Trained, Mapping[str, np.ndarray]], decades: float = 1.0) -> Figure:
     """Contours of the loss over two filter-normalised directions, one panel per net, on
-    shared log-spaced levels (losses above ``ceiling`` nats drawn as the top level)."""
+    shared log-spaced levels from the lowest loss up to ``decades`` decades above it (higher
+    losses are drawn as the top level)."""
     lowest = min(float(s["loss"].min()) for s in surfaces.values())
-    levels = np.geomspace(lowest, max(ceiling, 2 * lowest), 13)
+    highest = max(float(s["loss"].max()) for s in surfaces.values())
+    levels = np.geomspace(lowest, max(min(highest, lowest * 10**decades), lowest * 1.01), 13)
     fig, axes = viz.figure(len(surfaces), figsize=(4.6 * len(surfaces) + 1, 4.2), squeeze=False)
     with viz.style():
         for ax, (net, grid) in zip(axes[0], surfaces.items()):
@@ -396,7 +402,8 @@ def plot_landscape_2d(surfaces: Mapping[Trained, Mapping[str, np.ndarray]], ceil
             ax.grid(False)
         bar = fig.colorbar(filled, ax=list(axes[0]), shrink=0.9)
         bar.set_label("training loss (nats, log scale)")
-        bar.set_ticks([v for v in (0.1, 0.2, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 50, 100) if levels[0] <= v <= levels[-1]])
+        nice = [m * 10.0**e for e in range(-2, 16) for m in (1, 2, 5)]
+        bar.set_ticks([v for v in nice if levels[0] <= v <= levels[-1]] or [levels[0], levels[-1]])
         bar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     return fig
 
