@@ -169,3 +169,13 @@ def test_evaluation_sets_are_class_balanced_and_always_the_same(cifar10) -> None
     assert not any(torch.equal(train_images[0], image) for image in images)  # never a test image
     with pytest.raises(ValueError, match="split must be 'test' or 'train'"):
         inside.evaluation_set("val", 10)
+
+
+def test_only_nets_that_learned_are_compared(shipped: dict[str, inside.Trained], monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    nets = list(shipped.values())
+    assert inside.comparable_depths(nets) == [8]  # both at 25% test error
+    errors = {"plain8": 0.9, "resnet8": 0.25}
+    monkeypatch.setattr(inside.Trained, "metrics", property(lambda self: [{"test_error": errors[self.arch]}]))
+    assert inside.comparable_depths(nets) == []
+    assert "Not compared at depth 8: plain8 (90% test error) has not learned yet" in capsys.readouterr().out

@@ -49,7 +49,8 @@ CHANCE_ERROR = 1 - 1 / len(CLASSES)
 class Settings:
     """How many images and grid points each experiment uses in one profile."""
 
-    test_images: int  # response stds and predictions (class-balanced test subset; 10000 = all)
+    response_images: int  # response stds (class-balanced test subset; 10000 = all)
+    test_images: int  # predictions: confusion matrix and mistakes
     ratio_images: int  # ||F(x)|| / ||x|| per block
     lesion_images: int
     lesion_archs: tuple[str, ...]  # the nets whose blocks are deleted one at a time
@@ -60,9 +61,9 @@ class Settings:
 
 
 SETTINGS = {
-    "quick": Settings(test_images=1000, ratio_images=200, lesion_images=500, lesion_archs=("plain20", "resnet20"),
+    "quick": Settings(response_images=500, test_images=1000, ratio_images=200, lesion_images=500, lesion_archs=("plain20", "resnet20"),
                       landscape_images=100, line_points=13, grid_points=7),
-    "full": Settings(test_images=10000, ratio_images=1000, lesion_images=10000, lesion_archs=ARCHS,
+    "full": Settings(response_images=10000, test_images=10000, ratio_images=1000, lesion_images=10000, lesion_archs=ARCHS,
                      landscape_images=2500, line_points=41, grid_points=21),
 }
 
@@ -138,6 +139,27 @@ def trained(arch: str, manifest: str | None = None) -> Trained:
             f"(a GPU makes it quick), then `python -m resnets ship runs/{arch} --name {name}`."
         )
     return Trained(name, entries[name]["arch"], entries[name]["sha256"], manifest)
+
+
+#: A net whose final test error is above this has not learned enough to be looked inside.
+LEARNED_ERROR = 0.8
+
+
+def comparable_depths(nets: Sequence[Trained]) -> list[int]:
+    """The depths at which both the plain and the residual net learned something (final test
+    error below ``LEARNED_ERROR``): only there can the two be compared. Says which are left out."""
+    depths = []
+    for depth in sorted({net.depth for net in nets}):
+        pair = [net for net in nets if net.depth == depth]
+        untrained = [f"{net.arch} ({net.metrics[-1]['test_error']:.0%} test error)" for net in pair
+                     if not net.metrics or net.metrics[-1]["test_error"] > LEARNED_ERROR]
+        if untrained:
+            verb, pronoun = ("has", "it") if len(untrained) == 1 else ("have", "them")
+            print(f"Not compared at depth {depth}: {' and '.join(untrained)} {verb} not learned yet; "
+                  f"train {pronoun} longer.")
+        elif len({net.residual for net in pair}) == 2:
+            depths.append(depth)
+    return depths
 
 
 # ---------------------------------------------------------------------------------------
@@ -508,6 +530,7 @@ __all__ = [
     "SETTINGS",
     "Trained",
     "block_ratios",
+    "comparable_depths",
     "branch_output_stds",
     "draw_feature_maps",
     "evaluation_set",
