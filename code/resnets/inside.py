@@ -394,6 +394,9 @@ def plot_landscape_1d(surfaces: Mapping[Trained, Mapping[str, np.ndarray]]) -> F
             left.plot(line["coordinates"], line["loss"], **style)
             right.plot(line["coordinates"], line["error"], **style)
         viz.log_axis(left)
+        alphas = next(iter(surfaces.values()))["coordinates"]
+        for ax in (left, right):
+            ax.set_xticks(np.linspace(alphas[0], alphas[-1], 5))
         left.set(xlabel="α (step along the direction)", ylabel="training loss (nats, log scale)",
                  title="Loss along a random direction")
         right.axhline(CHANCE_ERROR, ls=":", lw=1.2, color=viz.COLORS["reference"])
