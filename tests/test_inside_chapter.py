@@ -158,6 +158,9 @@ def test_summaries_of_the_measurements() -> None:
     matrix = torch.eye(10, dtype=torch.int64) * 50
     matrix[3, 5] = 7  # cats taken for dogs
     assert inside.most_confused(matrix) == ("cat", "dog", 7)
+    matrix[0, 3] = 3  # an airplane taken for a cat
+    assert inside.same_kind_share(matrix) == pytest.approx(7 / 10)
+    assert inside.same_kind_share(torch.ones(10, 10)) == pytest.approx((6 * 5 + 4 * 3) / 90)
 
 
 def test_evaluation_sets_are_class_balanced_and_always_the_same(cifar10) -> None:
