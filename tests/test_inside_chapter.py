@@ -59,7 +59,7 @@ def test_a_shipped_net_knows_its_kind_its_log_and_its_weights(shipped: dict[str,
     assert (plain.kind, residual.kind, residual.depth) == ("plain", "residual", 8)
     assert "sha256" not in repr(residual) or residual.sha256 in repr(residual)  # the cache key holds the checksum
     assert "manifest" not in repr(residual)
-    assert [m["test_error"] for m in residual.metrics] == [0.5, 0.25]
+    assert [m["test_error"] for m in residual.metrics] == [0.5, 0.25] and residual.test_error == 0.25
     assert residual.describe() == "  resnet8: 2 epochs (fast), 2 min on 1 x CPU; test error 25.0%"
     model = residual.load()
     assert model.arch == "resnet8" and not model.training

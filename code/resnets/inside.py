@@ -99,6 +99,11 @@ class Trained:
         return self.entry.get("metrics", [])
 
     @property
+    def test_error(self) -> float:
+        """The final test error in the run's log (1.0 if it logged none)."""
+        return self.metrics[-1].get("test_error", 1.0) if self.metrics else 1.0
+
+    @property
     def residual(self) -> bool:
         return not self.arch.startswith("plain")
 
@@ -119,8 +124,7 @@ class Trained:
         """One line: how long and on what the net was trained, and its final test error."""
         provenance, metrics = self.entry.get("provenance", {}), self.metrics
         schedule = provenance.get("config", {}).get("schedule", "?")
-        last = metrics[-1] if metrics else {}
-        error = f"test error {last['test_error']:.1%}" if "test_error" in last else "no test error logged"
+        error = f"test error {self.test_error:.1%}"
         minutes = sum(m.get("train_seconds", 0.0) for m in metrics) / 60
         epochs = f"{len(metrics)} epoch{'s' if len(metrics) != 1 else ''}"
         return f"{self.arch:>9}: {epochs} ({schedule}), {minutes:.0f} min on {provenance.get('hardware', '?')}; {error}"
@@ -151,8 +155,7 @@ def comparable_depths(nets: Sequence[Trained]) -> list[int]:
     depths = []
     for depth in sorted({net.depth for net in nets}):
         pair = [net for net in nets if net.depth == depth]
-        untrained = [f"{net.arch} ({net.metrics[-1]['test_error']:.0%} test error)" for net in pair
-                     if not net.metrics or net.metrics[-1]["test_error"] > LEARNED_ERROR]
+        untrained = [f"{net.arch} ({net.test_error:.0%} test error)" for net in pair if net.test_error > LEARNED_ERROR]
         if untrained:
             verb, pronoun = ("has", "it") if len(untrained) == 1 else ("have", "them")
             print(f"Not compared at depth {depth}: {' and '.join(untrained)} {verb} not learned yet; "
