@@ -37,7 +37,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
         provenance = {"command": f"python -m resnets train --model {arch}", "hardware": "1 x CPU", "seed": 0,
                       "config": {"model": arch, "schedule": "fast", "batch_size": 256}}
         (run / "run.json").write_text(json.dumps(provenance))
-        metrics = [{"epoch": e, "test_error": 0.5 / e, "grad_norm_early": 0.1 * e, "grad_norm_late": 0.3, "train_seconds": 60.0}
+        metrics = [{"epoch": e, "test_error": 0.5 / e, "grad_norm_early": 0.1 * e, "grad_norm_late": 0.3, "wall_seconds": 60.0 * e}
                    for e in (1, 2)]
         (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
         checkpoints.ship(run, f"{arch}-{inside.SUFFIX}", manifest)

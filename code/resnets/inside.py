@@ -125,7 +125,7 @@ class Trained:
         provenance, metrics = self.entry.get("provenance", {}), self.metrics
         schedule = provenance.get("config", {}).get("schedule", "?")
         error = f"test error {self.test_error:.1%}"
-        minutes = sum(m.get("train_seconds", 0.0) for m in metrics) / 60
+        minutes = metrics[-1].get("wall_seconds", 0.0) / 60 if metrics else 0.0  # from start to the last epoch's end
         epochs = f"{len(metrics)} epoch{'s' if len(metrics) != 1 else ''}"
         return f"{self.arch:>9}: {epochs} ({schedule}), {minutes:.0f} min on {provenance.get('hardware', '?')}; {error}"
 
