@@ -310,3 +310,31 @@ def _best_below_mean() -> float:
 
     mean, std = PAPER_RESNET110_MEAN_STD
     return (mean - PAPER_TABLE6["resnet110"]) / std
+
+
+@solution("part3.fig7_layers_resnet56", hint="probes.bn_after_3x3(build_model('resnet56')): the stem's 3x3 layer, then two per block.")
+def _fig7_layers_resnet56() -> int:
+    from .models import build_model
+    from .probes import bn_after_3x3
+
+    return len(bn_after_3x3(build_model("resnet56")))
+
+
+@solution("part3.paths_left_after_three_lesions", hint="Each deleted block removes every path through its branch: half of those left.")
+def _paths_left_after_three_lesions() -> float:
+    from .models import build_model
+
+    blocks = len(build_model("resnet56").blocks())
+    return 2.0 ** (blocks - 3) / 2.0**blocks
+
+
+@solution("part3.filter_normalized_step", hint="Filter normalisation gives every filter of d the norm of the same filter of the weight.")
+def _filter_normalized_step() -> float:
+    import torch
+
+    from .landscape import filter_normalized
+    from .models import build_model
+
+    weight = build_model("resnet56").layer1[0].conv1.weight.detach()
+    direction = filter_normalized(torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)), weight)
+    return ((0.5 * direction).norm() / weight.norm()).item()
