@@ -65,11 +65,12 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(cifar10: CIFAR10, 
         return real(config, step, *args)
 
     monkeypatch.setattr(train_module, "learning_rate", press_ctrl_c_at_step_7)
+    handler_before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN in a background job
     stopped = train(tiny(out=str(tmp_path)), cifar10)
     assert stopped.interrupted and len(stopped.metrics) == 1
     state = load_file(tmp_path / "checkpoint.pt")["state"]
     assert (state["epoch"], state["batch"], state["step"]) == (1, 2, 7), "the step in progress finishes, then it saves"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the handler is restored"
+    assert signal.getsignal(signal.SIGINT) == handler_before, "the caller's handler is restored"
 
     monkeypatch.setattr(train_module, "learning_rate", real)
     resumed = train(tiny(out=str(tmp_path), resume=True), cifar10)
