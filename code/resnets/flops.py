@@ -17,6 +17,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
+from .probes import evaluating
+
 
 class _FlopTotal(TorchDispatchMode):
     """Adds up the FLOPs of every operation that runs inside it (one total, no per-module split)."""
@@ -53,11 +55,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
         raise ValueError(f"input_shape must be (C, H, W) or (N, C, H, W); got {tuple(input_shape)}")
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()  # BN in eval mode: no batch statistics, so a batch of one is fine
-    try:
-        with torch.no_grad(), _FlopTotal() as counter:
-            model(torch.zeros(shape, device=device))
-    finally:
-        model.train(was_training)
+    # BN in eval mode: no batch statistics, so a batch of one is fine
+    with evaluating(model), torch.no_grad(), _FlopTotal() as counter:
+        model(torch.zeros(shape, device=device))
     return counter.flops // 2 // shape[0]

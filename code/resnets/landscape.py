@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import normalize
+from .probes import evaluating
 
 Direction = dict[str, Tensor]
 
@@ -125,15 +126,10 @@ def loss_surface(
     points = list(np.ndindex(*(len(coordinates),) * len(directions)))
     loss = np.zeros((len(coordinates),) * len(directions))
     error = np.zeros_like(loss)
-    was_training = model.training
-    model.eval()
-    try:
-        with displaced(model, directions) as move:
-            for index in points:
-                move([coordinates[i] for i in index])
-                loss[index], error[index] = _loss_and_error(model, x, y, batch_size)
-    finally:
-        model.train(was_training)
+    with evaluating(model), displaced(model, directions) as move:
+        for index in points:
+            move([coordinates[i] for i in index])
+            loss[index], error[index] = _loss_and_error(model, x, y, batch_size)
     return {"coordinates": np.asarray(coordinates, dtype=float), "loss": loss, "error": error}
 
 

@@ -25,6 +25,20 @@ from .tables import format_shape, format_table
 WEIGHT_LAYERS = (nn.Conv2d, nn.Linear)
 
 
+@contextmanager
+def evaluating(model: nn.Module, hooks: Sequence[torch.utils.hooks.RemovableHandle] = ()) -> Iterator[nn.Module]:
+    """Run the block with ``model`` in eval mode (BN uses its running statistics); afterwards
+    put back the mode it was in and remove ``hooks``, even if the block raised."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+
+
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(name, module) of every conv and linear layer, in the order they were registered,
     which for the networks in this package is the order the input meets them."""
@@ -147,15 +161,9 @@ def trace_shapes(
         return hook
 
     handles = [m.register_forward_hook(hook_for(name)) for name, m in chosen]
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model, handles):
         with torch.no_grad():
             model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
     return records
 
 
@@ -236,9 +244,7 @@ def shortcut_deviations(model: nn.Module, x: Tensor) -> list[tuple[str, float]]:
         m.register_forward_pre_hook(lambda module, args, name=name: inputs.__setitem__(name, args[0]))
         for name, m in residual_blocks
     ]
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model, handles):
         with torch.no_grad():
             model(x)
             deviations = []
@@ -247,10 +253,6 @@ def shortcut_deviations(model: nn.Module, x: Tensor) -> list[tuple[str, float]]:
                 shortcut = block.shortcut(block_input)
                 reference = ZeroPadShortcut(block_input.shape[1], shortcut.shape[1], block.stride)(block_input)
                 deviations.append((name, ((shortcut - reference).norm() / reference.norm()).item()))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
     return deviations
 
 
@@ -364,12 +366,8 @@ def predict(model: nn.Module, images: Tensor, batch_size: int = 500) -> Tensor:
     from .data import normalize
 
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         chunks = [model(normalize(images[i : i + batch_size].to(device))).float().cpu() for i in range(0, len(images), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(chunks)
 
 
@@ -386,15 +384,9 @@ def stage_outputs(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
         module.register_forward_hook(lambda module, args, output, name=name: outputs.__setitem__(name, output.detach()))
         for name, module in taps.items()
     ]
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model, handles):
         with torch.no_grad():
             model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
     return {name: outputs[name] for name in taps}
 
 
@@ -439,15 +431,9 @@ def response_stds(model: nn.Module, batches: Iterable[Tensor]) -> list[tuple[str
         return hook
 
     handles = [bn.register_forward_hook(accumulate(name)) for name, bn in layers]
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model, handles):
         for x in batches:
             model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
     if not sums:
         raise ValueError("response_stds got no batches")
     stds = []
@@ -484,14 +470,8 @@ def residual_ratios(model: nn.Module, x: Tensor) -> list[tuple[str, float]]:
         return hook
 
     handles = [block.register_forward_pre_hook(measure(name)) for name, block in blocks]
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model, handles):
         model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
     return [(name, ratios[name]) for name, _ in blocks]
 
 
