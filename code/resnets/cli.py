@@ -34,6 +34,8 @@ TRAIN_EPILOG = """\
 examples:
   python -m resnets train --model resnet56                       the paper's recipe (64k iterations)
   python -m resnets train --model resnet20 --schedule fast       a short schedule (40 epochs)
+  python -m resnets train --model plain56 --schedule cpu --eval-train --eval-train-size 5000
+                                            Part 3's CPU recipe (resnet20: about 30 min on 2 cores)
   python -m resnets train --model resnet20 --train-subset 5000 --epochs 5    a quick look on a CPU
   python -m resnets train --out runs/resnet56-paper-s0 --resume  continue an interrupted run
   torchrun --nproc_per_node=4 -m resnets train --model resnet110 several GPUs (DDP; rank 0 writes)
@@ -174,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     what = t.add_argument_group("what to train")
     what.add_argument("--model", type=_model_name, metavar="NAME", help=f"resnet20 (default), plain56, resnet110, preact_resnet164, any resnet<6n+2>... ({', '.join(list_models()[:11])}, ...)")
     what.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None, help="start every residual branch at zero, so each block begins as the identity (Goyal et al. 2017; residual nets only)")
-    what.add_argument("--schedule", choices=SCHEDULES, help="paper (default): step decay as He et al. 2015; fast: warm-up + cosine, label smoothing")
+    what.add_argument("--schedule", choices=SCHEDULES, help="paper (default): step decay as He et al. 2015; fast: warm-up + cosine, label smoothing; cpu: the fast shape at batch 128, lr 0.1 (Part 3's CPU-trained nets)")
     what.add_argument("--seed", type=_count, help="seed for the initial weights, data order and augmentation (default 0)")
     length = what.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, help="training length in epochs (default: the schedule's)")
@@ -194,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--test-subset", type=_count, metavar="N", help="evaluate on N class-balanced test images")
     data.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None, help="random crops (4-pixel padding) and horizontal flips, as the paper (default on)")
     data.add_argument("--eval-train", action=argparse.BooleanOptionalAction, default=None, help="after each epoch also measure the error on the training images in eval mode, unaugmented (train_eval_error; default off)")
+    data.add_argument("--eval-train-size", type=_positive_int, metavar="N", help="with --eval-train: measure it on a fixed class-balanced sample of N training images per epoch, and on all of them after the last (default: all, every epoch)")
     what.add_argument("--target-error", type=_fraction, metavar="ERROR", help="stop after the first epoch whose test error is at most ERROR, e.g. 0.09 for 91%% accuracy (time to accuracy)")
     run = t.add_argument_group("running")
     run.add_argument("--out", metavar="FOLDER", help="output folder (default runs/<model>-<schedule>-s<seed>)")

@@ -15,7 +15,7 @@ What it does, in the order a step meets it:
   accumulate in device tensors; the host reads them every ``sync_every`` steps (progress bar,
   the NaN check) and at the end of each epoch (metrics).
 
-Two schedules:
+Three schedules:
 
     paper  He et al. 2015 sec. 4.2: batch 128, lr 0.1, divided by 10 at 32k and 48k iterations,
            stop at 64k (milestones at 50% and 75% of a shorter run); weight decay 1e-4. Nets of
@@ -23,6 +23,10 @@ Two schedules:
     fast   for quick results: batch 256, peak lr 0.2 reached by a linear warm-up over the first
            5% of steps, then cosine decay to zero; Nesterov momentum, weight decay 5e-4, label
            smoothing 0.1; 40 epochs unless told otherwise.
+    cpu    the reference recipe for a 2-core CPU, the same for every depth (Part 3's shipped nets):
+           the fast schedule's shape (warm-up over 5% of the steps, cosine to zero, Nesterov,
+           weight decay 5e-4, label smoothing 0.1) at the paper's batch 128 and lr 0.1, 40 epochs.
+           Twice the fast schedule's steps per epoch, and a peak lr that plain-56 survives.
 
 Time to accuracy: with ``target_error`` set, the run stops after the first epoch whose test
 error is at most that (``python -m resnets bench`` times this).
@@ -62,16 +66,17 @@ from torch import Tensor, nn
 
 from . import __version__
 from .checkpoints import CheckpointError, load_file, load_state_dict, model_state, remove_stale_temporaries, save_atomic
-from .data import CIFAR10, DeviceBatches, load_cifar10, make_splits
+from .data import CIFAR10, DeviceBatches, load_cifar10, make_splits, stratified_indices
 from .models import _NAME_PATTERN, build_model
 from .probes import GradientNormMonitor
 from .runtime import device_name, native_bf16, pick_device
 
-SCHEDULES = ("paper", "fast")
+SCHEDULES = ("paper", "fast", "cpu")
 #: Defaults of each schedule; anything set explicitly in ``TrainConfig`` wins.
 SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "paper": {"batch_size": 128, "lr": 0.1, "weight_decay": 1e-4, "label_smoothing": 0.0, "nesterov": False, "iterations": 64_000},
     "fast": {"batch_size": 256, "lr": 0.2, "weight_decay": 5e-4, "label_smoothing": 0.1, "nesterov": True, "epochs": 40},
+    "cpu": {"batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "label_smoothing": 0.1, "nesterov": True, "epochs": 40},
 }
 PAPER_MILESTONES = (0.5, 0.75)  # 32k and 48k of 64k iterations: lr / 10 at each
 PAPER_WARMUP_DEPTH = 110  # "we use 0.01 to warm up the training until the training error is below 80%"
@@ -95,7 +100,9 @@ class TrainConfig:
     Data: ``val_size`` images held out of the 50k training set (the paper's 5k; 0 = train on
     all 50k); ``train_subset`` / ``test_subset`` cut the sets down for quick runs; ``augment``
     (the paper's random crops and flips) can be turned off, and ``eval_train`` also measures
-    the error on the training images themselves (eval mode, no augmentation) after each epoch.
+    the error on the training images themselves (eval mode, no augmentation) after each epoch:
+    on a fixed class-balanced sample of ``eval_train_size`` of them when that is set (cheap
+    enough for every epoch), and on all of them after the last epoch.
     """
 
     model: str = "resnet20"
@@ -115,6 +122,7 @@ class TrainConfig:
     test_subset: int | None = None
     augment: bool = True  # random 32x32 crops of the 4-pixel padded image, and horizontal flips
     eval_train: bool = False  # log train_eval_error: how well the net fits its training images
+    eval_train_size: int | None = None  # measure train_eval on this many of them per epoch (all after the last); None = all
     target_error: float | None = None  # stop after the first epoch whose test error is at most this
     seed: int = 0
     device: str = "auto"
@@ -165,12 +173,25 @@ class TrainConfig:
             raise ValueError(f"warmup_error is a training error in (0, 1]; got {self.warmup_error!r}")
         if self.target_error is not None and not (0 <= self.target_error < 1):
             raise ValueError(f"target_error is a test error in [0, 1), e.g. 0.09 for 91% accuracy; got {self.target_error!r}")
+        if self.eval_train_size is not None and not (isinstance(self.eval_train_size, int) and self.eval_train_size > 0 and self.eval_train_size % 10 == 0):
+            raise ValueError(f"eval_train_size (--eval-train-size) must be a positive multiple of 10, so every class has as many images; got {self.eval_train_size!r}")
         if self.target_error is not None and self.test_subset == 0:
             raise ValueError("target_error stops at a test error, so it needs test images; drop --test-subset 0")
 
     def identity(self) -> dict[str, Any]:
         """The fields that define what is computed (a resumed run must keep them)."""
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in RUNTIME_FIELDS}
+
+
+def train_eval_sample(train: tuple[Tensor, Tensor], size: int | None) -> tuple[Tensor, Tensor]:
+    """The training images whose fit is measured after each epoch: all of them (``size=None``),
+    or a fixed class-balanced sample of ``size`` (the same for every run and epoch).
+    ``train``: (images (N, 3, 32, 32) uint8, labels (N,)); ``size`` at most N."""
+    images, labels = train
+    if size is None or size >= len(labels):
+        return images, labels
+    _, keep = stratified_indices(labels, size // 10, seed=3)
+    return images[keep], labels[keep]
 
 
 def _depth(name: str) -> int:
@@ -411,9 +432,12 @@ class Run:
         shard = {"rank": processes.rank, "world_size": processes.world_size, "channels_last": config.channels_last}
         self.train_batches = DeviceBatches(*splits.train, config.batch_size, device, train=True, seed=config.seed, augment=config.augment, **shard)
         eval_batch = EVAL_BATCH_SIZE * processes.world_size
-        named = [("train_eval", splits.train)] if config.eval_train else []
+        named = [("train_eval", train_eval_sample(splits.train, config.eval_train_size))] if config.eval_train else []
         named += [("val", splits.val), ("test", splits.test)]
         self.eval_sets = {name: DeviceBatches(*pair, eval_batch, device, train=False, **shard) for name, pair in named if len(pair[1])}
+        # After the last epoch the fit is measured on every training image, not on the sample.
+        sampled = config.eval_train and config.eval_train_size is not None
+        self.final_train_eval = DeviceBatches(*splits.train, eval_batch, device, train=False, **shard) if sampled else None
         if config.iterations is not None:
             self.total_steps = config.iterations
         else:
@@ -629,7 +653,11 @@ class Run:
         train_loss = totals[0].item() / (batches * self.processes.world_size)
         train_error = 1 - totals[1].item() / seen
         grad = (sums.grad_norms / max(sums.grad_samples, 1)).tolist()
-        evaluation = {name: self._evaluate(batches_) for name, batches_ in self.eval_sets.items()}
+        final = state.step >= self.total_steps
+        eval_sets = dict(self.eval_sets)
+        if final and self.final_train_eval is not None:
+            eval_sets["train_eval"] = self.final_train_eval
+        evaluation = {name: self._evaluate(batches_) for name, batches_ in eval_sets.items()}
         state.seconds += time.perf_counter() - started
         state.epoch += 1
         state.batch, state.partial = 0, None
@@ -640,6 +668,7 @@ class Run:
             "train_loss": train_loss,
             "train_error": train_error,
             **{f"{name}_{k}": v for name, ev in evaluation.items() for k, v in ev.items()},
+            **({"train_eval_images": len(eval_sets["train_eval"].labels)} if "train_eval" in eval_sets else {}),
             "grad_norm_early": grad[0],
             "grad_norm_late": grad[1],
             "train_seconds": train_seconds,
