@@ -15,6 +15,7 @@ from torch import nn
 
 from resnets import build_model, checkpoints
 from resnets.checkpoints import CheckpointError, load_file, load_pretrained, load_state_dict, model_state, save_atomic
+from resnets.files import FileError, sha256_file
 
 
 def test_save_atomic_round_trips_and_leaves_no_temporary_files(tmp_path: Path) -> None:
@@ -32,7 +33,7 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path: Path, 
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(checkpoints.torch, "save", write_half_then_fill_the_disk)
-    with pytest.raises(CheckpointError, match=r"could not write .*ck\.pt: the disk is full\. The previous ck\.pt is intact\. Free some space"):
+    with pytest.raises(FileError, match=r"could not write .*ck\.pt: the disk is full\. The previous ck\.pt is intact\. Free some space"):
         save_atomic({"epoch": 2, "w": torch.zeros(1000)}, path)
     assert path.read_bytes() == before and load_file(path)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"], "the half-written temporary file must be removed"
@@ -139,7 +140,7 @@ def test_shipped_checkpoints_are_verified_before_loading(tmp_path: Path) -> None
     model = build_model("resnet8")
     torch.save(model.state_dict(), tmp_path / "w.pt")
     payload = (tmp_path / "w.pt").read_bytes()
-    manifest = _manifest(tmp_path, payload, checkpoints.sha256_file(tmp_path / "w.pt"))
+    manifest = _manifest(tmp_path, payload, sha256_file(tmp_path / "w.pt"))
     loaded = load_pretrained("resnet8-test", manifest)
     assert not loaded.training and torch.equal(loaded.fc.weight, model.fc.weight)
     with pytest.raises(CheckpointError, match=r"no shipped checkpoint named 'resnet9'; available: resnet8-test"):
@@ -173,7 +174,7 @@ def test_ship_lists_a_finished_run_with_its_checksum_and_provenance(tmp_path: Pa
     (run / "metrics.jsonl").write_text('{"epoch": 1, "test_error": 0.5}\n{"epoch": 2, "test_error": 0.4}\n')
     manifest = tmp_path / "shipped" / "manifest.json"
     entry = checkpoints.ship(run, "resnet8-tiny", manifest)
-    assert entry["sha256"] == checkpoints.sha256_file(run / "model.pt") and entry["provenance"]["seed"] == 0
+    assert entry["sha256"] == sha256_file(run / "model.pt") and entry["provenance"]["seed"] == 0
     assert [m["test_error"] for m in entry["metrics"]] == [0.5, 0.4]
     assert checkpoints.read_manifest(manifest)["resnet8-tiny"]["metrics"] == entry["metrics"]
     assert torch.equal(load_pretrained("resnet8-tiny", manifest).fc.weight, model.fc.weight)

@@ -247,7 +247,7 @@ def test_a_failed_cache_write_only_costs_speed(tmp_path: Path, isolated_cache: P
     source = write_tar(tmp_path / "c.tar.gz", image_folder_files(SMALL))
 
     def disk_full(*args, **kwargs):
-        raise data_module.CheckpointError("could not write cifar10-x.pt: the disk is full.")
+        raise data_module.FileError("could not write cifar10-x.pt: the disk is full.")
 
     monkeypatch.setattr(data_module, "save_atomic", disk_full)
     assert load_cifar10(source, expected_per_class=SMALL).train_images.shape == (20, 32, 32, 3)

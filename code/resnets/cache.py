@@ -13,9 +13,10 @@ import hashlib
 import inspect
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, TypeVar
+
+from .files import write_atomic
 
 CACHE_ENV = "RESNETS_CACHE"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,10 +63,7 @@ def cached(function: F) -> F:
             with path.open("rb") as f:
                 return pickle.load(f)
         result = function(*args, **kwargs)
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as f:
-            pickle.dump(result, f)
-        os.replace(f.name, path)
+        write_atomic(path, lambda f: pickle.dump(result, f))
         return result
 
     return wrapper  # type: ignore[return-value]

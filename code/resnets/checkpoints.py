@@ -3,8 +3,8 @@
 Three promises, each tested:
 
 1. **A checkpoint is never half-written.** ``save_atomic`` writes a temporary file beside the
-   target, flushes it to disk, then renames it over the old one (a rename is atomic on POSIX
-   and Windows). A crash, a SIGKILL or a full disk in the middle leaves the previous file intact.
+   target, flushes it to disk, then renames it over the old one (``files.write_atomic``). A
+   crash, a SIGKILL or a full disk in the middle leaves the previous file intact.
 2. **Loading cannot run code.** Everything goes through ``torch.load(..., weights_only=True)``,
    which unpickles tensors, numbers, strings and containers only: a checkpoint downloaded from
    anywhere cannot execute anything.
@@ -14,17 +14,16 @@ Three promises, each tested:
 Saved state dicts are always the plain module's: no ``module.`` (DistributedDataParallel) or
 ``_orig_mod.`` (torch.compile) prefixes, so every file loads into ``build_model(arch)`` on a CPU
 with ``strict=True``. Small trained checkpoints shipped with the package are listed in
-``assets/checkpoints/manifest.json`` with their SHA-256, which ``load_pretrained`` checks first.
+``assets/checkpoints/manifest.json`` with their SHA-256, which ``load_pretrained`` checks first;
+``ship`` takes a run's files only after checking them against the run's ``SHA256SUMS``, and
+writes the manifest holding the folder's lock.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
+import io
 import json
-import os
 import pickle
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .files import FileError, VerifiedFolder, lock_folder, sha256_file, write_atomic
+
 #: Prefixes that wrappers add to every key: DistributedDataParallel and torch.compile.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 MANIFEST = Path(__file__).parent / "assets" / "checkpoints" / "manifest.json"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(FileError):
     """A checkpoint that cannot be written or used; the message says why and what to do."""
 
 
@@ -70,47 +71,16 @@ def model_state(model: nn.Module) -> dict[str, Tensor]:
 
 
 def save_atomic(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to ``path`` so that readers see the old file or the new one, never a mix.
-
-    On failure (disk full, permission, a crash) the temporary file is removed and the previous
-    ``path``, if any, is untouched; the error says so.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException as err:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            kept = f"The previous {path.name} is intact." if path.exists() else "Nothing was written."
-            reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
-            raise CheckpointError(f"could not write {path}: {reason}. {kept} Free some space or write elsewhere.") from err
-        raise
-    _fsync_directory(path.parent)
-    return path
+    """``torch.save`` to ``path`` so that readers see the old file or the new one, never a mix
+    (``files.write_atomic``). On failure the previous ``path``, if any, is untouched; the error says so."""
+    return write_atomic(path, lambda f: torch.save(obj, f))
 
 
-def remove_stale_temporaries(path: str | Path) -> None:
-    """Delete temporary files that a process killed while saving ``path`` left behind."""
-    path = Path(path)
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
-        leftover.unlink(missing_ok=True)
-
-
-def _fsync_directory(folder: Path) -> None:
-    # Make the rename itself durable (a power cut right after could otherwise lose it).
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def serialize(obj: Any) -> bytes:
+    """The bytes ``torch.save`` writes for ``obj`` (to save with a digest, ``files.VerifiedFolder.save``)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
 
 
 def load_file(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
@@ -185,14 +155,6 @@ def _few(items: list[str], limit: int = 5) -> str:
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_manifest(manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
     """The shipped checkpoints: name -> {file, sha256, arch, provenance...}."""
     manifest = Path(manifest)
@@ -213,26 +175,25 @@ def ship(run_dir: str | Path, name: str, manifest: str | Path = MANIFEST) -> dic
     Refuses files over 4 MB and runs that did not finish. Returns the manifest entry.
     """
     run_dir, manifest = Path(run_dir), Path(manifest)
-    weights, provenance_file = run_dir / "model.pt", run_dir / "run.json"
-    if not weights.is_file() or not provenance_file.is_file():
+    run = VerifiedFolder(run_dir)
+    if not (run_dir / "model.pt").is_file() or not (run_dir / "run.json").is_file():
         raise CheckpointError(f"{run_dir} holds no finished run (model.pt and run.json); train it to the end first")
+    weights, provenance_file = run.verify("model.pt"), run.verify("run.json")
     if weights.stat().st_size > MAX_SHIPPED_BYTES:
         raise CheckpointError(f"{weights} is {weights.stat().st_size / 2**20:.1f} MB; shipped checkpoints must stay under 4 MB")
     provenance = json.loads(provenance_file.read_text())
     arch = provenance["config"]["model"]
     from .models import build_model
 
+    payload = weights.read_bytes()
     load_state_dict(build_model(arch), load_file(weights), source=str(weights), arch=arch)  # loads strictly, or says why not
-    target = manifest.parent / f"{name}.pt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(weights.read_bytes())
     metrics_file = run_dir / "metrics.jsonl"
-    metrics = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()] if metrics_file.is_file() else []
-    entry = {"file": target.name, "sha256": sha256_file(target), "arch": arch, "provenance": provenance, "metrics": metrics}
-    entries = {**read_manifest(manifest), name: entry}
-    temporary = manifest.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps({"checkpoints": dict(sorted(entries.items()))}, indent=1) + "\n")
-    os.replace(temporary, manifest)
+    metrics = [json.loads(line) for line in run.verify(metrics_file.name).read_text().splitlines() if line.strip()] if metrics_file.is_file() else []
+    with lock_folder(manifest.parent, f"ship {name}"):
+        target = write_atomic(manifest.parent / f"{name}.pt", lambda f: f.write(payload))
+        entry = {"file": target.name, "sha256": sha256_file(target), "arch": arch, "provenance": provenance, "metrics": metrics}
+        text = json.dumps({"checkpoints": dict(sorted({**read_manifest(manifest), name: entry}.items()))}, indent=1) + "\n"
+        write_atomic(manifest, lambda f: f.write(text.encode()))
     return entry
 
 
@@ -269,9 +230,8 @@ __all__ = [
     "load_state_dict",
     "model_state",
     "read_manifest",
-    "remove_stale_temporaries",
     "save_atomic",
-    "sha256_file",
+    "serialize",
     "ship",
     "strip_prefixes",
     "unwrap",

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from .checkpoints import CheckpointError
 from .data import DATA_ENV, DataError
+from .files import FileError
 from .models import list_models
 from .runtime import get_profile, pick_device
 from .speed import BATCH_SIZE, IMAGE_FOLDER_TARGET_DROP, MODELS, TARGETS
-from .train import CHECKPOINT, SCHEDULE_DEFAULTS, SCHEDULES, Processes, TrainConfig, TrainingDiverged, config_from_checkpoint
+from .train import SCHEDULE_DEFAULTS, SCHEDULES, Processes, TrainConfig, TrainingDiverged, config_from_checkpoint, resumable_checkpoint
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
 DESCRIPTION = """\
@@ -265,8 +266,9 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         out = Path(args.out or "")
         if not args.out:
             raise CheckpointError("--resume needs --out FOLDER: the folder of the run to continue")
-        if (out / CHECKPOINT).exists():
-            saved = config_from_checkpoint(out / CHECKPOINT)
+        checkpoint = resumable_checkpoint(out)
+        if checkpoint is not None:
+            saved = config_from_checkpoint(checkpoint)
             return dataclasses.replace(saved, **given, resume=True)
         print(f"Note: {out} holds no checkpoint yet; starting the run there.", file=sys.stderr)
     config = TrainConfig(**given, resume=args.resume).resolved()
@@ -377,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"resnets: {err or 'interrupted'}; run the same command again to continue.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ValueError, TypeError, RuntimeError, FileNotFoundError) as err:
-        # Our own errors (DataError, CheckpointError, bad settings, a missing device) say what
+        # Our own errors (DataError, FileError and CheckpointError, bad settings, a missing device) say what
         # to do; print that line alone. Anything else is a bug and keeps its traceback.
         if not _ours(err):
             raise
@@ -386,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _ours(err: BaseException) -> bool:
-    if isinstance(err, (DataError, CheckpointError)):
+    if isinstance(err, (DataError, FileError)):
         return True
     module = type(err).__module__
     frame = err.__traceback__

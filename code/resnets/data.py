@@ -37,7 +37,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .checkpoints import CheckpointError, load_file, save_atomic
+from .checkpoints import load_file, save_atomic
+from .files import FileError
 
 DATA_ENV = "RESNETS_DATA"
 #: torchvision.datasets.CIFAR10(...).classes: label i is CLASSES[i] (also alphabetical order).
@@ -141,7 +142,7 @@ def load_cifar10(source: str | Path | None = None, *, expected_per_class: tuple[
         data = _load_torchvision(batches.parent, download=False) if batches else _decode_image_folder(path, expected_per_class)
         try:
             save_atomic(_as_dict(data), cached)
-        except CheckpointError as err:  # a full disk or read-only home only costs speed next time
+        except FileError as err:  # a full disk or read-only home only costs speed next time
             print(f"Note: could not cache the decoded images ({err}); the next load decodes again.")
     _loaded[key] = data
     return data
@@ -163,7 +164,7 @@ def _read_cache(path: Path) -> CIFAR10 | None:
     try:
         stored = load_file(path)
         return CIFAR10(**stored)
-    except (CheckpointError, TypeError):
+    except (FileError, TypeError):
         print(f"Note: the decoded-data cache {path} is damaged; decoding the source again.")
         return None
 

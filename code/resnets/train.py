@@ -37,6 +37,12 @@ and on a CPU ends bit-identical to an uninterrupted run, because every random ch
 from (seed, epoch) and the checkpoint holds model, optimizer and the epoch's partial sums. A
 NaN or Inf loss stops the run naming the step, keeping the last good checkpoint.
 
+Nothing is used that changed on disk, and one process owns a run: every file of the folder is
+listed with its SHA-256 in ``SHA256SUMS`` (``files.VerifiedFolder``) and checked before it is
+read back (resume, ``ship``); the previous epoch's checkpoint is kept as ``checkpoint.prev.pt``
+until the new one has been read back and matched. The folder is locked (``files.lock_folder``)
+for the whole run, so a second ``train`` on it is refused at once with the holder's pid.
+
 Multi-GPU: launch with ``torchrun --nproc_per_node=N``; each process trains on its share of
 every global batch under DistributedDataParallel (NCCL on CUDA, gloo on CPU), rank 0 writes.
 """
@@ -65,7 +71,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import __version__
-from .checkpoints import CheckpointError, load_file, load_state_dict, model_state, remove_stale_temporaries, save_atomic
+from .checkpoints import CheckpointError, load_file, load_state_dict, model_state, serialize
+from .files import SUMS, VerifiedFolder, lock_folder, previous_name, remove_stale_temporaries
 from .data import CIFAR10, DeviceBatches, load_cifar10, make_splits, stratified_indices
 from .models import _NAME_PATTERN, build_model
 from .probes import GradientNormMonitor
@@ -417,7 +424,8 @@ def train(config: TrainConfig, data: CIFAR10 | None = None) -> TrainResult:
         if processes.main:
             processes.barrier()
     run_dir = Path(config.out) if config.out else None
-    with backend_settings(device):
+    owned = lock_folder(run_dir, f"train {config.model}") if run_dir is not None and processes.main else contextlib.nullcontext()
+    with owned, backend_settings(device):
         return Run(config, data, device, processes, run_dir).run()
 
 
@@ -476,8 +484,8 @@ class Run:
         return self.run_dir / CHECKPOINT if self.run_dir else None
 
     def _maybe_resume(self) -> None:
-        path = self.checkpoint_path
-        if path is None or not path.exists():
+        path = resumable_checkpoint(self.run_dir) if self.run_dir is not None else None
+        if path is None:
             return
         if not self.config.resume:
             raise CheckpointError(
@@ -491,41 +499,31 @@ class Run:
         self.state = RunState(**saved["state"])
 
     def _save(self) -> None:
-        if self.checkpoint_path is None or not self.processes.main:
-            return
-        state = dataclasses.asdict(self.state)
-        save_atomic(
-            {
-                "format": "resnets.train/1",
-                "config": dataclasses.asdict(self.config),
-                "model": model_state(self.model),
-                "optimizer": self.optimizer.state_dict(),
-                "state": state,
-            },
-            self.checkpoint_path,
-        )
-
-    def _write_metrics(self, append: dict[str, Any] | None = None) -> None:
-        """Append one epoch's line, or (append=None) rewrite the file from the checkpoint's history."""
         if self.run_dir is None or not self.processes.main:
             return
-        path = self.run_dir / METRICS
-        if append is not None:
-            with path.open("a") as f:
-                f.write(json.dumps(append) + "\n")
+        checkpoint = {
+            "format": "resnets.train/1",
+            "config": dataclasses.asdict(self.config),
+            "model": model_state(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "state": dataclasses.asdict(self.state),
+        }
+        VerifiedFolder(self.run_dir).save(CHECKPOINT, serialize(checkpoint), keep_previous=True)
+
+    def _write_metrics(self) -> None:
+        """Write metrics.jsonl whole from the run's history (a few kB), with its digest."""
+        if self.run_dir is None or not self.processes.main:
             return
-        temporary = path.with_suffix(".jsonl.tmp")
-        temporary.write_text("".join(json.dumps(m) + "\n" for m in self.state.metrics))
-        os.replace(temporary, path)
+        VerifiedFolder(self.run_dir).save_text(METRICS, "".join(json.dumps(m) + "\n" for m in self.state.metrics))
 
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
         config, state = self.config, self.state
         if self.run_dir is not None and self.processes.main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(self.run_dir / CHECKPOINT)
-            (self.run_dir / CONFIG).write_text(json.dumps(self.provenance, indent=2) + "\n")
+            for name in (CHECKPOINT, previous_name(CHECKPOINT), METRICS, CONFIG, FINAL, SUMS):
+                remove_stale_temporaries(self.run_dir / name)
+            VerifiedFolder(self.run_dir).save_text(CONFIG, json.dumps(self.provenance, indent=2) + "\n")
             self._write_metrics()
         bar = _progress_bar(config, self.total_steps, state.step, enabled=config.progress and self.processes.main)
         interrupted = False
@@ -541,7 +539,7 @@ class Run:
                 where = f"a checkpoint is in {self.run_dir}; resume with --resume (resume=True)" if self.run_dir else "nothing was saved (no output folder)"
                 print(f"Stopped at step {state.step} (epoch {state.epoch + 1}, batch {state.batch}); {where}.", file=sys.stderr)
         elif self.run_dir is not None and self.processes.main:
-            save_atomic(model_state(self.model), self.run_dir / FINAL)
+            VerifiedFolder(self.run_dir).save(FINAL, serialize(model_state(self.model)))
         self.model.eval()
         return TrainResult(self.model, list(state.metrics), config, self.run_dir, interrupted, self.provenance)
 
@@ -676,7 +674,7 @@ class Run:
             "wall_seconds": state.seconds,
         }
         state.metrics.append(record)
-        self._write_metrics(record)
+        self._write_metrics()
         self._save()
 
     def _evaluate(self, batches: DeviceBatches) -> dict[str, float]:
@@ -771,9 +769,23 @@ def _postfix(record: dict[str, Any]) -> str:
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The per-epoch metrics of a run folder (one JSON object per line)."""
-    path = Path(run_dir) / METRICS
+    """The per-epoch metrics of a run folder (one JSON object per line), verified first."""
+    path = VerifiedFolder(run_dir).verify(METRICS)
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def resumable_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint a run in ``run_dir`` goes on from, verified against the folder's digests:
+    ``checkpoint.pt``, or ``checkpoint.prev.pt`` when the former is missing (a crash between
+    keeping the previous one and renaming the new one into place, or a damaged one deleted).
+    None for a folder without a run. Raises ``files.FileError`` naming the fix for a damaged file."""
+    folder = VerifiedFolder(run_dir)
+    for name in (CHECKPOINT, previous_name(CHECKPOINT)):
+        if (folder.path / name).is_file():
+            if name != CHECKPOINT:
+                print(f"Note: {folder.path / CHECKPOINT} is missing; going on from the previous good checkpoint, {name}.", file=sys.stderr)
+            return folder.verify(name)
+    return None
 
 
 def config_from_checkpoint(path: str | Path) -> TrainConfig:
@@ -793,5 +805,6 @@ __all__ = [
     "config_from_checkpoint",
     "learning_rate",
     "read_metrics",
+    "resumable_checkpoint",
     "train",
 ]
