@@ -57,6 +57,7 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], *, check: 
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_umask())  # what open() would give; mkstemp makes it private
         with os.fdopen(handle, "wb") as f:
             write(f)
             f.flush()
@@ -73,6 +74,12 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], *, check: 
         raise
     fsync_directory(path.parent)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def remove_stale_temporaries(path: str | Path) -> None:
