@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+# Train with this checkout's code (the commit run.json records), even where the environment
+# has the package installed in editable mode from another checkout.
+export PYTHONPATH="$PWD/code${PYTHONPATH:+:$PYTHONPATH}"
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(resnet20 plain20 resnet56 plain56 resnet32 resnet44)
 for model in "${models[@]}"; do
