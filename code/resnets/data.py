@@ -96,7 +96,7 @@ class CIFAR10:
     def note(self) -> str:
         """One line saying which CIFAR-10 this is, for every result computed from it."""
         if self.encoding.startswith("JPEG"):
-            return f"CIFAR-10 re-encoded as {self.encoding} (lossy: about 1 point less accurate than the original)"
+            return f"CIFAR-10 re-encoded as {self.encoding} (lossy; not the original pixels the paper used)"
         if self.from_image_folder:
             return f"CIFAR-10 from an image folder ({self.encoding}, lossless)"
         return "original CIFAR-10 (torchvision)"

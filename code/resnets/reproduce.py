@@ -292,33 +292,113 @@ def binomial_standard_error(error: float, images: int) -> float:
 
 
 @cached
-def _test_error(name: str, sha256: str, data_checksum: str, test_subset: int | None, device: str, manifest: str) -> float:
+def _test_error(name: str, sha256: str, data_checksum: str, test_subset: int | None, device: str, manifest: str, flip: bool = False) -> float:
     # sha256 and data_checksum are part of the cache key: new weights or other data recompute.
     from .probes import predict
 
     images, labels = make_splits(load_cifar10(), test_subset=test_subset).test
     model = load_pretrained(name, manifest, map_location=device)
-    return (predict(model, images).argmax(1) != labels).float().mean().item()
+    logits = predict(model, images)
+    if flip:  # test-time augmentation: average the probabilities of each image and its mirror
+        logits = logits.softmax(1) + predict(model, images.flip(2)).softmax(1)  # (N, 32, 32, 3): width is dim 2
+    return (logits.argmax(1) != labels).float().mean().item()
 
 
-def shipped_test_error(name: str, test_subset: int | None = None, device: str = "cpu", manifest: str | Path = MANIFEST) -> dict[str, Any]:
+def shipped_test_error(name: str, test_subset: int | None = None, device: str = "cpu", manifest: str | Path = MANIFEST, flip: bool = False) -> dict[str, Any]:
     """Measure a shipped checkpoint's test error again, on all 10,000 test images or on
-    ``test_subset`` class-balanced ones (the same images every time).
+    ``test_subset`` class-balanced ones (the same images every time); with ``flip``, with
+    flip test-time augmentation (each image and its mirror, probabilities averaged).
 
     Returns {"error", "images", "standard_error", "recorded"}: the error measured now, on how
     many images, its binomial standard error, and the final-epoch test error the run recorded.
     """
     entry = shipped_runs([name], manifest)[name]
     data = load_cifar10()
-    error = _test_error(name, entry["sha256"], data.checksum, test_subset, str(device), str(manifest))
+    error = _test_error(name, entry["sha256"], data.checksum, test_subset, str(device), str(manifest), flip)
     images = test_subset or len(data.test_labels)
     recorded = entry["metrics"][-1]["test_error"]
     return {"error": error, "images": images, "standard_error": binomial_standard_error(error, images), "recorded": recorded}
 
 
-def plot_degradation(result: dict[str, Any]):  # -> matplotlib Figure
+# ---------------------------------------------------------------------------------------
+# The CPU recipe: one schedule for every depth, run on all 45k training images
+# ---------------------------------------------------------------------------------------
+
+CPU_SCHEDULE = "cpu"
+#: Part 3's nets, in the order ``tools/train_cpu_runs.sh`` trains them.
+CPU_RUN_MODELS = ("resnet20", "plain20", "resnet56", "plain56", "resnet32", "resnet44")
+
+
+def cpu_run_name(model: str) -> str:
+    """The name a CPU-recipe run of ``model`` is shipped under."""
+    return f"{model}-cifar10-cpu"
+
+
+def cpu_recipe_runs(manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    """The shipped runs of the ``cpu`` schedule on the full 45k training images, by model, in
+    ``CPU_RUN_MODELS`` order; a model whose shipped run is of another recipe is left out."""
+    entries = read_manifest(manifest)
+    runs = {}
+    for model in CPU_RUN_MODELS:
+        entry = entries.get(cpu_run_name(model))
+        config = entry["provenance"]["config"] if entry else {}
+        if entry and config.get("schedule") == CPU_SCHEDULE and config.get("train_subset") is None and entry.get("metrics"):
+            runs[model] = entry
+    return runs
+
+
+def paper_comparison(runs: dict[str, dict[str, Any]], flip_errors: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """One row per run of ``cpu_recipe_runs``: the paper's Table 6 error beside ours (%), and
+    what else the run recorded at its final epoch. ``flip_errors``: model -> test error with flip
+    test-time augmentation (``shipped_test_error(..., flip=True)``), reported in its own column."""
+    rows = []
+    for model, entry in runs.items():
+        last, paper = entry["metrics"][-1], PAPER_TABLE6.get(model)
+        ours = 100 * last["test_error"]
+        rows.append({
+            "model": model, "paper": paper, "ours": ours, "difference": None if paper is None else ours - paper,
+            "flip": None if flip_errors is None or model not in flip_errors else 100 * flip_errors[model],
+            "train_fit": 100 * last["train_eval_error"] if "train_eval_error" in last else None,
+            "epochs": last["epoch"], "minutes": last["wall_seconds"] / 60,
+        })
+    return rows
+
+
+def format_paper_comparison(rows: Sequence[dict[str, Any]]) -> str:
+    """``paper_comparison`` rows as a text table; "—" where the paper has no number (plain nets)."""
+    def cell(value: float | None, sign: bool = False) -> str | None:
+        return None if value is None else (f"{value:+.2f}" if sign else f"{value:.2f}")
+
+    body = [(r["model"], cell(r["paper"]), cell(r["ours"]), cell(r["difference"], sign=True), cell(r["flip"]),
+             cell(r["train_fit"]), r["epochs"], f"{r['minutes']:.0f}") for r in rows]
+    headers = ["model", "paper %", "ours %", "ours - paper", "flip TTA %", "train fit %", "epochs", "minutes"]
+    return format_table(headers, body, title="Final-epoch test error, 10,000 test images; paper: He et al. 2015, Table 6")
+
+
+def recipe_differences(config: dict[str, Any], runs: int = 1) -> list[str]:
+    """What a run's recipe (its saved ``TrainConfig`` as a dict) does differently from the
+    paper's (He et al. 2015, sec. 4.2; ``SCHEDULE_DEFAULTS["paper"]``), one line each."""
+    from .train import SCHEDULE_DEFAULTS
+
+    paper = SCHEDULE_DEFAULTS["paper"]
+    epochs = paper["iterations"] * paper["batch_size"] / (len(CLASSES) * IMAGES_PER_CLASS[0] - config["val_size"])
+    lines = []
+    if config["schedule"] != "paper":
+        lines.append(f"schedule: {config['epochs']} epochs, linear warm-up then cosine decay to zero, "
+                     f"instead of about {epochs:.0f} epochs with the lr divided by 10 twice")
+    for key, label in (("batch_size", "batch size"), ("lr", "peak learning rate"), ("weight_decay", "weight decay"),
+                       ("label_smoothing", "label smoothing"), ("nesterov", "Nesterov momentum")):
+        if config[key] != paper[key]:
+            lines.append(f"{label}: {config[key]} instead of {paper[key]}")
+    if runs == 1:
+        lines.append("one run (seed 0) per depth; the paper's ResNet-110 row is the best of 5")
+    return lines
+
+
+def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> matplotlib Figure
     """The paper's Fig. 6, from a result: error per epoch, plain nets left and ResNets right;
-    thin lines the training error, bold lines the test error; 20 layers pale, 56 layers dark."""
+    thin lines the training error, bold lines the test error; 20 layers pale, 56 layers dark.
+    ``title`` names the runs (default: the result's profile)."""
     from matplotlib.ticker import MaxNLocator
 
     from . import viz
@@ -343,10 +423,12 @@ def plot_degradation(result: dict[str, Any]):  # -> matplotlib Figure
             ax.set_ylim(0, 100)
             ax.legend(fontsize=9, loc="lower left")
         axes[0].set_ylabel("error (%)")
-        fig.suptitle(f"Degradation on CIFAR-10 ({result['profile']} profile): thin = train, bold = test")
+        fig.suptitle(f"Degradation on CIFAR-10 ({title or result['profile'] + ' profile'}): thin = train, bold = test")
     return fig
 
 __all__ = [
+    "CPU_RUN_MODELS",
+    "CPU_SCHEDULE",
     "DEGRADATION_MODELS",
     "PAPER_TABLE6",
     "PAPER_RESNET110_MEAN_STD",
@@ -356,6 +438,11 @@ __all__ = [
     "degradation_holds",
     "depth_gaps",
     "binomial_standard_error",
+    "cpu_recipe_runs",
+    "cpu_run_name",
+    "format_paper_comparison",
+    "paper_comparison",
+    "recipe_differences",
     "experiment_config",
     "final",
     "format_provenance",

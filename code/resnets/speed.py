@@ -68,7 +68,8 @@ MODELS = ("resnet20", "resnet56", "resnet110")
 BATCH_SIZE = 128  # He et al. 2015's batch size, and the classic recipe's
 #: Test accuracy for ``time_to_accuracy`` on the original CIFAR-10 ...
 TARGETS = {"resnet20": 0.91, "resnet56": 0.93}
-#: ... and how much lower on an image-folder copy (this project's is JPEG q75, about a point less accurate).
+#: ... and how much lower on an image-folder copy (this project's is JPEG q75; one point is the
+#: estimate of that copy's README, not a measurement of this package).
 IMAGE_FOLDER_TARGET_DROP = 0.01
 
 
@@ -559,7 +560,7 @@ def write_report(folder: str | Path, name: str, report: dict[str, Any], text: st
 def report_dict(command: str, device: torch.device, data: CIFAR10, comparisons: Sequence[Comparison],
                 accuracies: Sequence[TimeToAccuracy], settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything measured, with where and how, as JSON-ready data."""
-    note = "CIFAR-10 from an image folder (this project's copy: JPEG q75, about 1 point less accurate than the original)" if data.from_image_folder else "original CIFAR-10"
+    note = "CIFAR-10 from an image folder (this project's copy: JPEG q75, lossy)" if data.from_image_folder else "original CIFAR-10"
     return {
         "command": command,
         "settings": settings or {},
