@@ -95,3 +95,43 @@ def test_a_shipped_checkpoints_test_error_is_measured_again(cifar10: CIFAR10, tm
     expected = (predict(build_model("resnet8").eval(), images).argmax(1) != labels).float().mean().item()
     assert measured["error"] == pytest.approx(expected) and measured["images"] == 200 and measured["recorded"] == 0.9
     assert measured["standard_error"] == pytest.approx(reproduce.binomial_standard_error(expected, 200))
+
+
+# --- the CPU recipe's runs beside the paper ----------------------------------------------------
+
+
+def _cpu_entry(model: str, test_error: float, schedule: str = "cpu", train_subset: int | None = None) -> dict:
+    config = {"model": model, "schedule": schedule, "epochs": 40, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-4,
+              "label_smoothing": 0.1, "nesterov": True, "val_size": 5000, "train_subset": train_subset}
+    metrics = [{"epoch": 1, "test_error": 0.5, "wall_seconds": 60.0},
+               {"epoch": 40, "test_error": test_error, "train_eval_error": 0.05, "wall_seconds": 2400.0}]
+    return {"file": f"{model}.pt", "sha256": "0" * 64, "arch": model, "provenance": {"config": config, "seed": 0}, "metrics": metrics}
+
+
+def test_cpu_recipe_runs_are_only_the_full_data_runs_of_the_cpu_schedule(tmp_path: Path) -> None:
+    entries = {
+        "resnet56-cifar10-cpu": _cpu_entry("resnet56", 0.11),
+        "resnet20-cifar10-cpu": _cpu_entry("resnet20", 0.1277),
+        "plain20-cifar10-cpu": _cpu_entry("plain20", 0.14, schedule="fast"),  # another recipe
+        "plain56-cifar10-cpu": _cpu_entry("plain56", 0.2, train_subset=5000),  # not all 45k images
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"checkpoints": entries}))
+    runs = reproduce.cpu_recipe_runs(manifest)
+    assert list(runs) == ["resnet20", "resnet56"], "in the order the runs are trained, other recipes left out"
+
+    rows = {row["model"]: row for row in reproduce.paper_comparison(runs, {"resnet20": 0.1204})}
+    assert rows["resnet20"]["ours"] == pytest.approx(12.77) and rows["resnet20"]["difference"] == pytest.approx(12.77 - 8.75)
+    assert rows["resnet20"]["flip"] == pytest.approx(12.04) and rows["resnet56"]["flip"] is None
+    assert rows["resnet20"]["train_fit"] == pytest.approx(5.0) and rows["resnet20"]["minutes"] == pytest.approx(40.0)
+    table = reproduce.format_paper_comparison(list(rows.values()))
+    assert "+4.02" in table and "12.04" in table and "6.97" in table
+
+
+def test_recipe_differences_name_every_setting_that_is_not_the_papers() -> None:
+    lines = reproduce.recipe_differences(_cpu_entry("resnet20", 0.1)["provenance"]["config"])
+    text = "\n".join(lines)
+    assert "40 epochs" in text and "about 182 epochs" in text
+    assert "weight decay: 0.0005 instead of 0.0001" in text and "label smoothing: 0.1 instead of 0.0" in text
+    assert "Nesterov momentum: True instead of False" in text and "one run (seed 0)" in text
+    assert "batch size" not in text and "learning rate" not in text, "the same as the paper's: not a difference"
