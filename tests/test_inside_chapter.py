@@ -11,7 +11,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from resnets import build_model, checkpoints, inside
+from resnets import build_model, checkpoints, inside, reproduce
 from resnets.checkpoints import CheckpointError
 from resnets.probes import residual_ratios
 from resnets.data import normalize
@@ -40,7 +40,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
         metrics = [{"epoch": e, "test_error": 0.5 / e, "grad_norm_early": 0.1 * e, "grad_norm_late": 0.3, "wall_seconds": 60.0 * e}
                    for e in (1, 2)]
         (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
-        checkpoints.ship(run, f"{arch}-{inside.SUFFIX}", manifest)
+        checkpoints.ship(run, reproduce.cpu_run_name(arch), manifest)
     monkeypatch.setattr(inside, "evaluation_set", lambda split, images: tiny_images(images, seed=int(split == "train")))
     monkeypatch.delenv("RESNETS_CACHE", raising=False)
     return {arch: inside.trained(arch, manifest) for arch in ("plain8", "resnet8")}
@@ -48,7 +48,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
 
 def test_a_missing_net_names_the_commands_that_make_it(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"resnet56-cifar10-cpu.*python -m resnets train --model resnet56.*"
-                       r"python -m resnets ship runs/resnet56 --name resnet56-cifar10-cpu"):
+                       r"python -m resnets ship runs/cpu/resnet56 --name resnet56-cifar10-cpu"):
         inside.trained("resnet56", tmp_path / "manifest.json")
     with pytest.raises(ValueError, match="choose one of quick, full"):
         inside.settings("medium")
