@@ -131,7 +131,7 @@ def test_cpu_recipe_runs_are_only_the_full_data_runs_of_the_cpu_schedule(tmp_pat
 def test_recipe_differences_name_every_setting_that_is_not_the_papers() -> None:
     lines = reproduce.recipe_differences(_cpu_entry("resnet20", 0.1)["provenance"]["config"])
     text = "\n".join(lines)
-    assert "40 epochs" in text and "about 182 epochs" in text
+    assert "40 epochs" in text and "about 182 epochs" in text and all(len(line) <= 76 for line in lines)
     assert "weight decay: 0.0005 instead of 0.0001" in text and "label smoothing: 0.1 instead of 0.0" in text
-    assert "Nesterov momentum: True instead of False" in text and "one run (seed 0)" in text
+    assert "Nesterov momentum: True instead of False" in text and "one run per depth" in text
     assert "batch size" not in text and "learning rate" not in text, "the same as the paper's: not a difference"

@@ -207,6 +207,12 @@ def load_results(experiment: str, profile: str = "full", folder: str | Path | No
     raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment} --{profile}`")
 
 
+def _data_name(note: str | None) -> str | None:
+    """What the data was, without the comment a run recorded after it ("JPEG q75 (lossy: ...)"):
+    the comment is a claim of the version that wrote it; the name and the checksum are facts."""
+    return None if note is None else note.split(" (")[0]
+
+
 def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
     """What produced a result, one fact a line: command, commit, hardware, data, seed.
 
@@ -219,7 +225,7 @@ def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
         ("git commit", provenance.get("git_commit")),
         ("hardware", provenance.get("hardware")),
         ("torch", provenance.get("torch_version")),
-        ("data", provenance.get("data_note")),
+        ("data", _data_name(provenance.get("data_note"))),
         ("data SHA-256", provenance.get("data_checksum")),
         ("seed", provenance.get("seed")),
     ]
@@ -371,8 +377,8 @@ def format_paper_comparison(rows: Sequence[dict[str, Any]]) -> str:
 
     body = [(r["model"], cell(r["paper"]), cell(r["ours"]), cell(r["difference"], sign=True), cell(r["flip"]),
              cell(r["train_fit"]), r["epochs"], f"{r['minutes']:.0f}") for r in rows]
-    headers = ["model", "paper %", "ours %", "ours - paper", "flip TTA %", "train fit %", "epochs", "minutes"]
-    return format_table(headers, body, title="Final-epoch test error, 10,000 test images; paper: He et al. 2015, Table 6")
+    headers = ["model", "paper", "ours", "difference", "flip TTA", "train fit", "epochs", "minutes"]
+    return format_table(headers, body, title="Final-epoch error (%) on the 10,000 test images; paper: He et al. 2015, Table 6")
 
 
 def recipe_differences(config: dict[str, Any], runs: int = 1) -> list[str]:
@@ -384,14 +390,13 @@ def recipe_differences(config: dict[str, Any], runs: int = 1) -> list[str]:
     epochs = paper["iterations"] * paper["batch_size"] / (len(CLASSES) * IMAGES_PER_CLASS[0] - config["val_size"])
     lines = []
     if config["schedule"] != "paper":
-        lines.append(f"schedule: {config['epochs']} epochs, linear warm-up then cosine decay to zero, "
-                     f"instead of about {epochs:.0f} epochs with the lr divided by 10 twice")
+        lines.append(f"schedule: {config['epochs']} epochs of warm-up and cosine, not about {epochs:.0f} epochs")
     for key, label in (("batch_size", "batch size"), ("lr", "peak learning rate"), ("weight_decay", "weight decay"),
                        ("label_smoothing", "label smoothing"), ("nesterov", "Nesterov momentum")):
         if config[key] != paper[key]:
             lines.append(f"{label}: {config[key]} instead of {paper[key]}")
     if runs == 1:
-        lines.append("one run (seed 0) per depth; the paper's ResNet-110 row is the best of 5")
+        lines.append("one run per depth (the paper's ResNet-110 row: best of 5)")
     return lines
 
 
@@ -405,6 +410,8 @@ def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> ma
 
     train_key = training_error_key(result)
     train_label = "train (fit, eval mode)" if train_key == "train_eval_error" else "train"
+    curves = [m[key] for runs in result["runs"].values() for run in runs for m in run["metrics"] for key in (train_key, "test_error")]
+    top = min(100, 10 * math.ceil(10 * max(curves, default=1.0)))  # the curves' range, in steps of 10 points
     fig, axes = viz.figure(2, figsize=(10, 4), sharey=True)
     with viz.style():
         for ax, family, kind in zip(axes, ("plain", "resnet"), ("plain", "residual")):
@@ -420,7 +427,7 @@ def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> ma
             ax.set_title(f"{'Plain' if family == 'plain' else 'Residual'} networks")
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylim(0, 100)
+            ax.set_ylim(0, top)
             ax.legend(fontsize=9, loc="lower left")
         axes[0].set_ylabel("error (%)")
         fig.suptitle(f"Degradation on CIFAR-10 ({title or result['profile'] + ' profile'}): thin = train, bold = test")
