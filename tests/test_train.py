@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import signal
 import types
 from pathlib import Path
@@ -16,7 +17,7 @@ from resnets import build_model
 from resnets import train as train_module
 from resnets.checkpoints import CheckpointError, load_file, load_state_dict
 from resnets.data import CIFAR10
-from resnets.runtime import native_bf16
+from resnets.runtime import autocast_dtype, native_bf16
 from resnets.train import TrainConfig, TrainingDiverged, learning_rate, read_metrics, train
 
 METRIC_KEYS = {
@@ -167,15 +168,56 @@ def test_the_engine_sets_its_backend_switches_only_while_it_runs() -> None:
     assert (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory, torch.backends.cudnn.benchmark) == before
 
 
-def test_bf16_autocast_only_where_the_hardware_has_it_and_cuda_graphs_only_on_cuda(cifar10: CIFAR10) -> None:
+def test_amp_autocasts_as_chosen_and_cuda_graphs_only_on_cuda(cifar10: CIFAR10) -> None:
     cpu = torch.device("cpu")
-    for bf16, expected in ((True, torch.bfloat16 if native_bf16(cpu) else torch.float32), (False, torch.float32)):
-        run = train_module.Run(tiny(bf16=bf16).resolved(), cifar10, cpu, train_module.Processes(), None)
+    auto = torch.bfloat16 if native_bf16(cpu) else torch.float32
+    for amp, expected in (("auto", auto), ("bf16", torch.bfloat16), ("fp16", torch.float16), ("off", torch.float32)):
+        run = train_module.Run(tiny(amp=amp).resolved(), cifar10, cpu, train_module.Processes(), None)
         x, _ = next(run.train_batches.epoch(0))
         with run.autocast:
             assert run.network(x).dtype == expected
+        assert run.scaler.is_enabled() == (amp == "fp16"), "loss scaling is for float16 alone"
     with pytest.raises(ValueError, match=r"cudagraphs replays CUDA kernels, so it needs a CUDA device, not cpu; drop --cudagraphs"):
         train(tiny(cudagraphs=True, device="cpu"), cifar10)
+    with pytest.raises(ValueError, match=r"amp \(--amp\) must be one of auto, bf16, fp16, off; got 'half'"):
+        tiny(amp="half").resolved()
+
+
+@pytest.mark.parametrize(("capability", "native", "expected"), [((7, 5), False, torch.float16), ((7, 0), False, torch.float16), ((8, 0), True, torch.bfloat16), ((9, 0), True, torch.bfloat16)])
+def test_auto_amp_picks_fp16_on_gpus_without_bf16(monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], native: bool, expected: torch.dtype) -> None:
+    """A T4 (7.5) or V100 (7.0) trains in fp16 with loss scaling, an A100 (8.0) or H100 (9.0) in bf16."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    cuda = torch.device("cuda")
+    assert native_bf16(cuda) == native
+    assert autocast_dtype(cuda, "auto") == expected and autocast_dtype(cuda, "off") is None
+    assert autocast_dtype(cuda, "fp16") == torch.float16 and autocast_dtype(cuda, "bf16") == torch.bfloat16
+    with pytest.raises(ValueError, match="--amp fp16 autocasts on CUDA and CPU only, not on mps; use --amp auto or off"):
+        autocast_dtype(torch.device("mps"), "fp16")
+    assert autocast_dtype(torch.device("mps"), "auto") is None
+
+
+def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_scale(cifar10: CIFAR10, tmp_path: Path) -> None:
+    """The gradient scaler on a CPU (autocast to float16 works there too): a step whose scaled
+    gradients overflow changes no weight and halves the scale; the scale is checkpointed."""
+    cpu = torch.device("cpu")
+    run = train_module.Run(tiny(amp="fp16", grad_norm_every=1).resolved(), cifar10, cpu, train_module.Processes(), None)
+    steps = run.endless_steps()
+    run.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**100)  # so large that every gradient overflows
+    parameters = lambda: {k: v.detach().clone() for k, v in run.model.named_parameters()}  # noqa: E731 (BN statistics move in any forward)
+    before = parameters()
+    next(steps)
+    assert all(torch.equal(v, parameters()[k]) for k, v in before.items()), "an overflowed step must not move the weights"
+    assert run.scaler.get_scale() == 2.0**99
+    run.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
+    next(steps)
+    assert any(not torch.equal(v, parameters()[k]) for k, v in before.items()), "a finite step trains"
+
+    result = train(tiny(amp="fp16", epochs=1, out=str(tmp_path / "run")), cifar10)
+    assert math.isfinite(result.metrics[-1]["train_loss"])
+    saved = load_file(tmp_path / "run" / "checkpoint.pt")
+    assert saved["scaler"]["scale"] > 0, "the scale travels with the checkpoint"
+    resumed = train_module.Run(tiny(amp="fp16", epochs=1, out=str(tmp_path / "run"), resume=True).resolved(), cifar10, cpu, train_module.Processes(), tmp_path / "run")
+    assert resumed.scaler.get_scale() == saved["scaler"]["scale"]
 
 
 def test_a_missing_gpu_is_an_error_for_the_engine() -> None:

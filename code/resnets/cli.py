@@ -19,7 +19,7 @@ from .checkpoints import CheckpointError
 from .data import DATA_ENV, DataError
 from .files import FileError
 from .models import list_models
-from .runtime import get_profile, pick_device
+from .runtime import AMP_MODES, get_profile, pick_device
 from .speed import BATCH_SIZE, IMAGE_FOLDER_TARGET_DROP, MODELS, TARGETS
 from .train import SCHEDULE_DEFAULTS, SCHEDULES, Processes, TrainConfig, TrainingDiverged, config_from_checkpoint, resumable_checkpoint
 
@@ -72,7 +72,7 @@ recipe, training the same network on the same images with the same batch size an
 settings (the fast schedule's: lr 0.2, momentum 0.9, Nesterov, weight decay 5e-4, label smoothing 0.1).
 
   engine   train.py as it runs: data decoded once and held on the device, shuffled, cropped and
-           flipped there by tensor ops; channels_last; bf16 autocast where the hardware has bf16
+           flipped there by tensor ops; channels_last; mixed precision (--amp: bf16 where the hardware has bf16, fp16 with loss scaling on older CUDA GPUs)
            (GPUs from Ampere on, CPUs with AVX512-BF16 or AMX); fused SGD (CUDA, CPU); optionally
            torch.compile (--compile) and CUDA graphs (--cudagraphs)
   classic  a torchvision-style data set of PIL images through RandomCrop(32, padding=4),
@@ -106,7 +106,7 @@ writes <out>/<name>.json (every window, the settings, machine, versions, command
 examples:
   python -m resnets bench                                     everything, on the best device here
   python -m resnets bench --compile --cudagraphs              on a GPU: the engine compiled, as CUDA graphs
-  python -m resnets bench --models resnet20 --no-bf16         the engine in float32, for comparison
+  python -m resnets bench --models resnet20 --amp off         the engine in float32, for comparison
   python -m resnets bench --no-throughput --time-to-accuracy --models resnet20 \\
       --train-subset 5000 --test-subset 1000 --tta-epochs 10 --target resnet20=0.6
                                                               a reduced time to accuracy on a CPU""".format(
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="FOLDER", help="output folder (default runs/<model>-<schedule>-s<seed>)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint (its settings are read from it)")
     _add_device(run)
-    run.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bfloat16 autocast where the hardware computes in bf16: NVIDIA GPUs from Ampere on, CPUs with AVX512-BF16 or AMX (default on)")
+    run.add_argument("--amp", choices=AMP_MODES, help="mixed precision. auto (default): bf16 where the hardware computes in it (NVIDIA GPUs from Ampere on, CPUs with AVX512-BF16 or AMX), fp16 with loss scaling on older CUDA GPUs (T4, V100), float32 elsewhere; bf16 or fp16: that everywhere; off: float32")
     run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, help="channels_last memory format (default on)")
     run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (default off)")
     run.add_argument("--cudagraphs", action=argparse.BooleanOptionalAction, default=None, help="compile with mode='reduce-overhead': each step replayed as CUDA graphs (CUDA only; default off)")
@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--train-subset", type=_positive_int, metavar="N", help="use N class-balanced training images (a multiple of 10; default all 50,000)")
     timing.add_argument("--test-subset", type=_positive_int, metavar="N", help="use N class-balanced test images (default all 10,000)")
     engine = b.add_argument_group("the engine's switches (the classic recipe is always float32, NCHW, eager)")
-    engine.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast where the hardware has bf16 (default on)")
+    engine.add_argument("--amp", choices=AMP_MODES, default="auto", help="the engine's mixed precision, as train --amp (default auto)")
     engine.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the engine's model (default off)")
     engine.add_argument("--cudagraphs", action=argparse.BooleanOptionalAction, default=False, help="compile with mode='reduce-overhead': CUDA graphs (CUDA only; implies --compile)")
     accuracy = b.add_argument_group("time to accuracy")
@@ -330,7 +330,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise ValueError("nothing to measure: --no-throughput needs --time-to-accuracy and a model with a target (--target MODEL=ACC)")
     data = load_cifar10(args.data)
     subsets = {"train_subset": args.train_subset, "test_subset": args.test_subset}
-    engine = {"bf16": args.bf16, "compile": args.compile, "cudagraphs": args.cudagraphs}
+    engine = {"amp": args.amp, "compile": args.compile, "cudagraphs": args.cudagraphs}
     comparisons = []
     for model in args.models if args.throughput else []:
         print(f"Timing {model}: the engine and the classic recipe in turn...", file=sys.stderr, flush=True)

@@ -86,6 +86,32 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
+#: Mixed precision modes of training (``TrainConfig.amp``, ``--amp``).
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+
+def autocast_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
+    """The dtype training autocasts to on ``device`` in mode ``amp``; None means float32.
+
+    auto: bfloat16 where the hardware computes in it (``native_bf16``); on other CUDA GPUs
+    (T4, V100: tensor cores for float16, none for bfloat16) float16, whose narrow exponent range
+    needs the loss scaled (the engine's ``GradScaler``); elsewhere float32 (a CPU without bf16 or
+    MPS gains nothing from emulated half precision). bf16 / fp16: that dtype on CUDA or a CPU
+    (slower where emulated); off: float32.
+    """
+    if amp not in AMP_MODES:
+        raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}; got {amp!r}")
+    if amp == "off":
+        return None
+    if amp == "auto":
+        if native_bf16(device):
+            return torch.bfloat16
+        return torch.float16 if device.type == "cuda" else None
+    if device.type not in ("cuda", "cpu"):
+        raise ValueError(f"--amp {amp} autocasts on CUDA and CPU only, not on {device.type}; use --amp auto or off")
+    return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
 def get_profile(device: torch.device | None = None) -> str:
     """The profile from RESNETS_PROFILE, defaulting to full on a GPU and quick otherwise."""
     value = os.environ.get(PROFILE_ENV, "").strip().lower()

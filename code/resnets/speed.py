@@ -10,9 +10,10 @@ optimizer settings:
 
     engine   ``train.py`` as it runs (its ``Run``, stepped one batch at a time): the data set
              decoded once and held on the device as uint8, shuffled, cropped and flipped there
-             by tensor ops (``data.DeviceBatches``); channels_last; bf16 autocast where the
-             hardware computes in bf16 (``runtime.native_bf16``: recent GPUs, CPUs with
-             AVX512-BF16 or AMX); fused SGD; optionally ``torch.compile`` and CUDA graphs.
+             by tensor ops (``data.DeviceBatches``); channels_last; mixed precision as
+             ``runtime.autocast_dtype`` picks it (bf16 on recent GPUs and CPUs with
+             AVX512-BF16 or AMX, fp16 on older CUDA GPUs); fused SGD; optionally
+             ``torch.compile`` and CUDA graphs.
     classic  the recipe of the PyTorch tutorials and of most CIFAR-10 repositories: a data set
              that hands out PIL images, as ``torchvision.datasets.CIFAR10`` does (here over
              the engine's decoded arrays, so both paths see the same pixels), transformed by
@@ -60,7 +61,7 @@ from torch.utils.data import DataLoader, Dataset
 from .bench import synchronize, time_interleaved
 from .data import CIFAR10, MEAN, STD, make_splits
 from .models import build_model
-from .runtime import device_name, native_bf16, pick_device
+from .runtime import autocast_dtype, device_name, pick_device
 from .tables import format_table
 from .train import EVAL_BATCH_SIZE, Processes, Run, TrainConfig, _git_commit, backend_settings, train
 
@@ -150,12 +151,12 @@ class Pipeline:
 
 
 def engine_config(model: str, device: torch.device, *, batch_size: int = BATCH_SIZE, train_subset: int | None = None,
-                  test_subset: int | None = None, bf16: bool = True, compile: bool = False, cudagraphs: bool = False,
+                  test_subset: int | None = None, amp: str = "auto", compile: bool = False, cudagraphs: bool = False,
                   seed: int = 0) -> TrainConfig:
     """The engine's fast-schedule run at ``batch_size``, on all 50k training images (or a subset)."""
     return TrainConfig(
         model=model, schedule="fast", batch_size=batch_size, val_size=0, train_subset=train_subset, test_subset=test_subset,
-        seed=seed, device=str(device), bf16=bf16, compile=compile or cudagraphs, cudagraphs=cudagraphs, progress=False,
+        seed=seed, device=str(device), amp=amp, compile=compile or cudagraphs, cudagraphs=cudagraphs, progress=False,
     ).resolved()
 
 
@@ -175,8 +176,8 @@ def engine_path(config: TrainConfig, data: CIFAR10) -> Pipeline:
         with backend_settings(device):
             run.evaluate_batch(*next(evaluation))
 
-    bf16 = config.bf16 and native_bf16(device)
-    parts = ["data on device", "NHWC" if config.channels_last else "NCHW", "bf16" if bf16 else "fp32",
+    precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16 + loss scaling"}[autocast_dtype(device, config.amp)]
+    parts = ["data on device", "NHWC" if config.channels_last else "NCHW", precision,
              "fused SGD" if run.optimizer.defaults.get("fused") else "SGD"]
     parts += ["CUDA graphs"] if config.cudagraphs else ["compiled"] if config.compile else []
     return Pipeline("engine", ", ".join(parts), run.model, train_step, eval_step, run.network.train)
@@ -352,7 +353,7 @@ def compare(
     train_subset: int | None = None,
     test_subset: int | None = None,
     workers: int | None = None,
-    bf16: bool = True,
+    amp: str = "auto",
     compile: bool = False,
     cudagraphs: bool = False,
     seed: int = 0,
@@ -366,7 +367,7 @@ def compare(
     """
     device = pick_device(device)
     config = engine_config(model, device, batch_size=batch_size, train_subset=train_subset, test_subset=test_subset,
-                           bf16=bf16, compile=compile, cudagraphs=cudagraphs, seed=seed)
+                           amp=amp, compile=compile, cudagraphs=cudagraphs, seed=seed)
     paths = [engine_path(config, data), classic_path(config, data, workers)]
     cudnn_benchmark = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = True  # the classic recipe sets it too (the engine sets it for its own steps)
@@ -423,7 +424,7 @@ def time_to_accuracy(
     epochs: int | None = None,
     train_subset: int | None = None,
     test_subset: int | None = None,
-    bf16: bool = True,
+    amp: str = "auto",
     compile: bool = False,
     cudagraphs: bool = False,
     seed: int = 0,
@@ -439,7 +440,7 @@ def time_to_accuracy(
         raise ValueError(f"target is a test accuracy in (0, 1), e.g. 0.91; got {target!r}")
     config = TrainConfig(
         model=model, schedule="fast", epochs=epochs, val_size=0, train_subset=train_subset, test_subset=test_subset,
-        target_error=round(1 - target, 6), seed=seed, device=str(pick_device(device)), bf16=bf16, compile=compile or cudagraphs,
+        target_error=round(1 - target, 6), seed=seed, device=str(pick_device(device)), amp=amp, compile=compile or cudagraphs,
         cudagraphs=cudagraphs, progress=False,
     )
     result = train(config, data)

@@ -6,8 +6,10 @@
 What it does, in the order a step meets it:
 
 * **Data** on the device (``data.DeviceBatches``): no loader processes, no host round trip.
-* **Forward** under bf16 autocast where the hardware computes in bf16 (``runtime.native_bf16``:
-  recent NVIDIA GPUs, CPUs with AVX512-BF16 or AMX), channels_last memory, optionally ``torch.compile``d
+* **Forward** under mixed precision (``amp``, ``runtime.autocast_dtype``): bf16 autocast where
+  the hardware computes in bf16 (recent NVIDIA GPUs, CPUs with AVX512-BF16 or AMX); fp16 with a
+  gradient scaler on older CUDA GPUs (T4, V100), which have fp16 tensor cores but no bf16; float32
+  elsewhere. channels_last memory, optionally ``torch.compile``d
   (and on CUDA optionally replayed as CUDA graphs, one launch for the whole step's kernels).
 * **SGD** with momentum 0.9 and weight decay, fused (one kernel for all parameters) on CUDA and
   CPU, its learning rate set from the step number alone.
@@ -76,7 +78,7 @@ from .files import SUMS, VerifiedFolder, lock_folder, previous_name, remove_stal
 from .data import CIFAR10, DeviceBatches, load_cifar10, make_splits, stratified_indices
 from .models import _NAME_PATTERN, build_model
 from .probes import GradientNormMonitor
-from .runtime import device_name, native_bf16, pick_device
+from .runtime import AMP_MODES, autocast_dtype, device_name, pick_device
 
 SCHEDULES = ("paper", "fast", "cpu")
 #: Defaults of each schedule; anything set explicitly in ``TrainConfig`` wins.
@@ -92,7 +94,7 @@ FAST_WARMUP = 0.05  # fraction of the steps spent rising linearly to the peak lr
 EVAL_BATCH_SIZE = 1000  # images per evaluation batch (no gradients kept, so larger than training's)
 CHECKPOINT, METRICS, CONFIG, FINAL = "checkpoint.pt", "metrics.jsonl", "run.json", "model.pt"
 #: Settings that change how a run computes, not what it computes: free to differ on resume.
-RUNTIME_FIELDS = ("device", "progress", "compile", "cudagraphs", "out", "resume", "data", "bf16", "channels_last", "sync_every")
+RUNTIME_FIELDS = ("device", "progress", "compile", "cudagraphs", "out", "resume", "data", "amp", "channels_last", "sync_every")
 
 
 class TrainingDiverged(RuntimeError):
@@ -133,7 +135,7 @@ class TrainConfig:
     target_error: float | None = None  # stop after the first epoch whose test error is at most this
     seed: int = 0
     device: str = "auto"
-    bf16: bool = True  # autocast to bfloat16 where the hardware has it (runtime.native_bf16; ignored elsewhere)
+    amp: str = "auto"  # mixed precision: auto, bf16, fp16 (with loss scaling) or off (runtime.autocast_dtype)
     channels_last: bool = True
     compile: bool = False
     cudagraphs: bool = False  # torch.compile(mode="reduce-overhead"): the step replayed as CUDA graphs (CUDA only)
@@ -182,6 +184,8 @@ class TrainConfig:
             raise ValueError(f"target_error is a test error in [0, 1), e.g. 0.09 for 91% accuracy; got {self.target_error!r}")
         if self.eval_train_size is not None and not (isinstance(self.eval_train_size, int) and self.eval_train_size > 0 and self.eval_train_size % 10 == 0):
             raise ValueError(f"eval_train_size (--eval-train-size) must be a positive multiple of 10, so every class has as many images; got {self.eval_train_size!r}")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp (--amp) must be one of {', '.join(AMP_MODES)}; got {self.amp!r}")
         if self.target_error is not None and self.test_subset == 0:
             raise ValueError("target_error stops at a test error, so it needs test images; drop --test-subset 0")
 
@@ -384,6 +388,7 @@ def provenance(config: TrainConfig, data: CIFAR10, device: torch.device, process
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "hardware": f"{processes.world_size} x {device_name(device)}",
+        "precision": str(autocast_dtype(device, config.amp) or torch.float32).removeprefix("torch."),  # what --amp chose here
         "platform": platform.platform(),
         "data_source": data.source,
         "data_checksum": data.checksum,
@@ -463,6 +468,7 @@ class Run:
             nesterov=config.nesterov, fused=device.type in ("cuda", "cpu") or None,
         )
         self.state = RunState(warming_up=config.warmup_error is not None)
+        self.saved_scaler: dict[str, Any] | None = None
         self._maybe_resume()
         network: nn.Module = self.model
         if processes.distributed:
@@ -474,7 +480,14 @@ class Run:
             self.network = torch.compile(network, mode="reduce-overhead")  # inductor's CUDA graph trees
         else:
             self.network = torch.compile(network) if config.compile else network
-        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16 and native_bf16(device))
+        self.amp_dtype = autocast_dtype(device, config.amp)
+        self.autocast = torch.autocast(device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None)
+        # float16's largest value is 65504: the loss is scaled up so small gradients do not
+        # underflow, a step whose gradients overflow is skipped and the scale lowered (a no-op
+        # in bf16 and float32, which have float32's exponent range).
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        if self.saved_scaler is not None:
+            self.scaler.load_state_dict(self.saved_scaler)
         self.provenance = provenance(config, data, device, processes)
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -497,6 +510,7 @@ class Run:
         load_state_dict(self.model, saved["model"], source=str(path), arch=saved["config"]["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.state = RunState(**saved["state"])
+        self.saved_scaler = saved.get("scaler") or None
 
     def _save(self) -> None:
         if self.run_dir is None or not self.processes.main:
@@ -506,6 +520,7 @@ class Run:
             "config": dataclasses.asdict(self.config),
             "model": model_state(self.model),
             "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "state": dataclasses.asdict(self.state),
         }
         VerifiedFolder(self.run_dir).save(CHECKPOINT, serialize(checkpoint), keep_previous=True)
@@ -590,10 +605,12 @@ class Run:
             logits = self.network(x)
             loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()
         if state.step % config.grad_norm_every == 0:
+            self.scaler.unscale_(self.optimizer)  # the true gradients' norms (a no-op unless fp16)
             sums.add_grad_norms(self.monitor.norms())
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)  # skipped if fp16 gradients overflowed
+        self.scaler.update()
         sums.add_step(batch, loss.detach(), (logits.argmax(1) == y).sum())
         state.step += 1
 
@@ -740,7 +757,8 @@ class _EpochSums:
         self.correct += correct
 
     def add_grad_norms(self, norms: dict[str, Tensor]) -> None:
-        self.grad_norms += torch.stack([norms["early"], norms["late"]]).float()
+        # A float16 step whose gradients overflowed (skipped by the scaler) reads inf: counted as 0.
+        self.grad_norms += torch.stack([norms["early"], norms["late"]]).float().nan_to_num(posinf=0.0)
         self.grad_samples += 1
 
     def window_correct(self) -> Tensor:
