@@ -252,3 +252,16 @@ def test_train_refuses_a_folder_another_process_holds(tmp_path: Path, cifar10: C
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
+
+
+def test_reproduce_refuses_a_run_folder_another_process_holds(tmp_path: Path, cifar10: CIFAR10) -> None:
+    from resnets import reproduce
+
+    first = tmp_path / "degradation" / "quick" / f"{reproduce.DEGRADATION_MODELS[0]}-s0"
+    holder = _holder(first)
+    try:
+        with pytest.raises(FolderInUse, match=rf"{first} is in use by process {holder.pid}"):
+            reproduce.degradation("quick", device="cpu", runs_dir=str(tmp_path), progress=False)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
