@@ -1,17 +1,38 @@
-"""What every chapter notebook shares: the set-up cell and the metadata (one copy, here)."""
+"""What every chapter notebook shares: the set-up cell and the metadata (one copy, here).
 
-REPOSITORY = "https://github.com/resnets-course/resnets-book"
+The repository the Colab cell installs from is `_config.yml`'s `repository.url`, the one the
+site's badges and launch buttons read: publishing the course or a fork means changing it there
+and running `python tools/sync_repository.py`, which rewrites every copy (tests/test_notebooks.py
+fails while any copy disagrees).
+"""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 
 SETUP_CELL = f'''# Set-up, the same in every chapter. In Colab it installs the course package, and
 # only the package (--no-deps): Colab's own torch is left alone.
 import sys
 
 if "google.colab" in sys.modules:
-    %pip install -q --no-deps "resnets @ git+{REPOSITORY}"
+    import subprocess
+
+    url = "{REPOSITORY}"
+    pip = ["pip", "install", "-q", "--no-deps", f"resnets @ git+{{url}}"]
+    if subprocess.run([sys.executable, "-m", *pip]).returncode:
+        print(f"Installing from {{url}} failed: fix the URL, then rerun.")
 
 import resnets
 
 rt = resnets.setup(seed=0)  # device, profile (RESNETS_PROFILE) and seeds'''
+
+
+def clone_command() -> str:
+    """The intro's clone line, from the same URL."""
+    return f"git clone {REPOSITORY} && cd {REPOSITORY.rstrip('/').rsplit('/', 1)[-1]}"
 
 
 def notebook_metadata(gpu: bool = False) -> dict:

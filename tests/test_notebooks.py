@@ -11,7 +11,7 @@ import pytest
 import yaml
 from IPython.core.inputtransformer2 import TransformerManager
 
-from notebook_conventions import SETUP_CELL
+from notebook_conventions import REPOSITORY, SETUP_CELL, clone_command
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
@@ -77,3 +77,15 @@ def test_part3_notebooks_ask_colab_for_a_gpu() -> None:
     for path in NOTEBOOKS:
         if "part3" in path.parts:
             assert nbformat.read(path, as_version=4).metadata.get("accelerator") == "GPU", path.name
+
+
+def test_every_copy_of_the_repository_url_is_config_s() -> None:
+    """`_config.yml`'s repository.url is the one source (the badges and launch buttons read it);
+    the set-up cells are checked above, the intro's clone line here. `python tools/sync_repository.py`
+    rewrites every copy."""
+    intro = (ROOT / "intro.md").read_text()
+    assert clone_command() in intro, "intro.md's clone line differs from _config.yml: run python tools/sync_repository.py"
+    copies = {p.relative_to(ROOT) for p in [*ROOT.glob("*.md"), *(ROOT / "chapters").rglob("*.ipynb")] if "github.com/" in p.read_text()}
+    for path in copies:
+        urls = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", (ROOT / path).read_text()))
+        assert urls <= {REPOSITORY}, f"{path} names {urls - {REPOSITORY}}, not _config.yml's {REPOSITORY}"
