@@ -187,21 +187,20 @@ class VerifiedFolder:
         """
         self.path.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(data).hexdigest()
-        target, sums = self.path / name, self.sums()
+        target, previous, sums = self.path / name, previous_name(name), self.sums()
 
         def matches_what_was_meant(temporary: Path) -> None:
             if sha256_file(temporary) != digest:
                 raise FileError(f"{target} read back differently from what was written; the previous version is kept. Check the disk, then run the same command again.")
+            current = sha256_file(target) if keep_previous and target.is_file() else None
+            keep = current is not None and current in sums.get(name, set())  # a damaged file is not worth keeping
             sums[name] = sums.get(name, set()) | {digest}
-            if keep_previous and target.is_file():
-                current = sha256_file(target)
-                if current in sums[name]:  # a damaged file is not worth keeping
-                    previous = previous_name(name)
-                    sums[previous] = sums.get(previous, set()) | {current}
-                    self._write_sums(sums)
-                    os.replace(target, self.path / previous)
-                    sums[previous] = {current}
-            self._write_sums(sums)
+            if keep:
+                sums[previous] = sums.get(previous, set()) | {current}
+            self._write_sums(sums)  # the new digest, and the kept one under its new name, before any rename
+            if keep:
+                os.replace(target, self.path / previous)
+                sums[previous] = {current}
 
         write_atomic(target, lambda f: f.write(data), check=matches_what_was_meant)
         sums[name] = {digest}

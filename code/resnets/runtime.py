@@ -112,6 +112,11 @@ def autocast_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | Non
     return torch.bfloat16 if amp == "bf16" else torch.float16
 
 
+def precision_name(dtype: torch.dtype | None) -> str:
+    """How run records and benchmarks name an ``autocast_dtype``: fp32, bf16 or fp16."""
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+
 def get_profile(device: torch.device | None = None) -> str:
     """The profile from RESNETS_PROFILE, defaulting to full on a GPU and quick otherwise."""
     value = os.environ.get(PROFILE_ENV, "").strip().lower()

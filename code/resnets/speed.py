@@ -61,7 +61,7 @@ from torch.utils.data import DataLoader, Dataset
 from .bench import synchronize, time_interleaved
 from .data import CIFAR10, MEAN, STD, make_splits
 from .models import build_model
-from .runtime import autocast_dtype, device_name, pick_device
+from .runtime import autocast_dtype, device_name, pick_device, precision_name
 from .tables import format_table
 from .train import EVAL_BATCH_SIZE, Processes, Run, TrainConfig, _git_commit, backend_settings, train
 
@@ -176,8 +176,7 @@ def engine_path(config: TrainConfig, data: CIFAR10) -> Pipeline:
         with backend_settings(device):
             run.evaluate_batch(*next(evaluation))
 
-    precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16 + loss scaling"}[autocast_dtype(device, config.amp)]
-    parts = ["data on device", "NHWC" if config.channels_last else "NCHW", precision,
+    parts = ["data on device", "NHWC" if config.channels_last else "NCHW", precision_name(autocast_dtype(device, config.amp)),
              "fused SGD" if run.optimizer.defaults.get("fused") else "SGD"]
     parts += ["CUDA graphs"] if config.cudagraphs else ["compiled"] if config.compile else []
     return Pipeline("engine", ", ".join(parts), run.model, train_step, eval_step, run.network.train)

@@ -75,10 +75,10 @@ from torch import Tensor, nn
 from . import __version__
 from .checkpoints import CheckpointError, load_file, load_state_dict, model_state, serialize
 from .files import SUMS, VerifiedFolder, lock_folder, previous_name, remove_stale_temporaries
-from .data import CIFAR10, DeviceBatches, load_cifar10, make_splits, stratified_indices
+from .data import CIFAR10, CLASSES, DeviceBatches, load_cifar10, make_splits, stratified_indices
 from .models import _NAME_PATTERN, build_model
 from .probes import GradientNormMonitor
-from .runtime import AMP_MODES, autocast_dtype, device_name, pick_device
+from .runtime import AMP_MODES, autocast_dtype, device_name, pick_device, precision_name
 
 SCHEDULES = ("paper", "fast", "cpu")
 #: Defaults of each schedule; anything set explicitly in ``TrainConfig`` wins.
@@ -182,7 +182,7 @@ class TrainConfig:
             raise ValueError(f"warmup_error is a training error in (0, 1]; got {self.warmup_error!r}")
         if self.target_error is not None and not (0 <= self.target_error < 1):
             raise ValueError(f"target_error is a test error in [0, 1), e.g. 0.09 for 91% accuracy; got {self.target_error!r}")
-        if self.eval_train_size is not None and not (isinstance(self.eval_train_size, int) and self.eval_train_size > 0 and self.eval_train_size % 10 == 0):
+        if self.eval_train_size is not None and not (isinstance(self.eval_train_size, int) and self.eval_train_size > 0 and self.eval_train_size % len(CLASSES) == 0):
             raise ValueError(f"eval_train_size (--eval-train-size) must be a positive multiple of 10, so every class has as many images; got {self.eval_train_size!r}")
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp (--amp) must be one of {', '.join(AMP_MODES)}; got {self.amp!r}")
@@ -197,11 +197,11 @@ class TrainConfig:
 def train_eval_sample(train: tuple[Tensor, Tensor], size: int | None) -> tuple[Tensor, Tensor]:
     """The training images whose fit is measured after each epoch: all of them (``size=None``),
     or a fixed class-balanced sample of ``size`` (the same for every run and epoch).
-    ``train``: (images (N, 3, 32, 32) uint8, labels (N,)); ``size`` at most N."""
+    ``train``: (images (N, 32, 32, 3) uint8, labels (N,)); ``size`` a multiple of the classes."""
     images, labels = train
     if size is None or size >= len(labels):
         return images, labels
-    _, keep = stratified_indices(labels, size // 10, seed=3)
+    _, keep = stratified_indices(labels, size // len(CLASSES), seed=3)
     return images[keep], labels[keep]
 
 
@@ -388,7 +388,7 @@ def provenance(config: TrainConfig, data: CIFAR10, device: torch.device, process
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "hardware": f"{processes.world_size} x {device_name(device)}",
-        "precision": str(autocast_dtype(device, config.amp) or torch.float32).removeprefix("torch."),  # what --amp chose here
+        "precision": precision_name(autocast_dtype(device, config.amp)),  # what --amp chose here
         "platform": platform.platform(),
         "data_source": data.source,
         "data_checksum": data.checksum,
@@ -440,6 +440,7 @@ class Run:
 
     def __init__(self, config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes, run_dir: Path | None) -> None:
         self.config, self.device, self.processes, self.run_dir = config, device, processes, run_dir
+        self.folder = VerifiedFolder(run_dir) if run_dir is not None else None  # its files, with their digests
         self.data = data
         splits = make_splits(data, config.val_size, config.train_subset, config.test_subset)
         shard = {"rank": processes.rank, "world_size": processes.world_size, "channels_last": config.channels_last}
@@ -523,13 +524,13 @@ class Run:
             "scaler": self.scaler.state_dict(),
             "state": dataclasses.asdict(self.state),
         }
-        VerifiedFolder(self.run_dir).save(CHECKPOINT, serialize(checkpoint), keep_previous=True)
+        self.folder.save(CHECKPOINT, serialize(checkpoint), keep_previous=True)
 
     def _write_metrics(self) -> None:
         """Write metrics.jsonl whole from the run's history (a few kB), with its digest."""
         if self.run_dir is None or not self.processes.main:
             return
-        VerifiedFolder(self.run_dir).save_text(METRICS, "".join(json.dumps(m) + "\n" for m in self.state.metrics))
+        self.folder.save_text(METRICS, "".join(json.dumps(m) + "\n" for m in self.state.metrics))
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -538,7 +539,7 @@ class Run:
         if self.run_dir is not None and self.processes.main:
             for name in (CHECKPOINT, previous_name(CHECKPOINT), METRICS, CONFIG, FINAL, SUMS):
                 remove_stale_temporaries(self.run_dir / name)
-            VerifiedFolder(self.run_dir).save_text(CONFIG, json.dumps(self.provenance, indent=2) + "\n")
+            self.folder.save_text(CONFIG, json.dumps(self.provenance, indent=2) + "\n")
             self._write_metrics()
         bar = _progress_bar(config, self.total_steps, state.step, enabled=config.progress and self.processes.main)
         interrupted = False
@@ -554,7 +555,7 @@ class Run:
                 where = f"a checkpoint is in {self.run_dir}; resume with --resume (resume=True)" if self.run_dir else "nothing was saved (no output folder)"
                 print(f"Stopped at step {state.step} (epoch {state.epoch + 1}, batch {state.batch}); {where}.", file=sys.stderr)
         elif self.run_dir is not None and self.processes.main:
-            VerifiedFolder(self.run_dir).save(FINAL, serialize(model_state(self.model)))
+            self.folder.save(FINAL, serialize(model_state(self.model)))
         self.model.eval()
         return TrainResult(self.model, list(state.metrics), config, self.run_dir, interrupted, self.provenance)
 
