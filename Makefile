@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make book   install everything, then execute every chapter and build the site into _build/html
-#   make test   install everything, then run every test: package, notebooks (nbval), site build, browser
+#   make test   install everything, then run every test: package, notebooks (nbval), the widget
+#               chapters in Colab's environment, site build, browser
 #
 # Variables: VENV (where the virtual environment lives), PYTHON (the interpreter that makes it).
 # RESNETS_PROFILE picks quick/full (default: full on a GPU, quick on a CPU); RESNETS_DATA points at a
@@ -22,7 +23,7 @@ export RESNETS_CACHE ?= $(abspath _build/cache)
 # Quiets the kernels' debugger warning about frozen modules in the build log.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup browser book test test-unit test-notebooks test-site golden clean
+.PHONY: setup browser book test test-unit test-notebooks test-colab test-site gpu-check golden clean
 
 setup: $(STAMP)
 
@@ -46,6 +47,7 @@ book: setup
 test: setup browser
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
+	$(MAKE) test-colab
 	$(MAKE) book
 	$(MAKE) test-site
 
@@ -55,8 +57,36 @@ test-unit: setup
 test-notebooks: setup
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --timeout=900 -p no:cacheprovider chapters
 
+# Colab's environment: what Colab preinstalls (tests/colab/constraints.txt), then the package
+# --no-deps as a chapter's first cell installs it; `pip check` fails if the package asks for a
+# version Colab lacks. There the widget tests, every chapter with a widget and a Part 3
+# chapter run, computed afresh (no results cache) so that all their code runs on those versions.
+COLAB_VENV     ?= .venv-colab
+COLAB_STAMP    := $(COLAB_VENV)/.installed
+COLAB_PINS     := tests/colab/constraints.txt
+COLAB_CHAPTERS := chapters/part1/01_degradation.ipynb chapters/part1/03_gradient_highway.ipynb \
+                  chapters/part3/04_looking_inside.ipynb
+
+$(COLAB_STAMP): $(COLAB_PINS) pyproject.toml
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r $(COLAB_PINS)
+	$(COLAB_VENV)/bin/python -m pip install --quiet -c $(COLAB_PINS) pytest pytest-timeout nbval
+	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(COLAB_VENV)/bin/python -m pip check
+	touch $@
+
+test-colab: $(COLAB_STAMP)
+	RESNETS_CACHE= $(COLAB_VENV)/bin/python -m pytest --nbval-lax --nbval-current-env \
+	  --timeout=900 -p no:cacheprovider tests/test_widgets.py $(COLAB_CHAPTERS)
+
 test-site: setup browser
 	$(BIN)/python -m pytest tests/site
+
+# On a machine with a CUDA GPU: the CUDA tests, the benchmark, resnet20's time to accuracy and a
+# full-profile chapter, recorded in benchmarks/gpu-check-<gpu>/ (see tools/gpu_check.sh). No
+# `setup` first: a lent GPU machine may have torch and no internet (PY picks the interpreter).
+gpu-check:
+	bash tools/gpu_check.sh
 
 # Re-record the outputs of the cells marked NBVAL_CHECK_OUTPUT (after an intended change).
 golden: setup

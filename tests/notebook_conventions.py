@@ -24,6 +24,9 @@ if "google.colab" in sys.modules:
     pip = ["pip", "install", "-q", "--no-deps", f"resnets @ git+{{url}}"]
     if subprocess.run([sys.executable, "-m", *pip]).returncode:
         print(f"Installing from {{url}} failed: fix the URL, then rerun.")
+    from google.colab import output
+
+    output.enable_custom_widget_manager()  # live widgets with any ipywidgets version
 
 import resnets
 

@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from resnets import reproduce
+from resnets.train import learning_rate
 
 
 def result_with(final_errors: dict[str, float], key: str = "train_eval_error") -> dict[str, Any]:
@@ -44,3 +45,16 @@ def test_the_quick_profile_fits_a_small_unaugmented_subset() -> None:
     assert config.train_subset // config.batch_size * config.epochs == 320
     full = reproduce.experiment_config("resnet56", "full").resolved()
     assert (full.schedule, full.augment, full.iterations, full.val_size) == ("paper", True, 64_000, 5000)
+
+
+def test_max_iterations_compresses_the_full_profile_and_leaves_quick_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RESNETS_MAX_ITERATIONS: make gpu-check's smoke test of a full-profile chapter."""
+    monkeypatch.setenv("RESNETS_MAX_ITERATIONS", "2000")
+    full = reproduce.experiment_config("plain56", "full").resolved()
+    assert (full.schedule, full.iterations) == ("paper", 2000)
+    assert [learning_rate(full, step, 2000) for step in (999, 1000, 1500)] == pytest.approx([0.1, 0.01, 0.001])
+    quick = reproduce.experiment_config("plain56", "quick").resolved()
+    assert quick.iterations is None and quick.epochs == 16
+    monkeypatch.setenv("RESNETS_MAX_ITERATIONS", "many")
+    with pytest.raises(ValueError, match="RESNETS_MAX_ITERATIONS='many' is not a count; set it to a positive integer or unset it"):
+        reproduce.experiment_config("plain56", "full")

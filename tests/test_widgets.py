@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from resnets import viz
-from resnets.widgets import Action, Control, Explorer, degradation_explorer, gradient_flow_explorer
+from resnets.widgets import (
+    Action,
+    Control,
+    Explorer,
+    degradation_explorer,
+    gradient_flow_explorer,
+    widget_view_bundle,
+)
 
 VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -75,6 +82,20 @@ def test_the_mime_bundle_offers_the_live_and_the_static_view() -> None:
     bundle = make_explorer()._repr_mimebundle_()
     assert {"text/plain", "text/html", VIEW} <= set(bundle)
     assert "model_id" in bundle[VIEW]
+
+
+def test_an_ipywidgets_7_widget_gets_the_same_view_bundle() -> None:
+    """Colab keeps ipywidgets 7.x, whose widgets have no _repr_mimebundle_ (issue 12)."""
+
+    class Widget7:  # what a 7.x widget offers: a model id, display via _ipython_display_
+        model_id = "abc123"
+
+        def _ipython_display_(self) -> None: ...
+
+    widget = make_explorer().widget()
+    expected = {VIEW: {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}}
+    assert {VIEW: widget_view_bundle(widget)[VIEW]} == expected
+    assert widget_view_bundle(Widget7()) == {VIEW: {**expected[VIEW], "model_id": "abc123"}}
 
 
 def test_the_live_view_redraws_when_a_control_moves_and_runs_the_action() -> None:

@@ -5,6 +5,11 @@ Two environment variables steer every chapter and the CLI:
     RESNETS_PROFILE  "quick" (minutes on a 2-core laptop CPU; CI runs this) or "full" (the
                      real experiment, meant for a GPU). Default: full on a GPU, quick on CPU.
     RESNETS_DEVICE   "auto" (CUDA, then Apple's MPS, then CPU), or "cuda", "cuda:1", "mps", "cpu".
+
+and one caps them for a smoke test of the full profile (``make gpu-check`` sets it):
+
+    RESNETS_MAX_ITERATIONS  N: every full-profile run a chapter trains takes at most N
+                            iterations (the paper's schedule, compressed to fit).
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ import torch
 PROFILES = ("quick", "full")
 PROFILE_ENV = "RESNETS_PROFILE"
 DEVICE_ENV = "RESNETS_DEVICE"
+MAX_ITERATIONS_ENV = "RESNETS_MAX_ITERATIONS"
+
+
+def max_iterations() -> int | None:
+    """The cap from RESNETS_MAX_ITERATIONS on every run a chapter trains; None when unset."""
+    value = os.environ.get(MAX_ITERATIONS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{MAX_ITERATIONS_ENV}={value!r} is not a count; set it to a positive integer or unset it")
+    return int(value)
 
 
 def in_colab() -> bool:

@@ -240,14 +240,18 @@ class Processes:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    launched: bool = False  # started by torchrun, which sets WORLD_SIZE
 
     @classmethod
     def from_env(cls) -> Processes:
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+        env = os.environ
+        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)), "WORLD_SIZE" in env)
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        """DDP and a process group: under torchrun, even as its only process (so one GPU
+        checks the NCCL path that N GPUs take), or whenever there are several."""
+        return self.launched or self.world_size > 1
 
     @property
     def main(self) -> bool:
@@ -388,6 +392,7 @@ def provenance(config: TrainConfig, data: CIFAR10, device: torch.device, process
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "hardware": f"{processes.world_size} x {device_name(device)}",
+        "process_group": dist.get_backend() if dist.is_initialized() else None,  # nccl, gloo
         "precision": precision_name(autocast_dtype(device, config.amp)),  # what --amp chose here
         "platform": platform.platform(),
         "data_source": data.source,

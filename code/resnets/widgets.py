@@ -208,9 +208,25 @@ class Explorer:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         bundle: dict[str, Any] = {"text/plain": f"Explorer({', '.join(c.name for c in self.controls)})"}
         bundle["text/html"] = self.to_html()
-        view = self.widget()._repr_mimebundle_() or {}
+        view = widget_view_bundle(self.widget())
         bundle.update({k: v for k, v in view.items() if k != "text/plain"})
         return bundle
+
+
+# The widget view's mime type and the message protocol version that ipywidgets 7 and 8 both
+# speak (Colab keeps ipywidgets 7.x).
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def widget_view_bundle(widget: Any) -> dict[str, Any]:
+    """The mime bundle that shows a live ipywidget, under ipywidgets 8 and 7 alike.
+
+    ipywidgets 8 widgets have ``_repr_mimebundle_``; 7.x widgets (Colab's) only display
+    themselves through ``_ipython_display_``, whose bundle is this one.
+    """
+    if hasattr(widget, "_repr_mimebundle_"):
+        return widget._repr_mimebundle_() or {}
+    return {WIDGET_VIEW_MIME: {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}}
 
 
 _ids = itertools.count()
