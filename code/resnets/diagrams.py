@@ -1,0 +1,270 @@
+"""Block diagrams drawn from the modules themselves, so a figure can never drift from the code.
+
+    layers = block_layers(block, (16, 32, 32))   # what the block computes, in order, with shapes
+    draw_block(block, (16, 32, 32))              # the diagram, as a cell's last expression
+    draw_blocks({"plain": a, "residual": b}, (16, 32, 32))   # several side by side
+
+``block_layers`` traces the block's forward pass with torch.fx and runs a zero input through
+the traced graph to read every output shape. Each step is a ``Layer``: the module that ran
+(``conv1``, ``bn1``, ``downsample.0``...) or the addition, what it does, its output shape
+(channels, height, width), and the path it sits on: ``main`` (the residual function F and what
+follows the addition), ``shortcut`` (the option A/B/C path), or ``shared`` (before the paths
+split: the pre-activation block's first BN-ReLU, which a projection shortcut reads too). A
+block whose shortcut is the identity has no shortcut layers; a plain block has no addition.
+
+``draw_block`` returns a ``Diagram``: an SVG (crisp at any zoom, text kept as text) with a PNG
+fallback and a title that screen readers read as its alternative text. Its colours are the
+course's: the main path in the colour of its kind (``viz.COLORS``), the shortcut in grey, on a
+white card that reads the same in a light or a dark page.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import io
+import operator
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import torch
+import torch.fx
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyBboxPatch
+from torch import nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from . import viz
+from .blocks import ZeroPadShortcut
+
+PATHS = ("shared", "main", "shortcut")
+SHORTCUT_COLOR = "#555555"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step of a block: ``name`` is the module's path in the block ("conv1",
+    "downsample.0") or "add"; ``shape`` the output's (C, H, W); ``path`` one of PATHS."""
+
+    name: str
+    label: str
+    shape: tuple[int, ...]
+    path: str
+
+
+class _BlockTracer(torch.fx.Tracer):
+    """Keeps option A's shortcut whole: one box, not its slicing and padding."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return isinstance(m, ZeroPadShortcut) or super().is_leaf_module(m, qualname)
+
+
+def describe(module: nn.Module) -> str:
+    """What one layer does, in the words of the papers' figures."""
+    if isinstance(module, nn.Conv2d):
+        k = module.kernel_size[0]
+        stride = f", /{module.stride[0]}" if module.stride[0] > 1 else ""
+        return f"{k}×{k} conv, {module.in_channels}→{module.out_channels}{stride}"
+    if isinstance(module, nn.BatchNorm2d):
+        return "batch norm"
+    if isinstance(module, nn.ReLU):
+        return "ReLU"
+    if isinstance(module, ZeroPadShortcut):
+        sub = f"/{module.stride}, " if module.stride > 1 else ""
+        return f"option A: {sub}+{module.extra_channels} zeros"
+    return type(module).__name__
+
+
+def _is_add(node: torch.fx.Node) -> bool:
+    return (node.op == "call_function" and node.target in (operator.add, torch.add)) or (
+        node.op == "call_method" and node.target == "add"
+    )
+
+
+def _ancestors(node: torch.fx.Node) -> set[torch.fx.Node]:
+    seen: set[torch.fx.Node] = set()
+    stack = [a for a in node.all_input_nodes]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(current.all_input_nodes)
+    return seen
+
+
+def block_layers(block: nn.Module, input_shape: tuple[int, int, int]) -> list[Layer]:
+    """Every step of ``block``'s forward pass on an input of ``input_shape`` (C, H, W), in the
+    order it runs: ``shared`` steps first, then ``main``, with the ``shortcut`` steps last."""
+    module = copy.deepcopy(block).eval()
+    graph = _BlockTracer().trace(module)
+    traced = torch.fx.GraphModule(module, graph)
+    with torch.no_grad():
+        ShapeProp(traced).propagate(torch.zeros(1, *input_shape))
+    steps = [n for n in graph.nodes if n.op in ("call_module", "call_function", "call_method")]
+    add = next((n for n in steps if _is_add(n)), None)
+    path = {n: "main" for n in steps}
+    if add is not None:
+        left, right = add.args[0], add.args[1]
+        before_left = _ancestors(add.args[0]) | {left}
+        before_right = _ancestors(add.args[1]) | {right}
+        shared = before_left & before_right
+        # The shortcut is the side with fewer steps of its own: the identity has none.
+        short_side = min((before_left, before_right), key=lambda side: len([n for n in side - shared if n in path]))
+        for n in steps:
+            if n in shared:
+                path[n] = "shared"
+            elif n in short_side:
+                path[n] = "shortcut"
+    modules = dict(module.named_modules())
+    layers = []
+    for n in steps:
+        shape = tuple(n.meta["tensor_meta"].shape[1:])
+        if n.op == "call_module":
+            layers.append(Layer(str(n.target), describe(modules[str(n.target)]), shape, path[n]))
+        elif _is_add(n):
+            layers.append(Layer("add", "addition: F(x) + shortcut", shape, "main"))
+        else:
+            layers.append(Layer(str(getattr(n.target, "__name__", n.target)), "function", shape, path[n]))
+    order = {p: i for i, p in enumerate(PATHS)}
+    return sorted(layers, key=lambda layer: order[layer.path])
+
+
+def kind_of_block(block: nn.Module) -> str:
+    """The course's colour key for a block: plain, residual or preact."""
+    if getattr(block, "plain", False):
+        return "plain"
+    return "preact" if type(block).__name__.startswith("PreAct") else "residual"
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+HALF = 0.4  # half a box's height; boxes are BOX_WIDTH wide, one STEP apart
+BOX_WIDTH, STEP, X_SHORTCUT = 3.5, 1.15, 4.1
+
+
+def _box(ax: Axes, x: float, y: float, lines: tuple[str, ...], color: str) -> None:
+    """A rounded box: a bold first line (the layer's name), then smaller ones."""
+    ax.add_patch(FancyBboxPatch((x - BOX_WIDTH / 2, y - HALF), BOX_WIDTH, 2 * HALF, boxstyle="round,pad=0.02,rounding_size=0.12",
+                                facecolor="white", edgecolor=color, linewidth=1.6))
+    offsets = {1: (0.0,), 2: (0.12, -0.16), 3: (0.2, -0.04, -0.24)}[len(lines)]
+    for i, (line, dy) in enumerate(zip(lines, offsets)):
+        ax.text(x, y + dy, line, ha="center", va="center", fontsize=9.5 if i == 0 else 8,
+                color="#111111" if i == 0 else "#444444", fontweight="bold" if i == 0 else "normal")
+
+
+def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], color: str) -> None:
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.4, "shrinkA": 0, "shrinkB": 0})
+
+
+def _line(ax: Axes, xs: list[float], ys: list[float], color: str) -> None:
+    ax.plot(xs, ys, color=color, linewidth=1.4, solid_capstyle="round", zorder=0.5)
+
+
+def plot_block(ax: Axes, block: nn.Module, input_shape: tuple[int, int, int], title: str = "") -> list[Layer]:
+    """Draw ``block`` into ``ax``, top to bottom as in the papers' figures; returns its layers."""
+    layers = block_layers(block, input_shape)
+    color = viz.COLORS[kind_of_block(block)]
+    main = [layer for layer in layers if layer.path != "shortcut"]
+    shortcut = [layer for layer in layers if layer.path == "shortcut"]
+    ink = "#111111"
+    y = 0.0
+    _box(ax, 0.0, y, ("x", _shape_text(input_shape)), ink)
+    bottom = y - HALF  # where the next arrow starts
+    split_y = add_y = None
+    for layer in main:
+        y -= STEP
+        if layer.name == "add":
+            _arrow(ax, (0.0, bottom), (0.0, y + 0.22), color)
+            ax.add_patch(Circle((0.0, y), 0.22, facecolor="white", edgecolor=color, linewidth=1.6, zorder=2))
+            ax.text(0.0, y, "+", ha="center", va="center", fontsize=13, color=color, fontweight="bold", zorder=3)
+            add_y, bottom = y, y - 0.22
+            continue
+        _arrow(ax, (0.0, bottom), (0.0, y + HALF), color)
+        _box(ax, 0.0, y, (layer.name, layer.label, _shape_text(layer.shape)), color)
+        bottom = y - HALF
+        if layer.path == "shared":
+            split_y = bottom
+    y -= STEP
+    _arrow(ax, (0.0, bottom), (0.0, y + HALF), color)
+    _box(ax, 0.0, y, ("y", _shape_text(main[-1].shape)), ink)
+    if add_y is not None:
+        top = (split_y if split_y is not None else -HALF) - 0.25  # the fork: below x or the shared steps
+        _line(ax, [0.0, X_SHORTCUT], [top, top], SHORTCUT_COLOR)
+        previous = top
+        span = (top - add_y) / (len(shortcut) + 1)
+        for j, layer in enumerate(shortcut, start=1):
+            y_box = top - j * span
+            _line(ax, [X_SHORTCUT, X_SHORTCUT], [previous, y_box + HALF], SHORTCUT_COLOR)
+            _box(ax, X_SHORTCUT, y_box, (layer.name, layer.label, _shape_text(layer.shape)), SHORTCUT_COLOR)
+            previous = y_box - HALF
+        if not shortcut:
+            ax.text(X_SHORTCUT + 0.12, (top + add_y) / 2, "identity", rotation=90, ha="left", va="center",
+                    fontsize=9, color=SHORTCUT_COLOR)
+        _line(ax, [X_SHORTCUT, X_SHORTCUT], [previous, add_y], SHORTCUT_COLOR)
+        _arrow(ax, (X_SHORTCUT, add_y), (0.22, add_y), SHORTCUT_COLOR)
+    ax.set_xlim(-BOX_WIDTH / 2 - 0.1, X_SHORTCUT + BOX_WIDTH / 2 + 0.1)
+    ax.set_ylim(y - HALF - 0.1, HALF + 0.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=11, fontweight="bold", color=color)
+    return layers
+
+
+class Diagram:
+    """A figure shown as SVG (text stays text) with a PNG fallback and alternative text."""
+
+    def __init__(self, figure: Figure, alt: str) -> None:
+        self.figure, self.alt = figure, alt
+        plt.close(figure)  # shown through this object, not by the inline backend
+
+    def _repr_svg_(self) -> str:
+        buffer = io.StringIO()
+        with plt.rc_context({"svg.fonttype": "none"}):
+            self.figure.savefig(buffer, format="svg", facecolor="white")
+        svg = buffer.getvalue()
+        start = svg.index("<svg")
+        end = svg.index(">", start) + 1
+        title = f'<title>{html.escape(self.alt)}</title>'
+        return svg[:end].replace("<svg", '<svg role="img"', 1) + title + svg[end:]
+
+    def _repr_png_(self) -> bytes:
+        return viz.to_png(self.figure, dpi=200)
+
+    def __repr__(self) -> str:
+        return f"Diagram({self.alt})"
+
+
+def _alt(title: str, block: nn.Module, layers: list[Layer]) -> str:
+    main = ", ".join(f"{layer.name} ({layer.label})" for layer in layers if layer.path != "shortcut")
+    short = ", ".join(f"{layer.name} ({layer.label})" for layer in layers if layer.path == "shortcut")
+    if not any(layer.name == "add" for layer in layers):
+        shortcut = "no shortcut"
+    else:
+        shortcut = f"shortcut: {short}" if short else "shortcut: the identity"
+    return f"{title or type(block).__name__}: {main}; {shortcut}."
+
+
+def draw_blocks(blocks: Mapping[str, nn.Module], input_shape: tuple[int, int, int]) -> Diagram:
+    """Several blocks side by side, each titled by its key, as one diagram."""
+    heights = [len([layer for layer in block_layers(b, input_shape) if layer.path != "shortcut"]) for b in blocks.values()]
+    fig, axes = viz.figure(len(blocks), figsize=(3.6 * len(blocks), 0.62 * (max(heights) + 2) + 0.4))
+    axes = [axes] if len(blocks) == 1 else list(axes)
+    alts = []
+    for ax, (title, block) in zip(axes, blocks.items()):
+        ax.grid(False)
+        layers = plot_block(ax, block, input_shape, title)
+        alts.append(_alt(title, block, layers))
+    lowest = min(ax.get_ylim()[0] for ax in axes)
+    for ax in axes:  # one scale and one top line for all
+        ax.set_ylim(lowest, ax.get_ylim()[1])
+    return Diagram(fig, " | ".join(alts))
+
+
+def draw_block(block: nn.Module, input_shape: tuple[int, int, int], title: str = "") -> Diagram:
+    """One block's diagram: ``draw_block(BasicBlock(16, 32, 2, make_shortcut("A", 16, 32, 2)), (16, 32, 32))``."""
+    return draw_blocks({title or type(block).__name__: block}, input_shape)
