@@ -37,3 +37,17 @@ def test_format_results_gives_ratios_to_the_first_setting_of_each_model() -> Non
     assert lines[0] == "Training steps on CPU (2 threads)"
     assert lines[3].endswith("1.00×") and lines[4].endswith("2.00×") and lines[5].endswith("1.00×")
     assert "100" in lines[3] and "200" in lines[4]  # images/s
+
+
+def test_plot_results_draws_one_panel_per_model_with_each_settings_ratio() -> None:
+    from resnets.bench import BenchResult, plot_results
+
+    def result(model: str, channels_last: bool, seconds: tuple[float, ...]) -> BenchResult:
+        return BenchResult(model, "cpu", 8, channels_last, False, False, seconds)
+
+    fig = plot_results([result("resnet20", False, (0.1, 0.1, 0.12)), result("resnet20", True, (0.05, 0.05, 0.06)),
+                        result("resnet56", False, (0.3, 0.3, 0.3))])
+    first, second = fig.axes
+    assert (first.get_title(), second.get_title()) == ("resnet20", "resnet56")
+    assert [t.get_text() for t in first.get_yticklabels()] == ["NCHW fp32", "NHWC fp32"]
+    assert [t.get_text().strip() for t in first.texts] == ["1.00×", "2.00×"]

@@ -59,3 +59,21 @@ def test_blocks_side_by_side_share_one_scale() -> None:
     assert len(diagram.figure.axes) == 2
     assert diagram.figure.axes[0].get_ylim() == diagram.figure.axes[1].get_ylim()
     assert diagram.alt.startswith("plain: ") and "shortcut: the identity" in diagram.alt
+
+
+def test_a_network_layout_is_its_stem_stages_and_head_with_their_shapes() -> None:
+    import resnets
+    from resnets.diagrams import draw_networks, network_layout
+
+    layout = network_layout(resnets.build_model("resnet50"), (3, 224, 224))
+    assert [s.kind for s in layout] == ["stem", "stage", "stage", "stage", "stage", "head"]
+    assert layout[0].names == ("conv1", "bn1", "relu", "maxpool") and layout[0].shape == (64, 56, 56)
+    assert [s.lines[0] for s in layout[1:5]] == [f"{n} × Bottleneck" for n in (3, 4, 6, 3)]
+    assert [s.shape for s in layout[1:5]] == [(256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7)]
+    assert layout[-1].shape == (1000,) and "linear, 2048→1000" in layout[-1].lines
+    cifar = network_layout(resnets.build_model("plain20"), (3, 32, 32))
+    assert cifar[0].names == ("conv1", "bn1", "relu"), "the CIFAR stem has no max pool (an Identity)"
+    assert [s.lines[0] for s in cifar if s.kind == "stage"] == ["3 × BasicBlock (plain)"] * 3
+    diagram = draw_networks({"ResNet-20": (resnets.build_model("resnet20"), (3, 32, 32))})
+    texts = {t.get_text() for t in diagram.figure.axes[0].texts}
+    assert {"stem", "layer1", "layer2", "layer3", "head", "64×8×8"} <= texts

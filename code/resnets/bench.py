@@ -185,3 +185,30 @@ def format_results(results: Sequence[BenchResult]) -> str:
     devices = sorted({r.device for r in results})
     headers = ["model", "setting", "batch", "ms/step", "spread", "images/s", "vs first"]
     return format_table(headers, rows, title=f"Training steps on {', '.join(devices)}")
+
+
+def plot_results(results: Sequence[BenchResult]):  # -> matplotlib Figure
+    """Images/s of each setting as bars, one panel per model, the first setting of each model
+    as the baseline it is compared with; the whiskers span the fastest and slowest window."""
+    from . import viz  # plotting only here: timing needs no matplotlib
+
+    models = list(dict.fromkeys(r.model for r in results))
+    fig, axes = viz.figure(len(models), figsize=(4.2 * len(models), 0.5 + 0.55 * max(
+        sum(r.model == m for r in results) for m in models)), sharey=False)
+    axes = [axes] if len(models) == 1 else list(axes)
+    for ax, model in zip(axes, models):
+        rows = [r for r in results if r.model == model]
+        speeds = [r.images_per_second for r in rows]
+        low = [s - r.batch_size / max(r.step_seconds) for s, r in zip(speeds, rows)]
+        high = [r.batch_size / min(r.step_seconds) - s for s, r in zip(speeds, rows)]
+        labels = [r.setting for r in rows]
+        colors = [viz.COLORS["reference"]] + [viz.COLORS["residual"]] * (len(rows) - 1)
+        ax.barh(labels, speeds, xerr=[low, high], color=colors, capsize=3)
+        for y, (speed, base) in enumerate(zip(speeds, [speeds[0]] * len(speeds))):
+            ax.text(speed, y, f"  {speed / base:.2f}×", va="center", fontsize=9)
+        ax.invert_yaxis()
+        ax.set_title(model)
+        ax.set_xlabel("training images/s")
+        ax.grid(axis="y", visible=False)
+        ax.set_xlim(0, max(speeds[i] + high[i] for i in range(len(rows))) * 1.3)
+    return fig

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import html
 import io
+import math
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -268,3 +269,104 @@ def draw_blocks(blocks: Mapping[str, nn.Module], input_shape: tuple[int, int, in
 def draw_block(block: nn.Module, input_shape: tuple[int, int, int], title: str = "") -> Diagram:
     """One block's diagram: ``draw_block(BasicBlock(16, 32, 2, make_shortcut("A", 16, 32, 2)), (16, 32, 32))``."""
     return draw_blocks({title or type(block).__name__: block}, input_shape)
+
+
+# ----- a whole network: stem, stages, head ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One box of a network's layout: its modules' names, what they do, the output shape."""
+
+    names: tuple[str, ...]
+    lines: tuple[str, ...]
+    shape: tuple[int, ...]
+    kind: str  # "stem", "stage" or "head"
+
+
+def _stem_or_head_line(module: nn.Module) -> str | None:
+    if isinstance(module, nn.Conv2d):
+        return describe(module)
+    if isinstance(module, nn.MaxPool2d):
+        return f"{module.kernel_size}×{module.kernel_size} max pool, /{module.stride}"
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return "global average pool"
+    if isinstance(module, nn.Linear):
+        return f"linear, {module.in_features}→{module.out_features}"
+    return None  # BN and ReLU: named in the box, not described
+
+
+def network_layout(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Stage]:
+    """``model``'s top-level layout for an input of ``input_shape`` (C, H, W): the stem (every
+    layer before the first stage), each stage (an ``nn.Sequential`` of blocks) and the head."""
+    from .probes import trace_shapes  # a probe of its own; probes never draws
+
+    children = dict(model.named_children())
+    records = [r for r in trace_shapes(model, torch.zeros(1, *input_shape), depth=1)
+               if not isinstance(children[r.name], nn.Identity)]
+    stages: list[Stage] = []
+    pending: list = []
+
+    def flush(kind: str) -> None:
+        if pending:
+            lines = [" · ".join(r.name for r in pending)]
+            lines += [line for r in pending if (line := _stem_or_head_line(children[r.name]))]
+            stages.append(Stage(tuple(r.name for r in pending), tuple(lines), pending[-1].output_shape[1:], kind))
+            pending.clear()
+
+    for record in records:
+        module = children[record.name]
+        if isinstance(module, nn.Sequential):
+            flush("stem")
+            block = type(module[0]).__name__
+            plain = " (plain)" if getattr(module[0], "plain", False) else ""
+            stages.append(Stage((record.name,), (f"{len(module)} × {block}{plain}",), record.output_shape[1:], "stage"))
+        else:
+            pending.append(record)
+    flush("head")
+    return stages
+
+
+def plot_network(ax: Axes, model: nn.Module, input_shape: tuple[int, int, int], title: str = "", kind: str = "residual") -> list[Stage]:
+    """Draw ``model``'s layout into ``ax``, left to right; each box's height grows with the
+    resolution of its output (a tall box: a large feature map)."""
+    stages = network_layout(model, input_shape)
+    color = viz.COLORS[kind]
+    width, gap, x = 2.9, 0.45, 0.0
+    boxes = [("input", ("image",), input_shape, "#111111")] + [
+        (s.names[0] if s.kind == "stage" else s.kind, s.lines, s.shape, color if s.kind == "stage" else "#555555")
+        for s in stages
+    ]
+    for i, (name, lines, shape, edge) in enumerate(boxes):
+        size = shape[-1] if len(shape) == 3 else 1
+        height = max(0.3 * (len(lines) + 2) + 0.25, 1.0 + 0.32 * math.log2(size))
+        ax.add_patch(FancyBboxPatch((x, -height / 2), width, height, boxstyle="round,pad=0.02,rounding_size=0.12",
+                                    facecolor="white", edgecolor=edge, linewidth=1.6))
+        texts = (name, *lines, _shape_text(shape))
+        for j, text in enumerate(texts):
+            dy = (len(texts) - 1) / 2 * 0.3 - j * 0.3
+            ax.text(x + width / 2, dy, text, ha="center", va="center", fontsize=8.5 if j == 0 else 7.5,
+                    color="#111111" if j == 0 else "#444444", fontweight="bold" if j == 0 else "normal")
+        if i:
+            _arrow(ax, (x - gap, 0.0), (x, 0.0), "#111111")
+        x += width + gap
+    ax.set_xlim(-0.1, x - gap + 0.1)
+    ax.set_ylim(-1.9, 1.9)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=11, fontweight="bold", color=color, loc="left")
+    return stages
+
+
+def draw_networks(models: Mapping[str, tuple[nn.Module, tuple[int, int, int]]]) -> Diagram:
+    """Networks one above the other: ``{title: (model, input_shape)}``."""
+    fig, axes = viz.figure(1, len(models), figsize=(11.5, 2.3 * len(models)))
+    axes = [axes] if len(models) == 1 else list(axes)
+    alts = []
+    for ax, (title, (model, shape)) in zip(axes, models.items()):
+        ax.grid(False)
+        kind = "plain" if "plain" in title.lower() else "preact" if "pre-act" in title.lower() else "residual"
+        stages = plot_network(ax, model, shape, title, kind)
+        alts.append(f"{title}: " + "; ".join(f"{' '.join(s.lines)} to {_shape_text(s.shape)}" for s in stages))
+    return Diagram(fig, " | ".join(alts))
