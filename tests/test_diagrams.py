@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from torch import nn
 
@@ -9,6 +11,10 @@ from resnets.blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottl
 from resnets.diagrams import block_layers, draw_block, draw_blocks
 
 SHAPE = (16, 32, 32)
+
+
+def block_alt(diagram) -> str:
+    return html.escape(diagram.alt, quote=True)
 
 
 def leaf_names(block: nn.Module) -> set[str]:
@@ -35,6 +41,8 @@ def test_a_diagram_names_every_layer_of_its_module(title: str) -> None:
     assert leaf_names(block) <= texts, f"missing from the picture: {leaf_names(block) - texts}"
     svg = diagram._repr_svg_()
     assert svg.count("<title>") >= 1 and "role=\"img\"" in svg
+    page = diagram._repr_html_()
+    assert page.startswith('<img src="data:image/svg+xml;base64,') and f'alt="{block_alt(diagram)}"' in page
     assert all(name in diagram.alt for name in leaf_names(block))
     assert diagram._repr_png_().startswith(b"\x89PNG")
 

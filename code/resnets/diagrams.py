@@ -12,14 +12,15 @@ follows the addition), ``shortcut`` (the option A/B/C path), or ``shared`` (befo
 split: the pre-activation block's first BN-ReLU, which a projection shortcut reads too). A
 block whose shortcut is the identity has no shortcut layers; a plain block has no addition.
 
-``draw_block`` returns a ``Diagram``: an SVG (crisp at any zoom, text kept as text) with a PNG
-fallback and a title that screen readers read as its alternative text. Its colours are the
+``draw_block`` returns a ``Diagram``: an SVG (crisp at any zoom), shown as an image whose
+alternative text lists every layer, with a PNG fallback. Its colours are the
 course's: the main path in the colour of its kind (``viz.COLORS``), the shortcut in grey, on a
 white card that reads the same in a light or a dark page.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import html
 import io
@@ -225,13 +226,20 @@ class Diagram:
 
     def _repr_svg_(self) -> str:
         buffer = io.StringIO()
-        with plt.rc_context({"svg.fonttype": "none"}):
+        # Text as outlines: the picture looks the same in every browser, whatever its fonts.
+        with plt.rc_context({"svg.fonttype": "path"}):
             self.figure.savefig(buffer, format="svg", facecolor="white")
         svg = buffer.getvalue()
         start = svg.index("<svg")
         end = svg.index(">", start) + 1
         title = f'<title>{html.escape(self.alt)}</title>'
         return svg[:end].replace("<svg", '<svg role="img"', 1) + title + svg[end:]
+
+    def _repr_html_(self) -> str:
+        """The SVG as an image with its alternative text: what the site, Jupyter and Colab show."""
+        data = base64.b64encode(self._repr_svg_().encode()).decode()
+        alt = html.escape(self.alt, quote=True)
+        return f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}" style="max-width:100%;height:auto">'
 
     def _repr_png_(self) -> bytes:
         return viz.to_png(self.figure, dpi=200)
