@@ -39,7 +39,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from . import viz
-from .blocks import ZeroPadShortcut
+from .blocks import ZeroPadShortcut, is_residual_block
 
 PATHS = ("shared", "main", "shortcut")
 SHORTCUT_COLOR = "#555555"
@@ -108,9 +108,7 @@ def block_layers(block: nn.Module, input_shape: tuple[int, int, int]) -> list[La
     add = next((n for n in steps if _is_add(n)), None)
     path = {n: "main" for n in steps}
     if add is not None:
-        left, right = add.args[0], add.args[1]
-        before_left = _ancestors(add.args[0]) | {left}
-        before_right = _ancestors(add.args[1]) | {right}
+        before_left, before_right = (_ancestors(side) | {side} for side in add.args[:2])
         shared = before_left & before_right
         # The shortcut is the side with fewer steps of its own: the identity has none.
         short_side = min((before_left, before_right), key=lambda side: len([n for n in side - shared if n in path]))
@@ -166,9 +164,11 @@ def _line(ax: Axes, xs: list[float], ys: list[float], color: str) -> None:
     ax.plot(xs, ys, color=color, linewidth=1.4, solid_capstyle="round", zorder=0.5)
 
 
-def plot_block(ax: Axes, block: nn.Module, input_shape: tuple[int, int, int], title: str = "") -> list[Layer]:
-    """Draw ``block`` into ``ax``, top to bottom as in the papers' figures; returns its layers."""
-    layers = block_layers(block, input_shape)
+def plot_block(ax: Axes, block: nn.Module, input_shape: tuple[int, int, int], title: str = "",
+               layers: list[Layer] | None = None) -> list[Layer]:
+    """Draw ``block`` into ``ax``, top to bottom as in the papers' figures; returns its layers
+    (``layers``: its ``block_layers`` when the caller has them already)."""
+    layers = block_layers(block, input_shape) if layers is None else layers
     color = viz.COLORS[kind_of_block(block)]
     main = [layer for layer in layers if layer.path != "shortcut"]
     shortcut = [layer for layer in layers if layer.path == "shortcut"]
@@ -260,13 +260,14 @@ def _alt(title: str, block: nn.Module, layers: list[Layer]) -> str:
 
 def draw_blocks(blocks: Mapping[str, nn.Module], input_shape: tuple[int, int, int]) -> Diagram:
     """Several blocks side by side, each titled by its key, as one diagram."""
-    heights = [len([layer for layer in block_layers(b, input_shape) if layer.path != "shortcut"]) for b in blocks.values()]
+    traced = {title: block_layers(block, input_shape) for title, block in blocks.items()}
+    heights = [len([layer for layer in layers if layer.path != "shortcut"]) for layers in traced.values()]
     fig, axes = viz.figure(len(blocks), figsize=(3.6 * len(blocks), 0.62 * (max(heights) + 2) + 0.4))
     axes = [axes] if len(blocks) == 1 else list(axes)
     alts = []
     for ax, (title, block) in zip(axes, blocks.items()):
         ax.grid(False)
-        layers = plot_block(ax, block, input_shape, title)
+        layers = plot_block(ax, block, input_shape, title, traced[title])
         alts.append(_alt(title, block, layers))
     lowest = min(ax.get_ylim()[0] for ax in axes)
     for ax in axes:  # one scale and one top line for all
@@ -335,11 +336,12 @@ def network_layout(model: nn.Module, input_shape: tuple[int, int, int]) -> list[
     return stages
 
 
-def plot_network(ax: Axes, model: nn.Module, input_shape: tuple[int, int, int], title: str = "", kind: str = "residual") -> list[Stage]:
-    """Draw ``model``'s layout into ``ax``, left to right; each box's height grows with the
-    resolution of its output (a tall box: a large feature map)."""
+def plot_network(ax: Axes, model: nn.Module, input_shape: tuple[int, int, int], title: str = "") -> list[Stage]:
+    """Draw ``model``'s layout into ``ax``, left to right, its stages in the colour of its
+    blocks' kind; each box's height grows with the resolution of its output (a tall box: a
+    large feature map)."""
     stages = network_layout(model, input_shape)
-    color = viz.COLORS[kind]
+    color = viz.COLORS[kind_of_block(next(m for m in model.modules() if is_residual_block(m)))]
     width, gap, x = 2.9, 0.45, 0.0
     boxes = [("input", ("image",), input_shape, "#111111")] + [
         (s.names[0] if s.kind == "stage" else s.kind, s.lines, s.shape, color if s.kind == "stage" else "#555555")
@@ -374,7 +376,6 @@ def draw_networks(models: Mapping[str, tuple[nn.Module, tuple[int, int, int]]]) 
     alts = []
     for ax, (title, (model, shape)) in zip(axes, models.items()):
         ax.grid(False)
-        kind = "plain" if "plain" in title.lower() else "preact" if "pre-act" in title.lower() else "residual"
-        stages = plot_network(ax, model, shape, title, kind)
+        stages = plot_network(ax, model, shape, title)
         alts.append(f"{title}: " + "; ".join(f"{' '.join(s.lines)} to {_shape_text(s.shape)}" for s in stages))
     return Diagram(fig, " | ".join(alts))
