@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make book   install everything, then execute every chapter and build the site into _build/html
-#   make test   install everything, then run every test: package, notebooks (nbval), the widget
+#   make test   install everything, then lint (ruff) and run every test: package, notebooks (nbval), the widget
 #               chapters in Colab's environment, site build, browser
 #
 # Variables: VENV (where the virtual environment lives), PYTHON (the interpreter that makes it).
@@ -23,7 +23,7 @@ export RESNETS_CACHE ?= $(abspath _build/cache)
 # Quiets the kernels' debugger warning about frozen modules in the build log.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup browser book test test-unit test-notebooks test-colab test-site gpu-check golden clean
+.PHONY: setup browser book test lint test-unit test-notebooks test-colab test-site gpu-check golden clean
 
 setup: $(STAMP)
 
@@ -45,11 +45,18 @@ book: setup
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 test: setup browser
+	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
 	$(MAKE) test-colab
 	$(MAKE) book
 	$(MAKE) test-site
+
+# ruff, pinned in requirements.txt, configured in pyproject.toml: lint rules, import order,
+# and the formatting (line length 120) that the code keeps.
+lint: setup
+	$(BIN)/ruff check code tests tools
+	$(BIN)/ruff format --check code tests tools
 
 test-unit: setup
 	$(BIN)/python -m pytest tests --ignore=tests/site

@@ -56,7 +56,9 @@ def update(notebook: Path) -> int:
     golden = {c.id: [_clean(o) for o in c.outputs] for c in nb.cells if is_checked(c)}
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     golden_path(notebook).write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
-    print(f"{notebook.relative_to(ROOT)}: {len(golden)} checked cell(s) recorded in {time.perf_counter() - start:.0f} s")
+    print(
+        f"{notebook.relative_to(ROOT)}: {len(golden)} checked cell(s) recorded in {time.perf_counter() - start:.0f} s"
+    )
     return len(golden)
 
 

@@ -29,6 +29,7 @@ if "google.colab" in sys.modules:
     output.enable_custom_widget_manager()  # live widgets with any ipywidgets version
 
 import resnets
+from resnets.course import exercises  # checks the answers to each chapter's exercises
 
 rt = resnets.setup(seed=0)  # device, profile (RESNETS_PROFILE) and seeds'''
 

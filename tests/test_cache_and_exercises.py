@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from resnets import cache, exercises
+from resnets import cache
+from resnets.course import exercises
 
 calls: list[int] = []
 
@@ -47,4 +48,4 @@ def test_check_prints_the_verdict(capsys: pytest.CaptureFixture) -> None:
 
 def test_every_registered_exercise_computes() -> None:
     for key in exercises.keys():
-        assert exercises._SOLUTIONS[key].compute() is not None
+        assert exercises.solution_of(key) is not None

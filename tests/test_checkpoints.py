@@ -24,7 +24,9 @@ def test_save_atomic_round_trips_and_leaves_no_temporary_files(tmp_path: Path) -
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
 
 
-def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = save_atomic({"epoch": 1, "w": torch.ones(1000)}, tmp_path / "ck.pt")
     before = path.read_bytes()
 
@@ -33,13 +35,17 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path: Path, 
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(checkpoints.torch, "save", write_half_then_fill_the_disk)
-    with pytest.raises(FileError, match=r"could not write .*ck\.pt: the disk is full\. The previous ck\.pt is intact\. Free some space"):
+    with pytest.raises(
+        FileError, match=r"could not write .*ck\.pt: the disk is full\. The previous ck\.pt is intact\. Free some space"
+    ):
         save_atomic({"epoch": 2, "w": torch.zeros(1000)}, path)
     assert path.read_bytes() == before and load_file(path)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"], "the half-written temporary file must be removed"
 
 
-def test_a_crash_during_the_write_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_during_the_write_keeps_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = save_atomic({"epoch": 1}, tmp_path / "ck.pt")
 
     def interrupted(obj, f, *args, **kwargs):
@@ -61,17 +67,24 @@ def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @settings(max_examples=25, deadline=None)
 @given(fraction=st.floats(min_value=0.0, max_value=0.999))
-def test_a_truncated_checkpoint_is_named_and_explained(tmp_path_factory: pytest.TempPathFactory, saved_model: Path, fraction: float) -> None:
+def test_a_truncated_checkpoint_is_named_and_explained(
+    tmp_path_factory: pytest.TempPathFactory, saved_model: Path, fraction: float
+) -> None:
     whole = saved_model.read_bytes()
     path = tmp_path_factory.mktemp("cut") / "checkpoint.pt"
     path.write_bytes(whole[: int(fraction * len(whole))])
-    with pytest.raises(CheckpointError, match=r"checkpoint\.pt is truncated or corrupt \([\d,]+ bytes; .*delete it and resume from an earlier copy"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"checkpoint\.pt is truncated or corrupt \([\d,]+ bytes; .*delete it and resume from an earlier copy",
+    ):
         load_file(path)
 
 
 @settings(max_examples=25, deadline=None)
 @given(position=st.floats(min_value=0.0, max_value=1.0), byte=st.integers(1, 255))
-def test_a_corrupted_checkpoint_never_escapes_as_a_torch_error(tmp_path_factory: pytest.TempPathFactory, saved_model: Path, position: float, byte: int) -> None:
+def test_a_corrupted_checkpoint_never_escapes_as_a_torch_error(
+    tmp_path_factory: pytest.TempPathFactory, saved_model: Path, position: float, byte: int
+) -> None:
     damaged = bytearray(saved_model.read_bytes())
     damaged[min(int(position * len(damaged)), len(damaged) - 1)] ^= byte
     path = tmp_path_factory.mktemp("flip") / "checkpoint.pt"
@@ -92,11 +105,15 @@ class _RunsCode:
         return (os.system, ("touch pwned",))
 
 
-def test_a_checkpoint_carrying_code_is_refused_without_running_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_checkpoint_carrying_code_is_refused_without_running_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "evil.pt"
     torch.save({"model": {}, "payload": _RunsCode()}, path)
-    with pytest.raises(CheckpointError, match=r"evil\.pt holds more than tensors \(weights_only loading refused it.*nothing in it ran"):
+    with pytest.raises(
+        CheckpointError, match=r"evil\.pt holds more than tensors \(weights_only loading refused it.*nothing in it ran"
+    ):
         load_file(path)
     assert not (tmp_path / "pwned").exists()
 
@@ -107,9 +124,17 @@ def test_a_missing_file_is_named() -> None:
 
 
 def test_loading_another_models_weights_names_the_mismatching_keys() -> None:
-    with pytest.raises(CheckpointError, match=r"was saved from resnet20, but the model is resnet32: missing keys \(\d+\): layer1\.3\.conv1\.weight, .*Build the model with build_model\('resnet20'\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"was saved from resnet20, but the model is resnet32: "
+        r"missing keys \(\d+\): layer1\.3\.conv1\.weight, .*Build the model with build_model\('resnet20'\)",
+    ):
         load_state_dict(build_model("resnet32"), build_model("resnet20").state_dict(), arch="resnet20")
-    with pytest.raises(CheckpointError, match=r"does not fit resnet20: shape mismatches \(file vs model\) \(2\): fc\.weight \(100, 64\) vs \(10, 64\), fc\.bias"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"does not fit resnet20: shape mismatches \(file vs model\) \(2\): "
+        r"fc\.weight \(100, 64\) vs \(10, 64\), fc\.bias",
+    ):
         load_state_dict(build_model("resnet20"), build_model("resnet20", num_classes=100).state_dict())
     with pytest.raises(CheckpointError, match=r"unexpected keys \(\d+\): .*downsample\.0\.weight"):
         load_state_dict(build_model("resnet20"), build_model("resnet20", shortcut="B").state_dict())
@@ -148,7 +173,11 @@ def test_shipped_checkpoints_are_verified_before_loading(tmp_path: Path) -> None
     tampered = bytearray(payload)
     tampered[-100] ^= 1
     (tmp_path / "resnet8-test.pt").write_bytes(bytes(tampered))
-    with pytest.raises(CheckpointError, match=r"has SHA-256 [0-9a-f]{16}\.\.\., but the manifest lists [0-9a-f]{16}\.\.\.: the file is damaged or was replaced\. It was not loaded"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"has SHA-256 [0-9a-f]{16}\.\.\., but the manifest lists [0-9a-f]{16}\.\.\.: "
+        r"the file is damaged or was replaced\. It was not loaded",
+    ):
         load_pretrained("resnet8-test", manifest)
 
 
@@ -169,7 +198,14 @@ def test_ship_lists_a_finished_run_with_its_checksum_and_provenance(tmp_path: Pa
     run.mkdir()
     model = build_model("resnet8")
     torch.save(model.state_dict(), run / "model.pt")
-    provenance = {"command": "python -m resnets train --model resnet8", "git_commit": "abc", "hardware": "1 x CPU", "data_checksum": "e00b", "seed": 0, "config": {"model": "resnet8"}}
+    provenance = {
+        "command": "python -m resnets train --model resnet8",
+        "git_commit": "abc",
+        "hardware": "1 x CPU",
+        "data_checksum": "e00b",
+        "seed": 0,
+        "config": {"model": "resnet8"},
+    }
     (run / "run.json").write_text(json.dumps(provenance))
     (run / "metrics.jsonl").write_text('{"epoch": 1, "test_error": 0.5}\n{"epoch": 2, "test_error": 0.4}\n')
     manifest = tmp_path / "shipped" / "manifest.json"

@@ -13,7 +13,21 @@ from resnets import cli, reproduce
 from resnets.data import CIFAR10
 from resnets.train import TrainConfig, read_metrics
 
-TINY = ["--model", "resnet8", "--epochs", "1", "--batch-size", "32", "--train-subset", "160", "--val-size", "50", "--test-subset", "50", "--no-progress"]
+TINY = [
+    "--model",
+    "resnet8",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "32",
+    "--train-subset",
+    "160",
+    "--val-size",
+    "50",
+    "--test-subset",
+    "50",
+    "--no-progress",
+]
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
@@ -30,7 +44,15 @@ def test_help_documents_every_setting_of_a_run(capsys: pytest.CaptureFixture) ->
     assert code == 0
     for field in dataclasses.fields(TrainConfig):
         assert "--" + field.name.replace("_", "-") in out, f"--help does not mention {field.name}"
-    for text in ("checkpoint.pt", "metrics.jsonl", "run.json", "model.pt", "torchrun --nproc_per_node", "paper", "fast"):
+    for text in (
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "run.json",
+        "model.pt",
+        "torchrun --nproc_per_node",
+        "paper",
+        "fast",
+    ):
         assert text in out
     code, out, _ = run(["reproduce", "--help"], capsys)
     assert code == 0 and "degradation" in out and "table6" in out and "--quick" in out and "--seeds" in out
@@ -61,17 +83,23 @@ def test_usage_errors_are_one_line_naming_the_fix(argv: list[str], message: str,
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_asking_for_a_missing_gpu_is_an_error_unless_auto(capsys: pytest.CaptureFixture) -> None:
     code, _, err = run(["train", "--device", "cuda", *TINY], capsys)
-    assert code == 2 and err.startswith("resnets: error: device 'cuda' was asked for, but this PyTorch sees no CUDA GPU")
+    assert code == 2 and err.startswith(
+        "resnets: error: device 'cuda' was asked for, but this PyTorch sees no CUDA GPU"
+    )
     assert "--device auto" in err and "Traceback" not in err
 
 
-def test_missing_data_is_one_line_naming_the_variable(capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_data_is_one_line_naming_the_variable(
+    capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RESNETS_DATA", str(tmp_path / "cifar"))
     code, _, err = run(["train", *TINY, "--out", str(tmp_path / "run")], capsys)
     assert code == 2 and "RESNETS_DATA=" in err and "no such file or folder" in err and err.count("\n") == 1
 
 
-def test_train_then_resume_reads_the_runs_own_settings(cifar10: CIFAR10, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+def test_train_then_resume_reads_the_runs_own_settings(
+    cifar10: CIFAR10, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     code, stdout, _ = run(["train", *TINY, "--out", str(out)], capsys)
     assert code == 0 and f"Files in {out}" in stdout and "test_error" in stdout
@@ -87,8 +115,14 @@ def test_train_then_resume_reads_the_runs_own_settings(cifar10: CIFAR10, capsys:
     assert code == 2 and "checkpoint.pt changed after it was written" in err and "Traceback" not in err
 
 
-def test_reproduce_writes_results_with_provenance_and_a_figure(cifar10: CIFAR10, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reproduce, "QUICK", {"train_subset": 100, "test_subset": 50, "val_size": 0, "epochs": 1, "batch_size": 50, "lr": 0.1})
+def test_reproduce_writes_results_with_provenance_and_a_figure(
+    cifar10: CIFAR10, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        reproduce,
+        "QUICK",
+        {"train_subset": 100, "test_subset": 50, "val_size": 0, "epochs": 1, "batch_size": 50, "lr": 0.1},
+    )
     monkeypatch.delenv("RESNETS_CACHE", raising=False)
     args = ["--quick", "--results", str(tmp_path / "results"), "--runs", "none", "--no-progress"]
     code, stdout, _ = run(["reproduce", "degradation", *args], capsys)

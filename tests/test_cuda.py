@@ -36,8 +36,18 @@ pytestmark = [
 
 def tiny(**overrides) -> TrainConfig:
     """resnet8 on 640 real images, 20 steps an epoch, on the GPU."""
-    settings = dict(model="resnet8", epochs=2, batch_size=32, train_subset=640, val_size=50, test_subset=200,
-                    progress=False, sync_every=5, grad_norm_every=5, device="cuda")
+    settings = dict(
+        model="resnet8",
+        epochs=2,
+        batch_size=32,
+        train_subset=640,
+        val_size=50,
+        test_subset=200,
+        progress=False,
+        sync_every=5,
+        grad_norm_every=5,
+        device="cuda",
+    )
     return TrainConfig(**{**settings, **overrides})
 
 
@@ -98,16 +108,47 @@ def test_each_precision_trains(cifar10: CIFAR10, tmp_path: Path, amp: str) -> No
         assert load_file(tmp_path / "checkpoint.pt")["scaler"]["scale"] > 0
 
 
-@pytest.mark.parametrize("options", [{"compile": True}, {"compile": True, "cudagraphs": True}, {"channels_last": False}])
-def test_compiled_graphed_and_nchw_runs_train_like_the_default(cifar10: CIFAR10, reference: Path, options: dict) -> None:
+@pytest.mark.parametrize(
+    "options", [{"compile": True}, {"compile": True, "cudagraphs": True}, {"channels_last": False}]
+)
+def test_compiled_graphed_and_nchw_runs_train_like_the_default(
+    cifar10: CIFAR10, reference: Path, options: dict
+) -> None:
     result = train(tiny(**options), cifar10)
     assert losses(result.metrics) == pytest.approx(losses(read_metrics(reference)), rel=5e-2)
 
 
 def test_torchrun_with_one_process_trains_through_nccl_and_ddp(tmp_path: Path) -> None:
-    args = ["--model", "resnet8", "--epochs", "2", "--batch-size", "32", "--train-subset", "640", "--val-size", "50",
-            "--test-subset", "200", "--no-progress", "--device", "cuda", "--out", str(tmp_path)]
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "-m", "resnets", "train", *args]
+    args = [
+        "--model",
+        "resnet8",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--train-subset",
+        "640",
+        "--val-size",
+        "50",
+        "--test-subset",
+        "200",
+        "--no-progress",
+        "--device",
+        "cuda",
+        "--out",
+        str(tmp_path),
+    ]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=1",
+        "-m",
+        "resnets",
+        "train",
+        *args,
+    ]
     done = subprocess.run(launch, env=dict(os.environ), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     run = json.loads((tmp_path / "run.json").read_text())
@@ -116,7 +157,9 @@ def test_torchrun_with_one_process_trains_through_nccl_and_ddp(tmp_path: Path) -
     assert all(math.isfinite(v) for v in losses(read_metrics(tmp_path)))
 
 
-def test_an_interrupted_run_resumes_to_the_uninterrupted_result(cifar10: CIFAR10, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(
+    cifar10: CIFAR10, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = train_module.learning_rate
 
     def press_ctrl_c_in_epoch_2(config, step, *args):

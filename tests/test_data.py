@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
-from PIL import Image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from resnets import data as data_module
-from resnets.data import CLASSES, CIFAR10, DataError, DeviceBatches, crop_and_flip, load_cifar10, make_splits
+from resnets.data import CIFAR10, CLASSES, DataError, DeviceBatches, crop_and_flip, load_cifar10, make_splits
 from tiny_data import image_folder_files, png, write_folder, write_tar
 
 SMALL = (2, 1)  # images per class (train, test) in the tiny fixtures
@@ -74,12 +74,14 @@ def test_a_jpeg_copy_says_so_with_its_quality(tmp_path: Path, isolated_cache: Pa
     assert loaded.note.startswith(f"CIFAR-10 re-encoded as JPEG q{quality} (lossy")
 
 
-def test_decoded_set_is_cached_and_a_damaged_cache_is_rebuilt(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_decoded_set_is_cached_and_a_damaged_cache_is_rebuilt(
+    tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     source = write_tar(tmp_path / "c.tar.gz", image_folder_files(SMALL))
     first = load_cifar10(source, expected_per_class=SMALL)
     (cached,) = isolated_cache.glob("resnets/cifar10-*.pt")
     monkeypatch.setattr(data_module, "_loaded", {})
-    monkeypatch.setattr(data_module, "_decode_image_folder", lambda *a: pytest.fail("decoded again despite the cache"))
+    monkeypatch.setattr(data_module, "decode_image_folder", lambda *a: pytest.fail("decoded again despite the cache"))
     assert load_cifar10(source, expected_per_class=SMALL).checksum == first.checksum
     cached.write_bytes(cached.read_bytes()[:100])
     monkeypatch.undo()
@@ -102,7 +104,9 @@ def _torchvision_folder(root: Path, label_names: list[str]) -> Path:
     return root
 
 
-def test_torchvision_layout_is_read_in_its_own_class_order(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_torchvision_layout_is_read_in_its_own_class_order(
+    tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
 
     # Our miniature has other MD5 sums than the real files; skip torchvision's check of them.
@@ -116,7 +120,9 @@ def test_torchvision_layout_is_read_in_its_own_class_order(tmp_path: Path, isola
         load_cifar10(_torchvision_folder(tmp_path / "bad", shuffled), expected_per_class=None)
 
 
-def test_no_network_says_to_point_resnets_data_at_a_local_copy(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_network_says_to_point_resnets_data_at_a_local_copy(
+    isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
 
     def offline(*args, **kwargs):
@@ -124,7 +130,9 @@ def test_no_network_says_to_point_resnets_data_at_a_local_copy(isolated_cache: P
 
     monkeypatch.delenv("RESNETS_DATA", raising=False)
     monkeypatch.setattr(TorchvisionCIFAR10, "__init__", offline)
-    with pytest.raises(DataError, match=r"could not download CIFAR-10 \(URLError.*name resolution.*point RESNETS_DATA at a local copy"):
+    with pytest.raises(
+        DataError, match=r"could not download CIFAR-10 \(URLError.*name resolution.*point RESNETS_DATA at a local copy"
+    ):
         load_cifar10()
 
 
@@ -133,25 +141,62 @@ def test_no_network_says_to_point_resnets_data_at_a_local_copy(isolated_cache: P
 
 def test_missing_source_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RESNETS_DATA", str(tmp_path / "nowhere.tar.gz"))
-    with pytest.raises(DataError, match=r"RESNETS_DATA='.*nowhere.tar.gz': no such file or folder\. RESNETS_DATA must point at CIFAR-10 in image-folder layout"):
+    with pytest.raises(
+        DataError,
+        match=r"RESNETS_DATA='.*nowhere.tar.gz': no such file or folder\. "
+        r"RESNETS_DATA must point at CIFAR-10 in image-folder layout",
+    ):
         load_cifar10()
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda f: {k: v for k, v in f.items() if "/cat/" not in k or "/test/" in k}, r"train/ has no folder \(or no images\) for class\(es\) cat"),
-        (lambda f: {k.replace("cifar10/train/", "cifar10/training/"): v for k, v in f.items()}, r"train/ has no folder .* for class\(es\) airplane, automobile"),
-        (lambda f: {k.replace("/train/", "/").replace("/test/", "/"): v for k, v in f.items()}, r"found no train/<class>/<image> or test/<class>/<image> files"),
-        (lambda f: {**f, "cifar10/train/dog/0007.png": b"\x89PNG\r\n\x1a\n garbage"}, r"cifar10/train/dog/0007\.png: cannot decode it \(.*the file is damaged, replace or delete it"),
-        (lambda f: {**f, "cifar10/test/ship/0009.png": png(1, (31, 32))}, r"cifar10/test/ship/0009\.png is 31x32 pixels; CIFAR-10 images are 32x32"),
-        (lambda f: {k: v for k, v in f.items() if k != "cifar10/test/frog/0000.png"} | {"cifar10/test/frog/0001.png": png(2)} | {"cifar10/test/horse/0001.png": png(3)}, r"test/horse has 2 images, CIFAR-10 has 1: the copy is partial"),
+        (
+            lambda f: {k: v for k, v in f.items() if "/cat/" not in k or "/test/" in k},
+            r"train/ has no folder \(or no images\) for class\(es\) cat",
+        ),
+        (
+            lambda f: {k.replace("cifar10/train/", "cifar10/training/"): v for k, v in f.items()},
+            r"train/ has no folder .* for class\(es\) airplane, automobile",
+        ),
+        (
+            lambda f: {k.replace("/train/", "/").replace("/test/", "/"): v for k, v in f.items()},
+            r"found no train/<class>/<image> or test/<class>/<image> files",
+        ),
+        (
+            lambda f: {**f, "cifar10/train/dog/0007.png": b"\x89PNG\r\n\x1a\n garbage"},
+            r"cifar10/train/dog/0007\.png: cannot decode it \(.*the file is damaged, replace or delete it",
+        ),
+        (
+            lambda f: {**f, "cifar10/test/ship/0009.png": png(1, (31, 32))},
+            r"cifar10/test/ship/0009\.png is 31x32 pixels; CIFAR-10 images are 32x32",
+        ),
+        (
+            lambda f: (
+                {k: v for k, v in f.items() if k != "cifar10/test/frog/0000.png"}
+                | {"cifar10/test/frog/0001.png": png(2)}
+                | {"cifar10/test/horse/0001.png": png(3)}
+            ),
+            r"test/horse has 2 images, CIFAR-10 has 1: the copy is partial",
+        ),
         (lambda f: {**f, "cifar10/train/unicorn/0000.png": png(4)}, r"unexpected class folder\(s\) train/unicorn"),
         (lambda f: {**f, "cifar10/train/cat/notes.txt": b"hello"}, r"cifar10/train/cat/notes\.txt is not an image"),
     ],
-    ids=["class-missing", "wrong-split-name", "flat-layout", "unreadable-image", "wrong-size", "partial", "extra-class", "stray-file"],
+    ids=[
+        "class-missing",
+        "wrong-split-name",
+        "flat-layout",
+        "unreadable-image",
+        "wrong-size",
+        "partial",
+        "extra-class",
+        "stray-file",
+    ],
 )
-def test_broken_folder_gets_an_error_naming_the_problem(tmp_path: Path, isolated_cache: Path, change, message: str) -> None:
+def test_broken_folder_gets_an_error_naming_the_problem(
+    tmp_path: Path, isolated_cache: Path, change, message: str
+) -> None:
     source = write_tar(tmp_path / "broken.tar.gz", change(image_folder_files(SMALL)))
     with pytest.raises(DataError, match=message):
         load_cifar10(source, expected_per_class=SMALL)
@@ -170,7 +215,9 @@ def test_truncated_archive_is_reported_as_such(tmp_path_factory: pytest.TempPath
 
 @settings(max_examples=12, deadline=None)
 @given(position=st.floats(min_value=0.0, max_value=1.0), byte=st.integers(1, 255))
-def test_corrupted_archive_fails_with_a_data_error_or_loads_the_same_images(tmp_path_factory: pytest.TempPathFactory, position: float, byte: int) -> None:
+def test_corrupted_archive_fails_with_a_data_error_or_loads_the_same_images(
+    tmp_path_factory: pytest.TempPathFactory, position: float, byte: int
+) -> None:
     folder = tmp_path_factory.mktemp("flip")
     whole = bytearray(write_tar(folder / "whole.tar.gz", image_folder_files(SMALL)).read_bytes())
     index = min(int(position * len(whole)), len(whole) - 1)
@@ -178,11 +225,11 @@ def test_corrupted_archive_fails_with_a_data_error_or_loads_the_same_images(tmp_
     damaged = folder / "damaged.tar.gz"
     damaged.write_bytes(bytes(whole))
     try:
-        loaded = data_module._decode_image_folder(damaged, SMALL)
+        loaded = data_module.decode_image_folder(damaged, SMALL)
     except DataError as err:
         assert "damaged.tar.gz" in str(err)
     else:  # gzip's CRC makes a silent change impossible; only a flip in ignored header bytes gets through
-        reference = data_module._decode_image_folder(folder / "whole.tar.gz", SMALL)
+        reference = data_module.decode_image_folder(folder / "whole.tar.gz", SMALL)
         assert loaded.checksum == reference.checksum
 
 
@@ -229,7 +276,9 @@ def test_evaluation_batches_cover_every_image_once_unaugmented() -> None:
 
 def test_two_ranks_split_every_global_batch_between_them() -> None:
     whole = [y for _, y in DeviceBatches(*_toy(), 8, train=True, seed=1).epoch(0)]
-    ranks = [[y for _, y in DeviceBatches(*_toy(), 8, train=True, seed=1, rank=r, world_size=2).epoch(0)] for r in (0, 1)]
+    ranks = [
+        [y for _, y in DeviceBatches(*_toy(), 8, train=True, seed=1, rank=r, world_size=2).epoch(0)] for r in (0, 1)
+    ]
     for b, batch in enumerate(whole):
         assert torch.equal(torch.cat([ranks[0][b], ranks[1][b]]).sort().values, batch.sort().values)
 
@@ -243,13 +292,15 @@ def test_bad_batch_sizes_are_explained() -> None:
         DeviceBatches(*_toy(), 9, train=True, world_size=2)
 
 
-def test_a_failed_cache_write_only_costs_speed(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_a_failed_cache_write_only_costs_speed(
+    tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     source = write_tar(tmp_path / "c.tar.gz", image_folder_files(SMALL))
 
     def disk_full(*args, **kwargs):
         raise data_module.FileError("could not write cifar10-x.pt: the disk is full.")
 
-    monkeypatch.setattr(data_module, "save_atomic", disk_full)
+    monkeypatch.setattr(data_module, "write_atomic", disk_full)
     assert load_cifar10(source, expected_per_class=SMALL).train_images.shape == (20, 32, 32, 3)
     assert "could not cache the decoded images" in capsys.readouterr().out
 

@@ -40,7 +40,7 @@ def test_a_diagram_names_every_layer_of_its_module(title: str) -> None:
     texts = {t.get_text() for ax in diagram.figure.axes for t in ax.texts}
     assert leaf_names(block) <= texts, f"missing from the picture: {leaf_names(block) - texts}"
     svg = diagram._repr_svg_()
-    assert svg.count("<title>") >= 1 and "role=\"img\"" in svg
+    assert svg.count("<title>") >= 1 and 'role="img"' in svg
     page = diagram._repr_html_()
     assert page.startswith('<img src="data:image/svg+xml;base64,') and f'alt="{block_alt(diagram)}"' in page
     assert all(name in diagram.alt for name in leaf_names(block))
@@ -49,17 +49,28 @@ def test_a_diagram_names_every_layer_of_its_module(title: str) -> None:
 
 def test_the_layers_follow_the_forward_pass_with_their_paths_and_shapes() -> None:
     layers = block_layers(BLOCKS["basic, option B"], SHAPE)
-    assert [(l.name, l.path) for l in layers] == [
-        ("conv1", "main"), ("bn1", "main"), ("relu", "main"), ("conv2", "main"), ("bn2", "main"),
-        ("add", "main"), ("relu", "main"), ("downsample.0", "shortcut"), ("downsample.1", "shortcut"),
+    assert [(layer.name, layer.path) for layer in layers] == [
+        ("conv1", "main"),
+        ("bn1", "main"),
+        ("relu", "main"),
+        ("conv2", "main"),
+        ("bn2", "main"),
+        ("add", "main"),
+        ("relu", "main"),
+        ("downsample.0", "shortcut"),
+        ("downsample.1", "shortcut"),
     ]
     assert layers[0].shape == (32, 16, 16) and layers[0].label == "3×3 conv, 16→32, /2"
-    assert [l.path for l in block_layers(BLOCKS["basic, identity"], SHAPE)].count("shortcut") == 0
-    assert "add" not in [l.name for l in block_layers(BLOCKS["plain"], SHAPE)]
+    assert [layer.path for layer in block_layers(BLOCKS["basic, identity"], SHAPE)].count("shortcut") == 0
+    assert "add" not in [layer.name for layer in block_layers(BLOCKS["plain"], SHAPE)]
     pre = block_layers(BLOCKS["pre-activation"], SHAPE)
-    assert [l.name for l in pre if l.path == "shared"] == ["bn1", "relu"], "the projection reads the normalised input"
+    assert [layer.name for layer in pre if layer.path == "shared"] == ["bn1", "relu"], (
+        "the projection reads the normalised input"
+    )
     option_a = block_layers(BLOCKS["basic, option A"], SHAPE)
-    assert [(l.label, l.shape) for l in option_a if l.path == "shortcut"] == [("option A: /2, +16 zeros", (32, 16, 16))]
+    assert [(layer.label, layer.shape) for layer in option_a if layer.path == "shortcut"] == [
+        ("option A: /2, +16 zeros", (32, 16, 16))
+    ]
 
 
 def test_blocks_side_by_side_share_one_scale() -> None:

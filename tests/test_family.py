@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from resnets import build_model, count_flops, count_parameters
-from resnets.family import (
+from resnets.course.family import (
     cifar_family_table,
     imagenet_family_table,
     main_path_depth,
@@ -28,7 +28,9 @@ def test_format_table_aligns_numbers_right_and_text_left() -> None:
     assert format_shape((1, 64, 56, 56)) == "64×56×56"
 
 
-@pytest.mark.parametrize("name, depth", [("resnet20", 20), ("resnet110", 110), ("preact_resnet164", 164), ("resnet50", 50)])
+@pytest.mark.parametrize(
+    "name, depth", [("resnet20", 20), ("resnet110", 110), ("preact_resnet164", 164), ("resnet50", 50)]
+)
 def test_the_depth_is_the_count_of_weight_layers_on_the_main_path(name: str, depth: int) -> None:
     assert main_path_depth(build_model(name)) == depth
 
@@ -69,7 +71,7 @@ def test_shortcut_costs_of_resnet20_by_formula() -> None:
 
 def test_imagenet_nets_are_counted_without_weights() -> None:
     # meta device: shapes only, so the big nets cost nothing to build; the counts are the same
-    from resnets.family import build_for_counting
+    from resnets.course.family import build_for_counting
 
     for name in ("resnet50", "plain34"):
         model = build_for_counting(name)
@@ -80,7 +82,7 @@ def test_imagenet_nets_are_counted_without_weights() -> None:
 
 
 def test_torchvision_parity_loads_their_weights_into_ours() -> None:
-    from resnets.family import torchvision_parity
+    from resnets.course.family import torchvision_parity
 
     parity = torchvision_parity("resnet18", image_size=32)
     assert parity.same_keys and parity.tensors == len(build_model("resnet18").state_dict())

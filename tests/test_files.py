@@ -43,7 +43,9 @@ def test_saved_files_verify_and_the_sums_are_sha256sum_format(tmp_path: Path) ->
     folder.save_text("b.txt", "second\n")
     assert folder.verify("a.bin").read_bytes() == b"first"
     lines = (tmp_path / SUMS).read_text().splitlines()
-    assert [line.split("  ")[1] for line in lines] == ["a.bin", "b.txt"] and all(len(line.split("  ")[0]) == 64 for line in lines)
+    assert [line.split("  ")[1] for line in lines] == ["a.bin", "b.txt"] and all(
+        len(line.split("  ")[0]) == 64 for line in lines
+    )
     if shutil.which("sha256sum"):
         check = subprocess.run(["sha256sum", "-c", SUMS], cwd=tmp_path, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
@@ -56,7 +58,11 @@ def test_a_changed_file_is_refused_with_the_previous_good_one_named(tmp_path: Pa
     assert (tmp_path / "checkpoint.prev.pt").read_bytes() == b"epoch 1" * 100
     assert folder.verify("checkpoint.prev.pt") and folder.verify("checkpoint.pt")
     flip_a_byte(tmp_path / "checkpoint.pt")
-    with pytest.raises(FileError, match=r"checkpoint\.pt changed after it was written .* The previous good version, checkpoint\.prev\.pt, is kept: delete checkpoint\.pt"):
+    with pytest.raises(
+        FileError,
+        match=r"checkpoint\.pt changed after it was written .* "
+        r"The previous good version, checkpoint\.prev\.pt, is kept: delete checkpoint\.pt",
+    ):
         folder.verify("checkpoint.pt")
     flip_a_byte(tmp_path / "checkpoint.prev.pt")
     with pytest.raises(FileError, match=r"It was not used\. Start again in a new folder \(--out\)"):
@@ -118,13 +124,17 @@ def test_a_sigkill_at_any_rename_of_a_save_leaves_a_resumable_folder(tmp_path: P
         folder = VerifiedFolder(tmp_path / f"kill{kill_at}")
         folder.save("checkpoint.pt", b"epoch 1" * 1000, keep_previous=True)
         folder.save("checkpoint.pt", b"epoch 2" * 1000, keep_previous=True)
-        child = subprocess.run([sys.executable, "-c", KILL_AT_RENAME, str(folder.path), str(kill_at)], capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, "-c", KILL_AT_RENAME, str(folder.path), str(kill_at)], capture_output=True, text=True
+        )
         if child.returncode == 0:
             renames = int(child.stdout)
         else:
             assert child.returncode == -signal.SIGKILL, child.stderr
         path = resumable_checkpoint(folder.path)
-        assert path is not None and path.read_bytes() in (b"epoch 2" * 1000, b"epoch 3" * 1000), f"killed at rename {kill_at}"
+        assert path is not None and path.read_bytes() in (b"epoch 2" * 1000, b"epoch 3" * 1000), (
+            f"killed at rename {kill_at}"
+        )
         kill_at += 1
     assert renames is not None and renames >= 3, "the save should rename sums, previous and new files"
 
@@ -151,7 +161,10 @@ def _holder(folder: Path) -> subprocess.Popen:
 def test_a_held_folder_is_refused_naming_the_holder_and_freed_when_it_is_killed(tmp_path: Path) -> None:
     holder = _holder(tmp_path)
     try:
-        with pytest.raises(FolderInUse, match=rf"{tmp_path} is in use by process {holder.pid} \(holding for a test\); wait for it to finish"):
+        with pytest.raises(
+            FolderInUse,
+            match=rf"{tmp_path} is in use by process {holder.pid} \(holding for a test\); wait for it to finish",
+        ):
             with lock_folder(tmp_path, "second"):
                 pass
     finally:
@@ -178,11 +191,34 @@ def test_ship_refuses_a_manifest_folder_another_process_holds(tmp_path: Path) ->
 
 # --- real runs -------------------------------------------------------------------------------
 
-TINY = ["--model", "resnet8", "--epochs", "2", "--batch-size", "50", "--train-subset", "500", "--val-size", "0", "--test-subset", "100", "--no-progress"]
+TINY = [
+    "--model",
+    "resnet8",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "50",
+    "--train-subset",
+    "500",
+    "--val-size",
+    "0",
+    "--test-subset",
+    "100",
+    "--no-progress",
+]
 
 
 def _config(out: Path, **changes) -> TrainConfig:
-    settings = dict(model="resnet8", epochs=2, batch_size=50, train_subset=500, val_size=0, test_subset=100, progress=False, out=str(out))
+    settings = dict(
+        model="resnet8",
+        epochs=2,
+        batch_size=50,
+        train_subset=500,
+        val_size=0,
+        test_subset=100,
+        progress=False,
+        out=str(out),
+    )
     return TrainConfig(**{**settings, **changes})
 
 
@@ -197,7 +233,10 @@ def test_a_run_lists_every_file_it_writes(finished_run: Path) -> None:
     listed = VerifiedFolder(finished_run).sums()
     assert set(listed) == {"checkpoint.pt", "checkpoint.prev.pt", "metrics.jsonl", "model.pt", "run.json"}
     assert all(len(digests) == 1 for digests in listed.values()), "a finished save leaves one digest per file"
-    assert load_file(finished_run / "checkpoint.prev.pt")["state"]["epoch"] == 1 and load_file(finished_run / "checkpoint.pt")["state"]["epoch"] == 2
+    assert (
+        load_file(finished_run / "checkpoint.prev.pt")["state"]["epoch"] == 1
+        and load_file(finished_run / "checkpoint.pt")["state"]["epoch"] == 2
+    )
 
 
 @pytest.mark.parametrize("name", ["checkpoint.pt", "model.pt", "metrics.jsonl", "run.json"])
@@ -216,7 +255,9 @@ def test_a_byte_flipped_in_any_file_of_a_run_is_refused(finished_run: Path, tmp_
             read_metrics(run)
 
 
-def test_deleting_a_damaged_checkpoint_resumes_from_the_previous_one_with_the_same_result(finished_run: Path, tmp_path: Path, cifar10: CIFAR10) -> None:
+def test_deleting_a_damaged_checkpoint_resumes_from_the_previous_one_with_the_same_result(
+    finished_run: Path, tmp_path: Path, cifar10: CIFAR10
+) -> None:
     run = shutil.copytree(finished_run, tmp_path / "run")
     (run / "model.pt").unlink()
     flip_a_byte(run / "checkpoint.pt")
@@ -231,7 +272,9 @@ def test_deleting_a_damaged_checkpoint_resumes_from_the_previous_one_with_the_sa
 def test_two_train_commands_started_at_once_give_one_run_and_one_refusal(cifar10: CIFAR10, tmp_path: Path) -> None:
     out = tmp_path / "run"
     command = [sys.executable, "-m", "resnets", "train", *TINY, "--out", str(out)]
-    first, second = (subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2))
+    first, second = (
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    )
     results = sorted(((p.wait(timeout=300), *p.communicate()) for p in (first, second)), key=lambda r: r[0])
     (ok, ok_out, _), (refused, _, refusal) = results
     assert ok == 0 and "Done: resnet8, 2 epochs" in ok_out

@@ -41,7 +41,15 @@ def random_bn(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 
 def test_bn_after_3x3_finds_the_layers_of_fig7_in_forward_order() -> None:
     names = [n for n, _ in bn_after_3x3(build_model("resnet8"))]
-    assert names == ["bn1", "layer1.0.bn1", "layer1.0.bn2", "layer2.0.bn1", "layer2.0.bn2", "layer3.0.bn1", "layer3.0.bn2"]
+    assert names == [
+        "bn1",
+        "layer1.0.bn1",
+        "layer1.0.bn2",
+        "layer2.0.bn1",
+        "layer2.0.bn2",
+        "layer3.0.bn1",
+        "layer3.0.bn2",
+    ]
     # a pre-activation block's 3x3 conv1 feeds bn2; its conv2 feeds the addition, no BN
     preact = [n for n, _ in bn_after_3x3(cifar_resnet(8, preact=True))]
     assert preact == ["layer1.0.bn2", "layer2.0.bn2", "layer3.0.bn2"]
@@ -109,15 +117,15 @@ def test_a_lesioned_block_passes_its_input_on_and_comes_back_afterwards() -> Non
 def test_lesion_errors_has_one_error_per_block() -> None:
     model = random_bn(build_model("resnet8"))
     pictures, labels = images(10), torch.arange(10)
-    intact, without = lesion_errors(model, pictures, labels, batch_size=4)
+    intact, without = lesion_errors(model, normalize(pictures), labels, batch_size=4)
     assert len(without) == 3 and all(0 <= e <= 1 for e in [intact, *without])
-    assert intact == (predict(model, pictures).argmax(1) != labels).float().mean().item()
+    assert intact == (predict(model, normalize(pictures)).argmax(1) != labels).float().mean().item()
 
 
-def test_predict_normalises_uint8_images_in_eval_mode_and_batches() -> None:
+def test_predict_runs_in_eval_mode_and_batches() -> None:
     model = random_bn(build_model("resnet8")).train()
     pictures = images(7)
-    logits = predict(model, pictures, batch_size=3)
+    logits = predict(model, normalize(pictures), batch_size=3)
     model.eval()
     with torch.no_grad():
         expected = model(normalize(pictures))
@@ -127,7 +135,10 @@ def test_predict_normalises_uint8_images_in_eval_mode_and_batches() -> None:
 def test_stage_outputs_give_the_stem_and_each_stage() -> None:
     outputs = stage_outputs(random_bn(build_model("resnet8")), normalize(images(2)))
     assert {k: tuple(v.shape) for k, v in outputs.items()} == {
-        "stem": (2, 16, 8, 8), "layer1": (2, 16, 8, 8), "layer2": (2, 32, 4, 4), "layer3": (2, 64, 2, 2)
+        "stem": (2, 16, 8, 8),
+        "layer1": (2, 16, 8, 8),
+        "layer2": (2, 32, 4, 4),
+        "layer3": (2, 64, 2, 2),
     }
     assert all((v >= 0).all() for v in outputs.values())  # after the ReLUs
 

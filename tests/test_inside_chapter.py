@@ -11,10 +11,11 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from resnets import build_model, checkpoints, inside, reproduce
+from resnets import build_model, checkpoints, reproduce
 from resnets.checkpoints import CheckpointError
-from resnets.probes import residual_ratios
+from resnets.course import inside
 from resnets.data import normalize
+from resnets.probes import residual_ratios
 
 
 def tiny_images(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,11 +35,23 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
         run.mkdir()
         torch.manual_seed(seed)
         torch.save(build_model(arch).state_dict(), run / "model.pt")
-        provenance = {"command": f"python -m resnets train --model {arch}", "hardware": "1 x CPU", "seed": 0,
-                      "config": {"model": arch, "schedule": "fast", "batch_size": 256}}
+        provenance = {
+            "command": f"python -m resnets train --model {arch}",
+            "hardware": "1 x CPU",
+            "seed": 0,
+            "config": {"model": arch, "schedule": "fast", "batch_size": 256},
+        }
         (run / "run.json").write_text(json.dumps(provenance))
-        metrics = [{"epoch": e, "test_error": 0.5 / e, "grad_norm_early": 0.1 * e, "grad_norm_late": 0.3, "wall_seconds": 60.0 * e}
-                   for e in (1, 2)]
+        metrics = [
+            {
+                "epoch": e,
+                "test_error": 0.5 / e,
+                "grad_norm_early": 0.1 * e,
+                "grad_norm_late": 0.3,
+                "wall_seconds": 60.0 * e,
+            }
+            for e in (1, 2)
+        ]
         (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
         checkpoints.ship(run, reproduce.cpu_run_name(arch), manifest)
     monkeypatch.setattr(inside, "evaluation_set", lambda split, images: tiny_images(images, seed=int(split == "train")))
@@ -47,11 +60,14 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
 
 
 def test_a_missing_net_names_the_commands_that_make_it(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match=r"resnet56-cifar10-cpu.*python -m resnets train --model resnet56.*"
-                       r"python -m resnets ship runs/cpu/resnet56 --name resnet56-cifar10-cpu"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"resnet56-cifar10-cpu.*python -m resnets train --model resnet56.*"
+        r"python -m resnets ship runs/cpu/resnet56 --name resnet56-cifar10-cpu",
+    ):
         inside.trained("resnet56", tmp_path / "manifest.json")
     with pytest.raises(ValueError, match="choose one of quick, full"):
-        inside.settings("medium")
+        inside.probe_settings("medium")
 
 
 def test_a_shipped_net_knows_its_kind_its_log_and_its_weights(shipped: dict[str, inside.Trained]) -> None:
@@ -88,7 +104,9 @@ def test_the_landscape_is_centred_on_the_trained_net(shipped: dict[str, inside.T
     assert surface["line"]["loss"][2] == pytest.approx(surface["grid"]["loss"][1, 1], rel=1e-6)
     images, labels = tiny_images(20, seed=1)
     logits = net.load()(normalize(images))
-    assert surface["line"]["loss"][2] == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-4)
+    assert surface["line"]["loss"][2] == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-4
+    )
 
 
 def test_figures_draw_one_line_or_panel_per_net(shipped: dict[str, inside.Trained]) -> None:
@@ -107,7 +125,7 @@ def test_figures_draw_one_line_or_panel_per_net(shipped: dict[str, inside.Traine
     fig = inside.plot_gradient_norms(nets)
     assert len(fig.axes[0].lines) == 4 and fig.axes[0].get_yscale() == "log"  # early and late, per net
 
-    fig = inside.plot_lesions({plain: (0.3, [0.9, 0.8, 0.85]), residual: (0.25, [0.4, 0.3, 0.26])})
+    fig = inside.plot_lesion_panels({plain: (0.3, [0.9, 0.8, 0.85]), residual: (0.25, [0.4, 0.3, 0.26])})
     assert len(fig.axes) == 2 and [len(ax.patches) for ax in fig.axes] == [3, 3]
 
     line = {"coordinates": np.linspace(-1, 1, 5), "loss": np.array([5.0, 2, 1, 2, 6]), "error": np.full(5, 0.5)}
@@ -129,12 +147,14 @@ def test_figures_draw_one_line_or_panel_per_net(shipped: dict[str, inside.Traine
 def test_the_feature_map_explorer_has_a_frame_per_image_and_stage(shipped: dict[str, inside.Trained]) -> None:
     images, labels = tiny_images(2)
     explorer = inside.feature_map_explorer(shipped["resnet8"], images, labels, channels=4)
-    assert [c.values for c in explorer.controls] == [("1: airplane", "2: automobile"), ("stem", "layer1", "layer2", "layer3")]
+    assert [c.values for c in explorer.controls] == [
+        ("1: airplane", "2: automobile"),
+        ("stem", "layer1", "layer2", "layer3"),
+    ]
     frame = explorer.frame(image="2: automobile", stage="layer3")
     mosaic = frame.axes[1].images[0].get_array()
     assert mosaic.shape == (2, 4 * 3 - 1)  # 4 channels of 2x2 (an 8x8 image after two strides of 2) in a row
     assert len(explorer.keys()) == 8  # the static site gets a frame per (image, stage)
-
 
 
 def test_strongest_channels_and_the_mosaic() -> None:
@@ -142,7 +162,7 @@ def test_strongest_channels_and_the_mosaic() -> None:
     maps["stem"][:, 2] = 5.0
     maps["stem"][:, 0] = 1.0
     assert list(inside.strongest_channels(maps, 2)["stem"]) == [0, 2]
-    mosaic = inside._mosaic(np.ones((3, 2, 2)), columns=2)  # two rows of two, one slot empty
+    mosaic = inside.mosaic(np.ones((3, 2, 2)), columns=2)  # two rows of two, one slot empty
     assert mosaic.shape == (5, 5) and np.isnan(mosaic).sum() == 25 - 12
 
 
@@ -174,8 +194,9 @@ def test_evaluation_sets_are_class_balanced_and_always_the_same(cifar10) -> None
         inside.evaluation_set("val", 10)
 
 
-def test_only_nets_that_learned_are_compared(shipped: dict[str, inside.Trained], monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture) -> None:
+def test_only_nets_that_learned_are_compared(
+    shipped: dict[str, inside.Trained], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     nets = list(shipped.values())
     assert inside.comparable_depths(nets) == [8]  # both at 25% test error
     errors = {"plain8": 0.9, "resnet8": 0.25}

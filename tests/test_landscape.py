@@ -16,7 +16,10 @@ def test_filter_normalisation_gives_each_filter_the_norm_of_the_weights_filter()
     weight, direction = torch.randn(4, 3, 3, 3) * torch.arange(1.0, 5.0).view(4, 1, 1, 1), torch.randn(4, 3, 3, 3)
     scaled = filter_normalized(direction, weight)
     assert torch.allclose(scaled.flatten(1).norm(dim=1), weight.flatten(1).norm(dim=1))
-    assert torch.allclose(scaled / scaled.flatten(1).norm(dim=1).view(4, 1, 1, 1), direction / direction.flatten(1).norm(dim=1).view(4, 1, 1, 1))
+    assert torch.allclose(
+        scaled / scaled.flatten(1).norm(dim=1).view(4, 1, 1, 1),
+        direction / direction.flatten(1).norm(dim=1).view(4, 1, 1, 1),
+    )
     assert not filter_normalized(torch.randn(5), torch.randn(5)).any()  # BN and biases stay put
     with pytest.raises(ValueError, match="differ in shape"):
         filter_normalized(torch.randn(3, 2), torch.randn(2, 3))
@@ -57,12 +60,12 @@ def test_loss_surface_is_the_nets_loss_at_the_centre_in_1d_and_2d() -> None:
         centre = F.cross_entropy(model(normalize(images)), labels).item()
     model.train()
     directions = random_directions(model, count=2, seed=0)
-    line = loss_surface(model, images, labels, directions[:1], [-1.0, 0.0, 1.0], batch_size=5)
-    grid = loss_surface(model, images, labels, directions, [-1.0, 0.0, 1.0], batch_size=5)
+    line = loss_surface(model, normalize(images), labels, directions[:1], [-1.0, 0.0, 1.0], batch_size=5)
+    grid = loss_surface(model, normalize(images), labels, directions, [-1.0, 0.0, 1.0], batch_size=5)
     assert line["loss"].shape == (3,) and grid["loss"].shape == grid["error"].shape == (3, 3)
     assert line["loss"][1] == pytest.approx(centre, rel=1e-5) and grid["loss"][1, 1] == pytest.approx(centre, rel=1e-5)
     assert np.allclose(grid["loss"][:, 1], line["loss"], rtol=1e-5)  # beta = 0 is the 1-D slice
     assert not np.allclose(line["loss"][0], centre)
     assert model.training  # the mode comes back
     with pytest.raises(ValueError, match="1 or 2 directions"):
-        loss_surface(model, images, labels, [], [0.0])
+        loss_surface(model, normalize(images), labels, [], [0.0])

@@ -241,7 +241,9 @@ def test_unknown_option_and_shortcut_are_named() -> None:
 
 def test_wrong_input_shape_says_what_was_expected_and_what_came() -> None:
     model = build_model("resnet20")
-    with pytest.raises(ValueError, match=r"expects a batch of RGB images shaped \(N, 3, H, W\); got .*\(3, 32, 32\).*unsqueeze"):
+    with pytest.raises(
+        ValueError, match=r"expects a batch of RGB images shaped \(N, 3, H, W\); got .*\(3, 32, 32\).*unsqueeze"
+    ):
         model(torch.randn(3, 32, 32))
     with pytest.raises(ValueError, match=r"\(2, 32, 32, 3\).*permute"):
         model(torch.randn(2, 32, 32, 3))
@@ -252,7 +254,9 @@ def test_num_classes_sets_the_classifier() -> None:
     assert build_model("resnet18", num_classes=10).fc.out_features == 10
 
 
-@pytest.mark.parametrize("block", [blocks.BasicBlock, blocks.Bottleneck, blocks.PreActBasicBlock, blocks.PreActBottleneck])
+@pytest.mark.parametrize(
+    "block", [blocks.BasicBlock, blocks.Bottleneck, blocks.PreActBasicBlock, blocks.PreActBottleneck]
+)
 def test_a_shape_changing_block_without_a_shortcut_is_refused_with_the_fix(block) -> None:
     # The classic bug: stride 2 and new channels, but nothing on the shortcut to match them.
     with pytest.raises(ValueError, match=r"changes the shape of its input.*downsample=make_shortcut\('B', 16, "):

@@ -35,7 +35,9 @@ def test_every_notebook_is_in_the_toc_and_every_toc_entry_exists() -> None:
     for nb in NOTEBOOKS:
         assert nb.relative_to(ROOT).with_suffix("").as_posix() in listed, f"{nb} is missing from _toc.yml"
     for entry in listed:
-        assert any((ROOT / f"{entry}{suffix}").exists() for suffix in (".ipynb", ".md")), f"_toc.yml lists missing {entry}"
+        assert any((ROOT / f"{entry}{suffix}").exists() for suffix in (".ipynb", ".md")), (
+            f"_toc.yml lists missing {entry}"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
@@ -84,8 +86,14 @@ def test_every_copy_of_the_repository_url_is_config_s() -> None:
     the set-up cells are checked above, the intro's clone line here. `python tools/sync_repository.py`
     rewrites every copy."""
     intro = (ROOT / "intro.md").read_text()
-    assert clone_command() in intro, "intro.md's clone line differs from _config.yml: run python tools/sync_repository.py"
-    copies = {p.relative_to(ROOT) for p in [*ROOT.glob("*.md"), *(ROOT / "chapters").rglob("*.ipynb")] if "github.com/" in p.read_text()}
+    assert clone_command() in intro, (
+        "intro.md's clone line differs from _config.yml: run python tools/sync_repository.py"
+    )
+    copies = {
+        p.relative_to(ROOT)
+        for p in [*ROOT.glob("*.md"), *(ROOT / "chapters").rglob("*.ipynb")]
+        if "github.com/" in p.read_text()
+    }
     for path in copies:
         urls = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", (ROOT / path).read_text()))
         assert urls <= {REPOSITORY}, f"{path} names {urls - {REPOSITORY}}, not _config.yml's {REPOSITORY}"

@@ -12,8 +12,8 @@ from resnets.probes import (
     block_norms,
     gradient_profile,
     input_gradient_gain,
-    residual_sum_gap,
     layer_gradient_norms,
+    residual_sum_gap,
     saved_activation_bytes,
     shape_table,
     shortcut_deviations,
@@ -122,6 +122,8 @@ def test_residual_sum_gap_is_zero_only_for_pre_activation_blocks() -> None:
     assert residual_sum_gap(build_model("resnet20").layer1, x) > 0.1
     with pytest.raises(ValueError, match="blocks that keep the shape"):
         residual_sum_gap(build_model("preact_resnet20").layer2, x)
+
+
 def test_gradient_profile_runs_one_backward_pass() -> None:
     model = build_model("plain20")
     x, y = torch.randn(2, 3, 16, 16), torch.randint(0, 10, (2,))  # small images: any size works

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from resnets import count_parameters
-from resnets.relatives import FPN, KINDS, DenseBlock, DenseLayer, HighwayLayer, UNet, build_stack, measure_stack
+from resnets.course.relatives import FPN, KINDS, DenseBlock, DenseLayer, HighwayLayer, UNet, build_stack, measure_stack
 
 
 def conv(cin: int, cout: int, k: int, bias: bool = False) -> int:

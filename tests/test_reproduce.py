@@ -13,8 +13,11 @@ from resnets.train import learning_rate
 
 def result_with(final_errors: dict[str, float], key: str = "train_eval_error") -> dict[str, Any]:
     """A degradation result whose runs end at the given training errors (two epochs each)."""
+
     def metrics(error: float) -> list[dict[str, float]]:
-        return [{"epoch": e, "train_error": 0.9, key: error + (0.2 if e == 1 else 0.0), "test_error": 0.7} for e in (1, 2)]
+        return [
+            {"epoch": e, "train_error": 0.9, key: error + (0.2 if e == 1 else 0.0), "test_error": 0.7} for e in (1, 2)
+        ]
 
     return {"profile": "quick", "runs": {m: [{"seed": 0, "metrics": metrics(e)}] for m, e in final_errors.items()}}
 
@@ -23,11 +26,19 @@ def test_claims_read_the_eval_mode_training_error_where_the_runs_measured_it() -
     degraded = result_with({"plain20": 0.05, "plain56": 0.71, "resnet20": 0.0, "resnet56": 0.0})
     assert reproduce.training_error_key(degraded) == "train_eval_error"
     assert reproduce.depth_gaps(degraded) == pytest.approx({"plain": 0.66, "residual": 0.0})
-    assert reproduce.degradation_holds(degraded) == {"plain_degrades": True, "residual_does_not": True, "shortcuts_help": True}
+    assert reproduce.degradation_holds(degraded) == {
+        "plain_degrades": True,
+        "residual_does_not": True,
+        "shortcuts_help": True,
+    }
 
     paper_style = result_with({"plain20": 0.1, "plain56": 0.05, "resnet20": 0.1, "resnet56": 0.2}, key="train_error")
     assert reproduce.training_error_key(paper_style) == "train_error"
-    assert reproduce.degradation_holds(paper_style) == {"plain_degrades": False, "residual_does_not": False, "shortcuts_help": False}
+    assert reproduce.degradation_holds(paper_style) == {
+        "plain_degrades": False,
+        "residual_does_not": False,
+        "shortcuts_help": False,
+    }
 
 
 def test_the_figure_draws_train_and_test_curves_for_each_net() -> None:
@@ -56,5 +67,7 @@ def test_max_iterations_compresses_the_full_profile_and_leaves_quick_alone(monke
     quick = reproduce.experiment_config("plain56", "quick").resolved()
     assert quick.iterations is None and quick.epochs == 16
     monkeypatch.setenv("RESNETS_MAX_ITERATIONS", "many")
-    with pytest.raises(ValueError, match="RESNETS_MAX_ITERATIONS='many' is not a count; set it to a positive integer or unset it"):
+    with pytest.raises(
+        ValueError, match="RESNETS_MAX_ITERATIONS='many' is not a count; set it to a positive integer or unset it"
+    ):
         reproduce.experiment_config("plain56", "full")

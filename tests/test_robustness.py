@@ -23,14 +23,20 @@ from resnets.train import TrainConfig, read_metrics, train
 # --- the model builder, property-based --------------------------------------------------------
 
 HELPFUL = (
-    "Valid names", "is impossible for a CIFAR ResNet", "num_classes must be an integer of at least 2",
-    "unknown shortcut option", "unknown option(s)", "choose 'basic' or 'bottleneck'",
+    "Valid names",
+    "is impossible for a CIFAR ResNet",
+    "num_classes must be an integer of at least 2",
+    "unknown shortcut option",
+    "unknown option(s)",
+    "choose 'basic' or 'bottleneck'",
 )
 
 
 def _expected_valid(kind: str, depth: int, block: str | None, num_classes, shortcut: str | None) -> bool:
     """An independent statement of which arguments make a network (the papers' rules)."""
-    if isinstance(num_classes, bool) or not (num_classes is None or (isinstance(num_classes, int) and num_classes >= 2)):
+    if isinstance(num_classes, bool) or not (
+        num_classes is None or (isinstance(num_classes, int) and num_classes >= 2)
+    ):
         return False
     if shortcut not in (None, "A", "B", "C"):
         return False
@@ -51,7 +57,9 @@ def _expected_valid(kind: str, depth: int, block: str | None, num_classes, short
     num_classes=st.one_of(st.none(), st.integers(-2, 12), st.sampled_from([2.5, True, "10"])),
     shortcut=st.sampled_from([None, "A", "B", "C", "D"]),
 )
-def test_build_model_builds_exactly_the_valid_networks_and_explains_the_rest(kind, depth, block, num_classes, shortcut) -> None:
+def test_build_model_builds_exactly_the_valid_networks_and_explains_the_rest(
+    kind, depth, block, num_classes, shortcut
+) -> None:
     name = f"{kind}{depth}"
     options = {k: v for k, v in (("block", block), ("shortcut", shortcut)) if v is not None}
     family = "cifar" if kind == "cifar_resnet" else kind
@@ -73,22 +81,56 @@ def test_build_model_builds_exactly_the_valid_networks_and_explains_the_rest(kin
 @given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=5).filter(lambda s: len(s) != 4 or s[1] != 3))
 def test_a_wrongly_shaped_input_says_what_was_expected_and_what_came(shape: list[int]) -> None:
     model = build_model("resnet8")
-    with pytest.raises(ValueError, match=rf"resnet8 expects a batch of RGB images shaped \(N, 3, H, W\); got a tensor of shape \({shape[0]},"):
+    with pytest.raises(
+        ValueError,
+        match=rf"resnet8 expects a batch of RGB images shaped \(N, 3, H, W\); got a tensor of shape \({shape[0]},",
+    ):
         model(torch.zeros(shape))
 
 
 # --- runs killed at any moment ---------------------------------------------------------------
 
-LONGER = ["--model", "resnet8", "--epochs", "3", "--batch-size", "32", "--train-subset", "640", "--val-size", "0", "--test-subset", "50", "--no-progress", "--sync-every", "5"]
+LONGER = [
+    "--model",
+    "resnet8",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "32",
+    "--train-subset",
+    "640",
+    "--val-size",
+    "0",
+    "--test-subset",
+    "50",
+    "--no-progress",
+    "--sync-every",
+    "5",
+]
 
 
 def _config(out: Path, resume: bool = False) -> TrainConfig:
-    return TrainConfig(model="resnet8", epochs=3, batch_size=32, train_subset=640, val_size=0, test_subset=50, progress=False, sync_every=5, out=str(out), resume=resume)
+    return TrainConfig(
+        model="resnet8",
+        epochs=3,
+        batch_size=32,
+        train_subset=640,
+        val_size=0,
+        test_subset=50,
+        progress=False,
+        sync_every=5,
+        out=str(out),
+        resume=resume,
+    )
 
 
 def test_sigkill_mid_epoch_then_resume_ends_with_the_uninterrupted_weights(cifar10: CIFAR10, tmp_path: Path) -> None:
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "resnets", "train", *LONGER, "--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "resnets", "train", *LONGER, "--out", str(killed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not (killed / "metrics.jsonl").exists() or not (killed / "metrics.jsonl").read_text():
         assert process.poll() is None, process.stderr.read().decode()
@@ -102,7 +144,7 @@ def test_sigkill_mid_epoch_then_resume_ends_with_the_uninterrupted_weights(cifar
     assert 1 <= saved["state"]["epoch"] < 3
 
     resumed = train(_config(killed, resume=True), cifar10)
-    reference = train(_config(tmp_path / "reference"), cifar10)
+    train(_config(tmp_path / "reference"), cifar10)
     assert len(resumed.metrics) == 3 and [m["epoch"] for m in read_metrics(killed)] == [1, 2, 3]
     got, expected = load_file(killed / "model.pt"), load_file(tmp_path / "reference" / "model.pt")
     assert all(torch.equal(got[k], expected[k]) for k in expected), "resumed weights differ from an uninterrupted run"
@@ -110,16 +152,26 @@ def test_sigkill_mid_epoch_then_resume_ends_with_the_uninterrupted_weights(cifar
 
 def test_sigint_in_a_terminal_saves_and_says_how_to_resume(cifar10: CIFAR10, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = subprocess.Popen([sys.executable, "-m", "resnets", "train", *LONGER, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "resnets", "train", *LONGER, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (out / "run.json").exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read() if process.poll() is not None else "no start"
+        assert process.poll() is None and time.monotonic() < deadline, (
+            process.stderr.read() if process.poll() is not None else "no start"
+        )
         time.sleep(0.02)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert "finishing this step and saving a checkpoint" in err and f"To resume: python -m resnets train --out {out} --resume" in err
+    assert (
+        "finishing this step and saving a checkpoint" in err
+        and f"To resume: python -m resnets train --out {out} --resume" in err
+    )
     assert "Traceback" not in err
     assert load_file(out / "checkpoint.pt")["state"]["step"] > 0
 
@@ -134,13 +186,54 @@ def test_two_processes_on_gloo_match_one_process(cifar10: CIFAR10, tmp_path: Pat
     its own BatchNorm statistics (as on the paper's 2 GPUs). The losses agree closely and the
     weights moved the same way.
     """
-    tiny = ["--model", "resnet8", "--epochs", "2", "--batch-size", "32", "--train-subset", "160", "--val-size", "50", "--test-subset", "50", "--no-progress", "--sync-every", "2"]
+    tiny = [
+        "--model",
+        "resnet8",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--train-subset",
+        "160",
+        "--val-size",
+        "50",
+        "--test-subset",
+        "50",
+        "--no-progress",
+        "--sync-every",
+        "2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "resnets", "train", *tiny, "--out", str(tmp_path / "ddp")]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "resnets",
+        "train",
+        *tiny,
+        "--out",
+        str(tmp_path / "ddp"),
+    ]
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("Done:") == 1, "only rank 0 reports"
-    single = train(TrainConfig(model="resnet8", epochs=2, batch_size=32, train_subset=160, val_size=50, test_subset=50, progress=False, sync_every=2, out=str(tmp_path / "one")), cifar10)
+    single = train(
+        TrainConfig(
+            model="resnet8",
+            epochs=2,
+            batch_size=32,
+            train_subset=160,
+            val_size=50,
+            test_subset=50,
+            progress=False,
+            sync_every=2,
+            out=str(tmp_path / "one"),
+        ),
+        cifar10,
+    )
 
     two = read_metrics(tmp_path / "ddp")
     for a, b in zip(two, single.metrics):

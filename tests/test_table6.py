@@ -11,12 +11,14 @@ import torch
 
 from resnets import build_model, reproduce
 from resnets.checkpoints import CheckpointError, ship
-from resnets.data import CIFAR10, make_splits
+from resnets.data import CIFAR10, make_splits, normalize
 from resnets.probes import predict
 
 
 def _run(test_errors: list[float], seed: int = 0) -> dict:
-    metrics = [{"epoch": e + 1, "step": 10 * (e + 1), "train_error": 0.5, "test_error": t} for e, t in enumerate(test_errors)]
+    metrics = [
+        {"epoch": e + 1, "step": 10 * (e + 1), "train_error": 0.5, "test_error": t} for e, t in enumerate(test_errors)
+    ]
     return {"seed": seed, "metrics": metrics, "provenance": {"seed": seed}}
 
 
@@ -68,8 +70,12 @@ def _ship_random_resnet8(folder: Path, test_error: float) -> Path:
     torch.manual_seed(0)
     torch.save(build_model("resnet8").state_dict(), run / "model.pt")
     config = {"model": "resnet8", "schedule": "fast", "train_subset": None, "val_size": 5000}
-    (run / "run.json").write_text(json.dumps({"command": "python -m resnets train --model resnet8", "seed": 0, "config": config}))
-    (run / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "step": 175, "train_error": 0.9, "val_error": 0.9, "test_error": test_error}) + "\n")
+    (run / "run.json").write_text(
+        json.dumps({"command": "python -m resnets train --model resnet8", "seed": 0, "config": config})
+    )
+    (run / "metrics.jsonl").write_text(
+        json.dumps({"epoch": 1, "step": 175, "train_error": 0.9, "val_error": 0.9, "test_error": test_error}) + "\n"
+    )
     manifest = folder / "shipped" / "manifest.json"
     ship(run, "resnet8-test", manifest)
     return manifest
@@ -81,18 +87,30 @@ def test_shipped_runs_are_read_from_the_manifest_and_missing_ones_explained(tmp_
     table = reproduce.format_shipped_runs(entries)
     assert "resnet8-test" in table and "45,000" in table and "90.00" in table
     rows = reproduce.table6_summary(reproduce.shipped_result(entries))
-    assert rows == [{"model": "resnet8", "runs": 1, "test_error_mean": pytest.approx(90.0), "test_error_std": pytest.approx(float("nan"), nan_ok=True), "paper": None}]
-    with pytest.raises(CheckpointError, match=r"no shipped checkpoint named plain8-cpu .*shipped: resnet8-test.*python -m resnets ship"):
+    assert rows == [
+        {
+            "model": "resnet8",
+            "runs": 1,
+            "test_error_mean": pytest.approx(90.0),
+            "test_error_std": pytest.approx(float("nan"), nan_ok=True),
+            "paper": None,
+        }
+    ]
+    with pytest.raises(
+        CheckpointError, match=r"no shipped checkpoint named plain8-cpu .*shipped: resnet8-test.*python -m resnets ship"
+    ):
         reproduce.shipped_runs(["resnet8-test", "plain8-cpu"], manifest)
 
 
-def test_a_shipped_checkpoints_test_error_is_measured_again(cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_shipped_checkpoints_test_error_is_measured_again(
+    cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("RESNETS_CACHE", raising=False)
     manifest = _ship_random_resnet8(tmp_path, 0.9)
     measured = reproduce.shipped_test_error("resnet8-test", test_subset=200, manifest=manifest)
     images, labels = make_splits(cifar10, test_subset=200).test
     torch.manual_seed(0)
-    expected = (predict(build_model("resnet8").eval(), images).argmax(1) != labels).float().mean().item()
+    expected = (predict(build_model("resnet8").eval(), normalize(images)).argmax(1) != labels).float().mean().item()
     assert measured["error"] == pytest.approx(expected) and measured["images"] == 200 and measured["recorded"] == 0.9
     assert measured["standard_error"] == pytest.approx(reproduce.binomial_standard_error(expected, 200))
 
@@ -101,11 +119,29 @@ def test_a_shipped_checkpoints_test_error_is_measured_again(cifar10: CIFAR10, tm
 
 
 def _cpu_entry(model: str, test_error: float, schedule: str = "cpu", train_subset: int | None = None) -> dict:
-    config = {"model": model, "schedule": schedule, "epochs": 40, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-4,
-              "label_smoothing": 0.1, "nesterov": True, "val_size": 5000, "train_subset": train_subset}
-    metrics = [{"epoch": 1, "test_error": 0.5, "wall_seconds": 60.0},
-               {"epoch": 40, "test_error": test_error, "train_eval_error": 0.05, "wall_seconds": 2400.0}]
-    return {"file": f"{model}.pt", "sha256": "0" * 64, "arch": model, "provenance": {"config": config, "seed": 0}, "metrics": metrics}
+    config = {
+        "model": model,
+        "schedule": schedule,
+        "epochs": 40,
+        "batch_size": 128,
+        "lr": 0.1,
+        "weight_decay": 5e-4,
+        "label_smoothing": 0.1,
+        "nesterov": True,
+        "val_size": 5000,
+        "train_subset": train_subset,
+    }
+    metrics = [
+        {"epoch": 1, "test_error": 0.5, "wall_seconds": 60.0},
+        {"epoch": 40, "test_error": test_error, "train_eval_error": 0.05, "wall_seconds": 2400.0},
+    ]
+    return {
+        "file": f"{model}.pt",
+        "sha256": "0" * 64,
+        "arch": model,
+        "provenance": {"config": config, "seed": 0},
+        "metrics": metrics,
+    }
 
 
 def test_cpu_recipe_runs_are_only_the_full_data_runs_of_the_cpu_schedule(tmp_path: Path) -> None:
@@ -121,7 +157,9 @@ def test_cpu_recipe_runs_are_only_the_full_data_runs_of_the_cpu_schedule(tmp_pat
     assert list(runs) == ["resnet20", "resnet56"], "in the order the runs are trained, other recipes left out"
 
     rows = {row["model"]: row for row in reproduce.paper_comparison(runs, {"resnet20": 0.1204})}
-    assert rows["resnet20"]["ours"] == pytest.approx(12.77) and rows["resnet20"]["difference"] == pytest.approx(12.77 - 8.75)
+    assert rows["resnet20"]["ours"] == pytest.approx(12.77) and rows["resnet20"]["difference"] == pytest.approx(
+        12.77 - 8.75
+    )
     assert rows["resnet20"]["flip"] == pytest.approx(12.04) and rows["resnet56"]["flip"] is None
     assert rows["resnet20"]["train_fit"] == pytest.approx(5.0) and rows["resnet20"]["minutes"] == pytest.approx(40.0)
     table = reproduce.format_paper_comparison(list(rows.values()))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from resnets import toy
+from resnets.course import toy
 
 RNG = np.random.default_rng(0)
 
@@ -108,7 +108,9 @@ def test_loss_gradients() -> None:
     np.testing.assert_allclose(g, numerical_gradient(lambda: toy.mse(pred, target)[0], pred), atol=1e-8)
 
 
-@pytest.mark.parametrize("residual, order, norm", list(itertools.product([False, True], ["pre", "post"], [True, False])))
+@pytest.mark.parametrize(
+    "residual, order, norm", list(itertools.product([False, True], ["pre", "post"], [True, False]))
+)
 def test_hand_written_backward_matches_autograd(residual: bool, order: str, norm: bool) -> None:
     X, y = toy.two_spirals(32, seed=4)
     net = toy.Net(4, 8, residual=residual, order=order, norm=norm, seed=5)
@@ -120,7 +122,9 @@ def test_hand_written_backward_matches_autograd(residual: bool, order: str, norm
     torch_loss.backward()
     assert loss == pytest.approx(torch_loss.item(), abs=1e-12)
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    torch_grad = np.concatenate([np.concatenate([m.weight.grad.numpy().T.ravel(), m.bias.grad.numpy()]) for m in linears])
+    torch_grad = np.concatenate(
+        [np.concatenate([m.weight.grad.numpy().T.ravel(), m.bias.grad.numpy()]) for m in linears]
+    )
     np.testing.assert_allclose(net.grad, torch_grad, atol=1e-12)
 
 
@@ -156,13 +160,13 @@ def test_parameters_are_views_of_one_flat_array() -> None:
 
 def test_training_reduces_the_loss_and_weight_decay_shrinks_weights() -> None:
     X, y = toy.two_spirals(64)
-    losses = toy.train(toy.Net(4, 8, residual=True, seed=0), X, y, toy.bce_with_logits, 150, lr=1e-2)
+    losses = toy.fit(toy.Net(4, 8, residual=True, seed=0), X, y, toy.bce_with_logits, 150, lr=1e-2)
     assert losses.shape == (150,) and losses[-1] < 0.5 * losses[0]
     X = RNG.uniform(0, 1, (32, 4))
     norms = []
     for decay in (0.0, 1.0):
         stack = toy.Stack(2, 4, residual=True, norm=False, seed=0)
-        toy.train(stack, X, X, toy.mse, 200, lr=1e-2, weight_decay=decay)
+        toy.fit(stack, X, X, toy.mse, 200, lr=1e-2, weight_decay=decay)
         norms.append(np.linalg.norm(stack.theta[stack.is_weight]))
     assert norms[1] < 0.5 * norms[0]
 
@@ -171,7 +175,7 @@ def test_torch_training_runs_and_reduces_the_loss() -> None:
     X, y = toy.two_spirals(64)
     model = toy.to_torch(toy.Net(4, 8, residual=True, seed=0))
     seen = []
-    losses = toy.train_torch(model, X, y, 60, lr=1e-2, callback=lambda step, loss: seen.append(step))
+    losses = toy.fit_torch(model, X, y, 60, lr=1e-2, callback=lambda step, loss: seen.append(step))
     assert seen == list(range(60)) and losses[-1] < losses[0]
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnets import toy, toy_experiments as te
+from resnets.course import toy
+from resnets.course import toy_experiments as te
 
 
 def test_settings_per_profile() -> None:
-    assert te.settings("quick").steps < te.settings("full").steps
+    assert te.toy_settings("quick").steps < te.toy_settings("full").steps
     with pytest.raises(ValueError, match="quick, full"):
-        te.settings("medium")
+        te.toy_settings("medium")
 
 
 def test_degradation_plain_gets_worse_with_depth_residual_does_not() -> None:
@@ -54,10 +55,10 @@ def test_path_counts_are_binomial() -> None:
 def test_path_gradients_shrink_with_length_and_lesions_run() -> None:
     X, y = te.spirals()
     net = toy.Net(6, 8, residual=True, seed=0)
-    toy.train(net, X, y, toy.bce_with_logits, 100, lr=1e-2)
+    toy.fit(net, X, y, toy.bce_with_logits, 100, lr=1e-2)
     per_path = te.path_gradient_by_length(net, X, y, samples=5)
     assert per_path.shape == (7,) and per_path[0] > per_path[-1] > 0
-    lesions = te.lesion_errors(net, X, y)
+    lesions = te.toy_lesion_errors(net, X, y)
     assert lesions.shape == (6,) and ((0 <= lesions) & (lesions <= 1)).all()
     assert te.random_lesion_errors(net, X, y, counts=(0,))[0] == net.error_rate(X, y)
     assert te.random_lesion_errors(net, X, y, counts=(2,), among=(4, 5))[0] == net.error_rate(X, y, [4, 5])

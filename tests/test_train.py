@@ -21,14 +21,36 @@ from resnets.runtime import autocast_dtype, native_bf16
 from resnets.train import TrainConfig, TrainingDiverged, learning_rate, read_metrics, train
 
 METRIC_KEYS = {
-    "epoch", "step", "lr", "train_loss", "train_error", "val_loss", "val_error", "test_loss", "test_error",
-    "grad_norm_early", "grad_norm_late", "train_seconds", "images_per_second", "wall_seconds",
+    "epoch",
+    "step",
+    "lr",
+    "train_loss",
+    "train_error",
+    "val_loss",
+    "val_error",
+    "test_loss",
+    "test_error",
+    "grad_norm_early",
+    "grad_norm_late",
+    "train_seconds",
+    "images_per_second",
+    "wall_seconds",
 }
 
 
 def tiny(**overrides) -> TrainConfig:
     """resnet8 on 160 real images: 5 steps an epoch, a second or two on a CPU."""
-    settings = dict(model="resnet8", epochs=2, batch_size=32, train_subset=160, val_size=50, test_subset=50, progress=False, sync_every=2, grad_norm_every=2)
+    settings = dict(
+        model="resnet8",
+        epochs=2,
+        batch_size=32,
+        train_subset=160,
+        val_size=50,
+        test_subset=50,
+        progress=False,
+        sync_every=2,
+        grad_norm_every=2,
+    )
     return TrainConfig(**{**settings, **overrides})
 
 
@@ -57,7 +79,9 @@ def test_a_run_writes_metrics_provenance_and_plain_weights(uninterrupted: Path) 
     build_model("resnet8").load_state_dict(state, strict=True)
 
 
-def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(cifar10: CIFAR10, uninterrupted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(
+    cifar10: CIFAR10, uninterrupted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = train_module.learning_rate
 
     def press_ctrl_c_at_step_7(config, step, *args):
@@ -77,12 +101,16 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(cifar10: CIFAR10, 
     resumed = train(tiny(out=str(tmp_path), resume=True), cifar10)
     assert not resumed.interrupted
     expected, got = weights(uninterrupted), weights(tmp_path)
-    assert all(torch.equal(expected[k], got[k]) for k in expected), "resume must reproduce the uninterrupted run exactly"
+    assert all(torch.equal(expected[k], got[k]) for k in expected), (
+        "resume must reproduce the uninterrupted run exactly"
+    )
     for a, b in zip(read_metrics(uninterrupted), read_metrics(tmp_path)):
         assert a["train_loss"] == b["train_loss"] and a["test_error"] == b["test_error"]
 
 
-def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
+    cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = {"train": 0}
 
     def cross_entropy(logits, target, **kwargs):
@@ -94,15 +122,27 @@ def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(cif
         return loss
 
     monkeypatch.setattr(train_module, "F", types.SimpleNamespace(cross_entropy=cross_entropy))
-    with pytest.raises(TrainingDiverged, match=r"the training loss became nan at step 8 \(epoch 2, batch 3\); training stopped\. The last good checkpoint, .*checkpoint\.pt \(epoch 1\), is kept; resume from it with a lower --lr"):
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"the training loss became nan at step 8 \(epoch 2, batch 3\); training stopped\. "
+        r"The last good checkpoint, .*checkpoint\.pt \(epoch 1\), is kept; resume from it with a lower --lr",
+    ):
         train(tiny(out=str(tmp_path), epochs=3), cifar10)
     kept = load_file(tmp_path / "checkpoint.pt")
-    assert kept["state"]["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point())
+    assert kept["state"]["epoch"] == 1 and all(
+        torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point()
+    )
     assert len(read_metrics(tmp_path)) == 1
 
 
-def test_an_existing_run_is_never_overwritten_or_resumed_with_other_settings(cifar10: CIFAR10, uninterrupted: Path) -> None:
-    with pytest.raises(CheckpointError, match=r"already holds a run \(checkpoint\.pt\); pass --resume \(resume=True\) to continue it, or choose another output folder"):
+def test_an_existing_run_is_never_overwritten_or_resumed_with_other_settings(
+    cifar10: CIFAR10, uninterrupted: Path
+) -> None:
+    with pytest.raises(
+        CheckpointError,
+        match=r"already holds a run \(checkpoint\.pt\); pass --resume \(resume=True\) "
+        r"to continue it, or choose another output folder",
+    ):
         train(tiny(out=str(uninterrupted)), cifar10)
     with pytest.raises(CheckpointError, match=r"was saved by a run with different settings: lr=0\.1 \(now 0\.05\)"):
         train(tiny(out=str(uninterrupted), resume=True, lr=0.05), cifar10)
@@ -112,7 +152,13 @@ def test_an_existing_run_is_never_overwritten_or_resumed_with_other_settings(cif
 
 def test_paper_schedule_steps_at_32k_and_48k_and_warms_up_deep_nets() -> None:
     paper = TrainConfig(model="resnet56").resolved()
-    assert (paper.batch_size, paper.lr, paper.weight_decay, paper.iterations, paper.warmup_error) == (128, 0.1, 1e-4, 64_000, None)
+    assert (paper.batch_size, paper.lr, paper.weight_decay, paper.iterations, paper.warmup_error) == (
+        128,
+        0.1,
+        1e-4,
+        64_000,
+        None,
+    )
     lrs = [learning_rate(paper, s, 64_000) for s in (0, 31_999, 32_000, 47_999, 48_000, 63_999)]
     assert lrs == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
     assert learning_rate(paper, 0, 64_000, warming_up=True) == pytest.approx(0.01)
@@ -122,7 +168,13 @@ def test_paper_schedule_steps_at_32k_and_48k_and_warms_up_deep_nets() -> None:
 
 def test_fast_schedule_warms_up_then_decays_to_zero() -> None:
     fast = TrainConfig(schedule="fast").resolved()
-    assert (fast.batch_size, fast.epochs, fast.label_smoothing, fast.nesterov, fast.iterations) == (256, 40, 0.1, True, None)
+    assert (fast.batch_size, fast.epochs, fast.label_smoothing, fast.nesterov, fast.iterations) == (
+        256,
+        40,
+        0.1,
+        True,
+        None,
+    )
     lrs = [learning_rate(fast, s, 1000) for s in range(1000)]
     assert lrs[0] == pytest.approx(0.2 / 50) and max(lrs) == pytest.approx(0.2) and lrs.index(max(lrs)) == 49
     assert lrs[-1] < 1e-5 and all(a >= b for a, b in zip(lrs[49:], lrs[50:]))
@@ -145,7 +197,10 @@ def test_the_warm_up_ends_when_the_training_error_falls_below_the_threshold(cifa
         ({"model": "resnet9"}, r"depth 9 is impossible.*Nearest valid depths: 8, 14"),
         ({"model": "resnet_56"}, r"unknown model 'resnet_56'\. Did you mean resnet56"),
         ({"momentum": 1.5}, r"momentum must be in \[0, 1\); got 1\.5"),
-        ({"model": "plain20", "zero_init_residual": True}, r"zero_init_residual would make every block of plain20 output zeros"),
+        (
+            {"model": "plain20", "zero_init_residual": True},
+            r"zero_init_residual would make every block of plain20 output zeros",
+        ),
         ({"target_error": 9.0}, r"target_error is a test error in \[0, 1\), e\.g\. 0\.09 for 91% accuracy; got 9\.0"),
         ({"target_error": 0.1, "test_subset": 0}, r"target_error stops at a test error, so it needs test images"),
     ],
@@ -162,10 +217,18 @@ def test_a_run_with_a_target_stops_at_the_first_epoch_that_reaches_it(cifar10: C
 
 
 def test_the_engine_sets_its_backend_switches_only_while_it_runs() -> None:
-    before = (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory, torch.backends.cudnn.benchmark)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.utils.deterministic.fill_uninitialized_memory,
+        torch.backends.cudnn.benchmark,
+    )
     with train_module.backend_settings(torch.device("cpu")):
         assert torch.are_deterministic_algorithms_enabled() and not torch.utils.deterministic.fill_uninitialized_memory
-    assert (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory, torch.backends.cudnn.benchmark) == before
+    assert (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.utils.deterministic.fill_uninitialized_memory,
+        torch.backends.cudnn.benchmark,
+    ) == before
 
 
 def test_amp_autocasts_as_chosen_and_cuda_graphs_only_on_cuda(cifar10: CIFAR10) -> None:
@@ -177,26 +240,42 @@ def test_amp_autocasts_as_chosen_and_cuda_graphs_only_on_cuda(cifar10: CIFAR10) 
         with run.autocast:
             assert run.network(x).dtype == expected
         assert run.scaler.is_enabled() == (amp == "fp16"), "loss scaling is for float16 alone"
-    with pytest.raises(ValueError, match=r"cudagraphs replays CUDA kernels, so it needs a CUDA device, not cpu; drop --cudagraphs"):
+    with pytest.raises(
+        ValueError, match=r"cudagraphs replays CUDA kernels, so it needs a CUDA device, not cpu; drop --cudagraphs"
+    ):
         train(tiny(cudagraphs=True, device="cpu"), cifar10)
     with pytest.raises(ValueError, match=r"amp \(--amp\) must be one of auto, bf16, fp16, off; got 'half'"):
         tiny(amp="half").resolved()
 
 
-@pytest.mark.parametrize(("capability", "native", "expected"), [((7, 5), False, torch.float16), ((7, 0), False, torch.float16), ((8, 0), True, torch.bfloat16), ((9, 0), True, torch.bfloat16)])
-def test_auto_amp_picks_fp16_on_gpus_without_bf16(monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], native: bool, expected: torch.dtype) -> None:
+@pytest.mark.parametrize(
+    ("capability", "native", "expected"),
+    [
+        ((7, 5), False, torch.float16),
+        ((7, 0), False, torch.float16),
+        ((8, 0), True, torch.bfloat16),
+        ((9, 0), True, torch.bfloat16),
+    ],
+)
+def test_auto_amp_picks_fp16_on_gpus_without_bf16(
+    monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], native: bool, expected: torch.dtype
+) -> None:
     """A T4 (7.5) or V100 (7.0) trains in fp16 with loss scaling, an A100 (8.0) or H100 (9.0) in bf16."""
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
     cuda = torch.device("cuda")
     assert native_bf16(cuda) == native
     assert autocast_dtype(cuda, "auto") == expected and autocast_dtype(cuda, "off") is None
     assert autocast_dtype(cuda, "fp16") == torch.float16 and autocast_dtype(cuda, "bf16") == torch.bfloat16
-    with pytest.raises(ValueError, match="--amp fp16 autocasts on CUDA and CPU only, not on mps; use --amp auto or off"):
+    with pytest.raises(
+        ValueError, match="--amp fp16 autocasts on CUDA and CPU only, not on mps; use --amp auto or off"
+    ):
         autocast_dtype(torch.device("mps"), "fp16")
     assert autocast_dtype(torch.device("mps"), "auto") is None
 
 
-def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_scale(cifar10: CIFAR10, tmp_path: Path) -> None:
+def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_scale(
+    cifar10: CIFAR10, tmp_path: Path
+) -> None:
     """The gradient scaler on a CPU (autocast to float16 works there too): a step whose scaled
     gradients overflow changes no weight and halves the scale; the scale is checkpointed."""
     cpu = torch.device("cpu")
@@ -206,7 +285,9 @@ def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_
     parameters = lambda: {k: v.detach().clone() for k, v in run.model.named_parameters()}  # noqa: E731 (BN statistics move in any forward)
     before = parameters()
     next(steps)
-    assert all(torch.equal(v, parameters()[k]) for k, v in before.items()), "an overflowed step must not move the weights"
+    assert all(torch.equal(v, parameters()[k]) for k, v in before.items()), (
+        "an overflowed step must not move the weights"
+    )
     assert run.scaler.get_scale() == 2.0**99
     run.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
     next(steps)
@@ -216,7 +297,13 @@ def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_
     assert math.isfinite(result.metrics[-1]["train_loss"])
     saved = load_file(tmp_path / "run" / "checkpoint.pt")
     assert saved["scaler"]["scale"] > 0, "the scale travels with the checkpoint"
-    resumed = train_module.Run(tiny(amp="fp16", epochs=1, out=str(tmp_path / "run"), resume=True).resolved(), cifar10, cpu, train_module.Processes(), tmp_path / "run")
+    resumed = train_module.Run(
+        tiny(amp="fp16", epochs=1, out=str(tmp_path / "run"), resume=True).resolved(),
+        cifar10,
+        cpu,
+        train_module.Processes(),
+        tmp_path / "run",
+    )
     assert resumed.scaler.get_scale() == saved["scaler"]["scale"]
 
 

@@ -52,7 +52,9 @@ def test_log_axis_labels_plain_numbers() -> None:
     viz.log_axis(ax)
     fig.canvas.draw()
     labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
-    assert ax.get_yscale() == "log" and "0.1" in labels and not any("times" in l or "^" in l for l in labels)
+    assert (
+        ax.get_yscale() == "log" and "0.1" in labels and not any("times" in label or "^" in label for label in labels)
+    )
     plt.close(fig)
 
 
@@ -115,7 +117,10 @@ def test_gain_vs_depth_draws_solid_and_dashed_lines_per_kind() -> None:
 def test_block_norms_panels() -> None:
     from resnets.probes import BlockNorms
 
-    norms = {"a": BlockNorms([1.0, 2.0], [1e-2, 1e-3], [0.5, 1.0]), "b": BlockNorms([1.0, 1.0], [1e-2, 1e-2], [1.0, 1.0])}
+    norms = {
+        "a": BlockNorms([1.0, 2.0], [1e-2, 1e-3], [0.5, 1.0]),
+        "b": BlockNorms([1.0, 1.0], [1e-2, 1e-2], [1.0, 1.0]),
+    }
     fig, axes = viz.figure(3)
     viz.plot_block_norms(axes, norms, {"a": "residual", "b": "preact"})
     assert [len(ax.lines) for ax in axes] == [2, 2, 2]

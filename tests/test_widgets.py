@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from resnets import viz
-from resnets.widgets import (
+from resnets.course.widgets import (
     Action,
     Control,
     Explorer,

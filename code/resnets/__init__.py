@@ -1,22 +1,33 @@
-"""resnets: the code of the course "Deep Residual Networks, from the math to a trained network".
+"""resnets: deep residual networks (He et al. 2015, 2016) in PyTorch, from the blocks to a trained net.
 
     import resnets
     rt = resnets.setup()                    # device, profile, seeds
     model = resnets.build_model("resnet56")
 
-One module per concern: ``blocks`` and ``models`` (the networks), ``flops`` (their cost),
-``runtime`` (device, profile, seeds); ``data`` (CIFAR-10 on the device), ``train`` (the
-training engine), ``checkpoints`` (atomic saves, safe loads), ``reproduce`` (the paper's
-experiments) and ``cli`` (``python -m resnets``); the chapters' experiments live in their own modules.
+Two wings. The library, one module per concern, for anyone training or probing ResNets:
+
+    networks    blocks, models (build_model, evaluating, input_size), flops (their cost)
+    data        data (CIFAR-10 decoded once, held and augmented on the device; normalisation)
+    training    train (the engine and TrainConfig), checkpoints (safe saves and loads, shipped
+                nets), files (atomic writes, verified folders), runtime (device, precision, profile)
+    measuring   probes (gradients, shapes, responses, lesions), landscape (loss surfaces),
+                timing (throughput of any step), bench (engine against the classic recipe)
+    showing     viz (the house style and its plots), diagrams (blocks and networks drawn from
+                the modules), tables (plain-text tables)
+    the paper   reproduce (Fig. 6 and Table 6, run or read back), cache (results kept between runs)
+    commands    cli (python -m resnets train|reproduce|bench|ship); errors (ResnetsError and kin),
+                version
+
+The course (``resnets.course``): what exists for one chapter of the book. It imports the
+library; the library never imports it.
 """
 
-from . import exercises
 from .blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck
+from .errors import ResnetsError
 from .flops import count_flops
 from .models import ResNet, build_model, count_parameters, list_models
 from .runtime import Runtime, pick_device, setup
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "BasicBlock",
@@ -24,6 +35,8 @@ __all__ = [
     "PreActBasicBlock",
     "PreActBottleneck",
     "ResNet",
+    "ResnetsError",
+    "__version__",
     "Runtime",
     "build_model",
     "count_flops",

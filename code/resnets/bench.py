@@ -1,214 +1,829 @@
-"""Training throughput: images per second through forward, backward and an optimiser step.
+"""The training engine against the classic PyTorch CIFAR-10 recipe, measured side by side.
 
-    result = benchmark("resnet56", device=rt.device, channels_last=True)
-    print(format_results([result]))
+    python -m resnets bench                            # the command line (see its --help)
+    text, files = run(BenchSettings(models=("resnet20",)))   # the same from Python
+    result = compare("resnet20", load_cifar10(), device="cpu")  # one model's comparison
+    print(format_report([result]))
 
-``time_steps`` times any step function (warm-up, then the median of several timed windows,
-with the device synchronised around each window), and ``time_interleaved`` several of them in
-alternating windows, so other benchmarks, such as a full data pipeline against data kept on
-the device (``speed.py``), reuse it with their own steps. ``benchmark``
-builds the usual one for a named model on a synthetic batch that lives on the device: it
-measures the network, not the data loading.
+``BenchSettings`` is the one description of a benchmark (the command's flags are made from
+it) and ``run`` carries it out: comparisons, time to accuracy, the report written. The engine
+is timed through its public interface (``train.Run``: ``endless_steps``, ``evaluate_batch``),
+the windows by ``timing.time_interleaved``.
 
-Numbers from a shared or busy machine are noisy; compare settings measured together, as
-ratios, and never hard-code a measured speed anywhere.
+Two ways to train the same network on the same images with the same batch size and the same
+optimizer settings:
+
+    engine   ``train.py`` as it runs (its ``Run``, stepped one batch at a time): the data set
+             decoded once and held on the device as uint8, shuffled, cropped and flipped there
+             by tensor ops (``data.DeviceBatches``); channels_last; mixed precision as
+             ``runtime.autocast_dtype`` picks it (bf16 on recent GPUs and CPUs with
+             AVX512-BF16 or AMX, fp16 on older CUDA GPUs); fused SGD; optionally
+             ``torch.compile`` and CUDA graphs.
+    classic  the recipe of the PyTorch tutorials and of most CIFAR-10 repositories: a data set
+             that hands out PIL images, as ``torchvision.datasets.CIFAR10`` does (here over
+             the engine's decoded arrays, so both paths see the same pixels), transformed by
+             RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize; a
+             DataLoader with one worker process per core (shuffled, persistent workers, pinned
+             memory on CUDA); float32, NCHW; ``torch.optim.SGD`` with its default kernels; the
+             running loss and accuracy read with ``.item()`` every step, as the tutorials do.
+
+What ``compare`` measures, for one model:
+
+* training throughput: images/s after a warm-up, the median over timed windows, windows taken
+  in turn from the two paths (engine, classic, engine, ...) so both meet the same background
+  load; the ratio engine/classic, and its range over the rounds of windows;
+* evaluation throughput: the same, for forward passes in eval mode over the test set;
+* peak memory that a training step (and an evaluation batch) adds above what is held before
+  it (``peak_memory_mib`` says how, on CUDA and on a CPU).
+
+``time_to_accuracy`` trains with the engine's fast schedule until a target test accuracy.
+Timings on a shared machine are noisy: compare the two paths by their ratio, measured in one
+run on one machine, and never hard-code a measured speed anywhere.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import dataclasses
+import gc
+import json
+import os
+import platform
+import re
 import statistics
-import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
-from .family import input_size
+from .data import CIFAR10, MEAN, STD, load_cifar10, make_splits
+from .errors import ConfigError
+from .files import write_atomic
 from .models import build_model
-from .runtime import device_name, pick_device
+from .runtime import autocast_dtype, device_name, git_commit, pick_device, precision_name
 from .tables import format_table
+from .timing import synchronize, time_interleaved
+from .train import EVAL_BATCH_SIZE, Processes, Run, TrainConfig, backend_settings, train
+
+MODELS = ("resnet20", "resnet56", "resnet110")
+BATCH_SIZE = 128  # He et al. 2015's batch size, and the classic recipe's
+#: Test accuracy for ``time_to_accuracy`` on the original CIFAR-10 ...
+TARGETS = {"resnet20": 0.91, "resnet56": 0.93}
+#: ... and how much lower on an image-folder copy (this project's is JPEG q75; one point is the
+#: estimate of that copy's README, not a measurement of this package).
+IMAGE_FOLDER_TARGET_DROP = 0.01
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for the device to finish its queued work (GPU kernels run asynchronously)."""
+def default_target(model: str, data: CIFAR10) -> float:
+    """The test accuracy ``time_to_accuracy`` aims at for ``model`` on ``data``."""
+    if model not in TARGETS:
+        raise ConfigError(f"no default target accuracy for {model}; give one, e.g. --target {model}=0.9")
+    return round(TARGETS[model] - (IMAGE_FOLDER_TARGET_DROP if data.from_image_folder else 0.0), 4)
+
+
+# ---------------------------------------------------------------------------------------
+# The classic recipe
+# ---------------------------------------------------------------------------------------
+
+
+def classic_transform(train: bool) -> Callable[[Any], Tensor]:
+    """The torchvision transforms of the classic recipe: PIL image -> (3, 32, 32) float tensor."""
+    from torchvision import transforms
+
+    to_tensor = [transforms.ToTensor(), transforms.Normalize(MEAN, STD)]
+    if not train:
+        return transforms.Compose(to_tensor)
+    return transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), *to_tensor])
+
+
+class ClassicCIFAR10(Dataset):
+    """CIFAR-10 served the way ``torchvision.datasets.CIFAR10`` serves it: one PIL image at a time.
+
+    images: (N, 32, 32, 3) uint8 (the engine's decoded arrays, kept as NumPy like torchvision
+    keeps them); labels: (N,). Item i is ``(transform(PIL image), label)``.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, transform: Callable[[Any], Tensor]) -> None:
+        self.images = images.numpy()
+        self.labels = labels.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[index])), self.labels[index]
+
+
+def classic_loader(
+    dataset: Dataset, batch_size: int, device: torch.device, *, train: bool, workers: int | None = None
+) -> DataLoader:
+    """The classic DataLoader: ``workers`` processes (default one per core), shuffled for training."""
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=train,
+        drop_last=train,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+
+
+def forever(batches: Callable[[], Iterable[Any]]) -> Iterator[Any]:
+    """The items of ``batches()``, then of a fresh ``batches()``, and so on: epoch after epoch."""
+    while True:
+        yield from batches()
+
+
+# ---------------------------------------------------------------------------------------
+# The two paths, as step functions that fetch their own next batch
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pipeline:
+    """One way to train: a training step and an evaluation step, each on its own next batch."""
+
+    name: str
+    setting: str
+    model: torch.nn.Module
+    train_step: Callable[[], None]
+    eval_step: Callable[[], None]
+    set_mode: Callable[[bool], None]  # True: training mode, False: eval mode
+    close: Callable[[], None] = lambda: None
+
+
+def engine_config(
+    model: str,
+    device: torch.device,
+    *,
+    batch_size: int = BATCH_SIZE,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    amp: str = "auto",
+    compile: bool = False,
+    cudagraphs: bool = False,
+    seed: int = 0,
+) -> TrainConfig:
+    """The engine's fast-schedule run at ``batch_size``, on all 50k training images (or a subset)."""
+    return TrainConfig(
+        model=model,
+        schedule="fast",
+        batch_size=batch_size,
+        val_size=0,
+        train_subset=train_subset,
+        test_subset=test_subset,
+        seed=seed,
+        device=str(device),
+        amp=amp,
+        compile=compile or cudagraphs,
+        cudagraphs=cudagraphs,
+        progress=False,
+    ).resolved()
+
+
+def engine_path(config: TrainConfig, data: CIFAR10) -> Pipeline:
+    """The engine's own ``Run``, each step under the engine's backend settings."""
+    device = pick_device(config.device)
+    run = Run(config, data, device, Processes(), None)
+    training = run.endless_steps()
+    test = run.eval_sets["test"]
+    evaluation = forever(test.epoch)
+
+    def train_step() -> None:
+        with backend_settings(device):
+            next(training)
+
+    def eval_step() -> None:
+        with backend_settings(device):
+            run.evaluate_batch(*next(evaluation))
+
+    parts = [
+        "data on device",
+        "NHWC" if config.channels_last else "NCHW",
+        precision_name(autocast_dtype(device, config.amp)),
+        "fused SGD" if run.optimizer.defaults.get("fused") else "SGD",
+    ]
+    parts += ["CUDA graphs"] if config.cudagraphs else ["compiled"] if config.compile else []
+    return Pipeline("engine", ", ".join(parts), run.model, train_step, eval_step, run.network.train)
+
+
+def classic_path(config: TrainConfig, data: CIFAR10, workers: int | None = None) -> Pipeline:
+    """The classic recipe on the engine's images, with the engine's model, batch size and optimizer settings."""
+    device = pick_device(config.device)
+    splits = make_splits(data, config.val_size, config.train_subset, config.test_subset)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model).to(device)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        nesterov=config.nesterov,
+    )
+    loaders = [
+        classic_loader(ClassicCIFAR10(*split, classic_transform(train)), size, device, train=train, workers=workers)
+        for split, size, train in ((splits.train, config.batch_size, True), (splits.test, EVAL_BATCH_SIZE, False))
+    ]
+    training, evaluation = (forever(lambda loader=loader: loader) for loader in loaders)
+    totals = {"loss": 0.0, "correct": 0}  # the running sums the recipe prints
+
+    def train_step() -> None:
+        x, y = next(training)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+        loss.backward()
+        optimizer.step()
+        totals["loss"] += loss.item()
+        totals["correct"] += (logits.argmax(1) == y).sum().item()
+
+    @torch.no_grad()
+    def eval_step() -> None:
+        x, y = next(evaluation)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        logits = model(x)
+        totals["loss"] += F.cross_entropy(logits, y, reduction="sum").item()
+        totals["correct"] += (logits.argmax(1) == y).sum().item()
+
+    def close() -> None:
+        training.close()
+        evaluation.close()
+        loaders.clear()  # the last references: persistent workers exit with their DataLoader
+
+    workers = loaders[0].num_workers
+    setting = f"DataLoader ({_plural(workers, 'worker')}), PIL transforms, NCHW, fp32, SGD, .item() each step"
+    return Pipeline("classic", setting, model, train_step, eval_step, model.train, close)
+
+
+# ---------------------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------------------
+
+
+def peak_memory_mib(step: Callable[[], None], device: torch.device, steps: int = 3) -> float | None:
+    """Peak memory that ``steps`` calls of ``step`` add above what is held before them, in MiB.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` over the calls minus ``memory_allocated`` before
+    them: activations, gradients and workspaces, not the weights, optimizer state or a data
+    set already on the device. CPU (Linux with glibc): freed heap memory is first returned to
+    the system (``malloc_trim``), so that memory the step touches counts again; then the peak
+    resident set size over the calls (``VmHWM``, reset through ``/proc/self/clear_refs``) minus
+    the resident size before them. This process only: a DataLoader's workers are not counted.
+    None where neither is available.
+    """
+    gc.collect()
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def time_steps(
-    step: Callable[[], object],
-    device: torch.device,
-    warmup: int = 3,
-    windows: int = 5,
-    steps_per_window: int = 5,
-) -> list[float]:
-    """Seconds per step in each of ``windows`` timed windows, after ``warmup`` untimed steps.
-
-    The warm-up absorbs one-off costs (memory allocation, cuDNN's algorithm search,
-    torch.compile); averaging inside a window smooths out single-step jitter; the median over
-    windows (taken by the caller) ignores a window that another process disturbed.
-    """
-    return time_interleaved({"step": step}, device, warmup, windows, steps_per_window)["step"]
-
-
-def time_interleaved(
-    steps: Mapping[str, Callable[[], object]],
-    device: torch.device,
-    warmup: int = 3,
-    windows: int = 5,
-    steps_per_window: int = 5,
-) -> dict[str, list[float]]:
-    """``time_steps`` for several step functions at once, their windows taken in turn (a, b, a, b...).
-
-    Alternating puts every setting through the same moments of background load, so on a
-    shared machine the ratio of two medians (and the ratio within each round of windows) is
-    far steadier than either number alone. Returns seconds per step, per window, by name.
-    """
-    if warmup < 0 or windows < 1 or steps_per_window < 1:
-        raise ValueError(
-            f"need warmup >= 0, windows >= 1, steps_per_window >= 1; got {warmup}, {windows}, {steps_per_window}"
-        )
-    for step in steps.values():
-        for _ in range(warmup):
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        for _ in range(steps):
             step()
-    synchronize(device)
-    seconds: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(windows):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(steps_per_window):
-                step()
-            synchronize(device)  # GPU work is asynchronous: the window ends when its kernels have
-            seconds[name].append((time.perf_counter() - start) / steps_per_window)
-    return seconds
+        synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    if device.type != "cpu" or not _can_reset_peak_rss():
+        return None
+    _libc().malloc_trim(0)
+    Path("/proc/self/clear_refs").write_text("5")  # 5: reset the peak resident set size
+    before = _status_kib("VmRSS")
+    for _ in range(steps):
+        step()
+    return (_status_kib("VmHWM") - before) / 1024
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(ctypes.util.find_library("c"))
+
+
+def _can_reset_peak_rss() -> bool:
+    try:
+        return hasattr(_libc(), "malloc_trim") and os.access("/proc/self/clear_refs", os.W_OK)
+    except OSError:
+        return False
+
+
+def _status_kib(field: str) -> int:
+    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"/proc/self/status has no {field} line")
+    return int(match.group(1))
+
+
+# ---------------------------------------------------------------------------------------
+# One model, both paths
+# ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class BenchResult:
-    """One model and setting, timed on one device."""
+class PathResult:
+    """What was measured for one path: seconds per step in each timed window, and peak memory."""
+
+    setting: str
+    train_seconds: tuple[float, ...]
+    eval_seconds: tuple[float, ...]
+    train_peak_mib: float | None
+    eval_peak_mib: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The engine and the classic recipe, measured together on one model."""
 
     model: str
-    device: str  # the device's human name (GPU model, or CPU and its threads)
+    device: str
     batch_size: int
-    channels_last: bool
-    bf16: bool
-    compiled: bool
-    step_seconds: tuple[float, ...]  # mean step time of each timed window
+    eval_batch_size: int
+    steps_per_window: int
+    engine: PathResult
+    classic: PathResult
 
-    @property
-    def setting(self) -> str:
-        """E.g. "NHWC bf16 compiled": NHWC is channels_last, bf16 is bfloat16 autocast."""
-        parts = ["NHWC" if self.channels_last else "NCHW", "bf16" if self.bf16 else "fp32"]
-        return " ".join(parts + (["compiled"] if self.compiled else []))
+    def images_per_second(self, path: str, phase: str = "train") -> float:
+        """Median throughput of ``path`` ("engine" or "classic") in ``phase`` ("train" or "eval")."""
+        seconds = getattr(getattr(self, path), f"{phase}_seconds")
+        return (self.batch_size if phase == "train" else self.eval_batch_size) / statistics.median(seconds)
 
-    @property
-    def median_step_seconds(self) -> float:
-        return statistics.median(self.step_seconds)
+    def speedup(self, phase: str = "train") -> float:
+        """Engine images/s over classic images/s: the ratio of the medians."""
+        return speedup(getattr(self.engine, f"{phase}_seconds"), getattr(self.classic, f"{phase}_seconds"))
 
-    @property
-    def images_per_second(self) -> float:
-        return self.batch_size / self.median_step_seconds
+    def speedup_range(self, phase: str = "train") -> tuple[float, float]:
+        """The lowest and highest ratio within one round of windows (engine, then classic)."""
+        ratios = round_ratios(getattr(self.engine, f"{phase}_seconds"), getattr(self.classic, f"{phase}_seconds"))
+        return min(ratios), max(ratios)
 
 
-def benchmark(
-    name: str,
+def speedup(fast_seconds: Sequence[float], slow_seconds: Sequence[float]) -> float:
+    """How many times faster ``fast`` is: median seconds per step of ``slow`` over that of ``fast``
+    (the ratio of images per second, as both steps hold the same number of images)."""
+    return statistics.median(slow_seconds) / statistics.median(fast_seconds)
+
+
+def round_ratios(fast_seconds: Sequence[float], slow_seconds: Sequence[float]) -> list[float]:
+    """The speed-up within each round of alternating windows: slow window i over fast window i."""
+    if len(fast_seconds) != len(slow_seconds) or not fast_seconds:
+        raise ConfigError(
+            f"need as many windows of each, at least one; got {len(fast_seconds)} and {len(slow_seconds)}"
+        )
+    return [slow / fast for fast, slow in zip(fast_seconds, slow_seconds)]
+
+
+def spread(seconds: Sequence[float]) -> float:
+    """Half the range of the windows over their median: "±5%" means the windows lay within about 5% of it."""
+    return (max(seconds) - min(seconds)) / 2 / statistics.median(seconds)
+
+
+def compare(
+    model: str,
+    data: CIFAR10,
     *,
     device: torch.device | str = "auto",
-    batch_size: int = 128,
-    image_size: int | None = None,
-    channels_last: bool = False,
-    bf16: bool = False,
-    compile: bool = False,
+    batch_size: int = BATCH_SIZE,
     warmup: int = 3,
     windows: int = 5,
     steps_per_window: int = 5,
+    memory_steps: int = 3,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    workers: int | None = None,
+    amp: str = "auto",
+    compile: bool = False,
+    cudagraphs: bool = False,
     seed: int = 0,
-) -> BenchResult:
-    """Training-step throughput of ``build_model(name)`` on a random batch kept on ``device``.
+) -> Comparison:
+    """Time the engine and the classic recipe training (then evaluating) ``model``, in turns.
 
-    One step is what training does: forward, cross-entropy loss, backward, SGD update.
-
-    Args:
-        channels_last: store activations and weights as N, H, W, C: the layout tensor cores
-            and oneDNN prefer, so convolutions skip internal transposes.
-        bf16: run the forward pass under ``torch.autocast`` in bfloat16 (CUDA and CPU):
-            convolutions and matmuls in half the bytes; weights, optimiser and the reductions
-            stay in float32. No loss scaling is needed: bf16 has float32's exponent range.
-        compile: ``torch.compile`` the model (slow warm-up; pays off over many steps).
-        image_size: default 32 for CIFAR nets, 224 for the ImageNet ones.
+    Both train on the same images (all 50k training images, or ``train_subset`` of them) from
+    the same initial weights with the same optimizer settings: the engine's fast schedule at
+    ``batch_size``. Evaluation runs over the test set (or ``test_subset``) in batches of
+    ``EVAL_BATCH_SIZE``. ``workers``: the classic DataLoader's processes (default one per core).
     """
     device = pick_device(device)
-    if bf16 and device.type not in ("cuda", "cpu"):
-        raise ValueError(f"bf16 autocast is benchmarked on CUDA and CPU only, not on {device.type}; pass bf16=False")
-    torch.manual_seed(seed)
-    model = build_model(name)
-    size = image_size or input_size(model)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=memory_format).train()
-    images = torch.randn(batch_size, 3, size, size, device=device).contiguous(memory_format=memory_format)
-    labels = torch.randint(0, model.fc.out_features, (batch_size,), device=device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    forward = torch.compile(model) if compile else model
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with autocast:
-            loss = F.cross_entropy(forward(images), labels)
-        loss.backward()
-        optimizer.step()
-
+    config = engine_config(
+        model,
+        device,
+        batch_size=batch_size,
+        train_subset=train_subset,
+        test_subset=test_subset,
+        amp=amp,
+        compile=compile,
+        cudagraphs=cudagraphs,
+        seed=seed,
+    )
+    paths = [engine_path(config, data), classic_path(config, data, workers)]
     cudnn_benchmark = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = True  # let cuDNN pick the fastest kernels for these fixed shapes
+    torch.backends.cudnn.benchmark = True  # the classic recipe sets it too (the engine sets it for its own steps)
     try:
-        seconds = time_steps(step, device, warmup, windows, steps_per_window)
+        for path in paths:
+            path.set_mode(True)
+        train = time_interleaved({p.name: p.train_step for p in paths}, device, warmup, windows, steps_per_window)
+        train_peak = {p.name: peak_memory_mib(p.train_step, device, memory_steps) for p in paths}
+        for path in paths:
+            path.set_mode(False)
+        evaluation = time_interleaved({p.name: p.eval_step for p in paths}, device, warmup, windows, steps_per_window)
+        eval_peak = {p.name: peak_memory_mib(p.eval_step, device, memory_steps) for p in paths}
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
-    return BenchResult(name, device_name(device), batch_size, channels_last, bf16, compile, tuple(seconds))
-
-
-def format_results(results: Sequence[BenchResult]) -> str:
-    """A table of results, each with its speed relative to the first result for the same model."""
-    baseline: dict[str, float] = {}
-    rows = []
-    for r in results:
-        base = baseline.setdefault(r.model, r.images_per_second)
-        spread = (max(r.step_seconds) - min(r.step_seconds)) / r.median_step_seconds
-        rows.append(
-            (r.model, r.setting, r.batch_size, f"{r.median_step_seconds * 1e3:,.1f}", f"±{spread / 2:.0%}",
-             f"{r.images_per_second:,.0f}", f"{r.images_per_second / base:.2f}×")
+        for path in paths:
+            path.close()
+    results = {
+        p.name: PathResult(
+            p.setting, tuple(train[p.name]), tuple(evaluation[p.name]), train_peak[p.name], eval_peak[p.name]
         )
-    devices = sorted({r.device for r in results})
-    headers = ["model", "setting", "batch", "ms/step", "spread", "images/s", "vs first"]
-    return format_table(headers, rows, title=f"Training steps on {', '.join(devices)}")
+        for p in paths
+    }
+    eval_batch = min(EVAL_BATCH_SIZE, test_subset or len(data.test_labels))
+    return Comparison(
+        model, device_name(device), batch_size, eval_batch, steps_per_window, results["engine"], results["classic"]
+    )
 
 
-def plot_results(results: Sequence[BenchResult]):  # -> matplotlib Figure
-    """Images/s of each setting as bars, one panel per model, the first setting of each model
-    as the baseline it is compared with; the whiskers span the fastest and slowest window."""
-    from . import viz  # plotting only here: timing needs no matplotlib
+# ---------------------------------------------------------------------------------------
+# Time to accuracy
+# ---------------------------------------------------------------------------------------
 
-    models = list(dict.fromkeys(r.model for r in results))
-    fig, axes = viz.figure(len(models), figsize=(4.2 * len(models), 0.5 + 0.55 * max(
-        sum(r.model == m for r in results) for m in models)), sharey=False)
-    axes = [axes] if len(models) == 1 else list(axes)
-    for ax, model in zip(axes, models):
-        rows = [r for r in results if r.model == model]
-        speeds = [r.images_per_second for r in rows]
-        low = [s - r.batch_size / max(r.step_seconds) for s, r in zip(speeds, rows)]
-        high = [r.batch_size / min(r.step_seconds) - s for s, r in zip(speeds, rows)]
-        labels = [r.setting for r in rows]
-        colors = [viz.COLORS["reference"]] + [viz.COLORS["residual"]] * (len(rows) - 1)
-        ax.barh(labels, speeds, xerr=[low, high], color=colors, capsize=3)
-        for y, speed in enumerate(speeds):
-            ax.text(speed, y, f"  {speed / speeds[0]:.2f}×", va="center", fontsize=9)
-        ax.invert_yaxis()
-        ax.set_title(model)
-        ax.set_xlabel("training images/s")
-        ax.grid(axis="y", visible=False)
-        ax.set_xlim(0, max(speeds[i] + high[i] for i in range(len(rows))) * 1.3)
-    return fig
+
+@dataclass(frozen=True)
+class TimeToAccuracy:
+    """One fast-schedule run that stopped at the first epoch reaching ``target`` test accuracy."""
+
+    model: str
+    target: float
+    reached: bool
+    epochs: int
+    train_seconds: float  # the training steps alone
+    wall_seconds: float  # with the test evaluation after every epoch
+    accuracy: float  # test accuracy after the last epoch run
+    train_images: int
+    test_images: int
+    epochs_planned: int
+    compiled: bool
+    cudagraphs: bool
+
+
+def time_to_accuracy(
+    model: str,
+    data: CIFAR10,
+    target: float,
+    *,
+    device: torch.device | str = "auto",
+    epochs: int | None = None,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    amp: str = "auto",
+    compile: bool = False,
+    cudagraphs: bool = False,
+    seed: int = 0,
+) -> TimeToAccuracy:
+    """Train ``model`` with the fast schedule on all 50k training images until the test
+    accuracy reaches ``target`` (checked after every epoch), or the schedule ends.
+
+    ``epochs``: the schedule's length (default: the fast schedule's 40); the learning rate
+    follows it, so a shorter schedule anneals sooner. With ``compile`` the compilation falls
+    in the first epoch and is part of the time, as it is for anyone running it.
+    """
+    if not 0 < target < 1:
+        raise ConfigError(f"target is a test accuracy in (0, 1), e.g. 0.91; got {target!r}")
+    config = TrainConfig(
+        model=model,
+        schedule="fast",
+        epochs=epochs,
+        val_size=0,
+        train_subset=train_subset,
+        test_subset=test_subset,
+        target_error=round(1 - target, 6),
+        seed=seed,
+        device=str(pick_device(device)),
+        amp=amp,
+        compile=compile or cudagraphs,
+        cudagraphs=cudagraphs,
+        progress=False,
+    )
+    result = train(config, data)
+    last = result.final
+    return TimeToAccuracy(
+        model=model,
+        target=target,
+        reached=last["test_error"] <= result.config.target_error,
+        epochs=last["epoch"],
+        train_seconds=sum(m["train_seconds"] for m in result.metrics),
+        wall_seconds=last["wall_seconds"],
+        accuracy=1 - last["test_error"],
+        train_images=train_subset or len(data.train_labels),
+        test_images=test_subset or len(data.test_labels),
+        epochs_planned=result.config.epochs,
+        compiled=result.config.compile,
+        cudagraphs=cudagraphs,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------------------
+
+
+def machine(device: torch.device) -> dict[str, Any]:
+    """Where a benchmark ran: hardware, software versions, code version and date."""
+    import torchvision
+
+    return {
+        "device": device_name(device),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else platform.machine()
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+def _mib(value: float | None) -> str | None:
+    return None if value is None else f"{value:,.0f}"
+
+
+def format_report(comparisons: Sequence[Comparison], accuracies: Sequence[TimeToAccuracy] = ()) -> str:
+    """The measurements as plain-text tables: throughput, memory and time to accuracy."""
+    sections = []
+    if comparisons:
+        first = comparisons[0]
+        legend = [
+            f"engine:  {first.engine.setting}",
+            f"classic: {first.classic.setting}",
+            f"median of {_plural(len(first.engine.train_seconds), 'window')} of "
+            f"{_plural(first.steps_per_window, 'step')}, taken "
+            "in turn from the two paths; ± is half the range of the windows; ratio range: lowest and highest within "
+            "one round",
+        ]
+        sections.append("\n".join(legend))
+        for phase, title, batch in (
+            ("train", "Training", first.batch_size),
+            ("eval", "Evaluation", first.eval_batch_size),
+        ):
+            rows = []
+            for c in comparisons:
+                engine, classic = getattr(c.engine, f"{phase}_seconds"), getattr(c.classic, f"{phase}_seconds")
+                low, high = c.speedup_range(phase)
+                rows.append(
+                    (
+                        c.model,
+                        f"{c.images_per_second('engine', phase):,.0f}",
+                        f"±{spread(engine):.0%}",
+                        f"{c.images_per_second('classic', phase):,.0f}",
+                        f"±{spread(classic):.0%}",
+                        f"{c.speedup(phase):.2f}×",
+                        f"{low:.2f}–{high:.2f}×",
+                    )
+                )
+            headers = ["model", "engine img/s", "±", "classic img/s", "±", "engine/classic", "ratio range"]
+            sections.append(format_table(headers, rows, title=f"{title} throughput on {first.device}, batch {batch}"))
+        rows = [
+            (
+                c.model,
+                _mib(c.engine.train_peak_mib),
+                _mib(c.classic.train_peak_mib),
+                _mib(c.engine.eval_peak_mib),
+                _mib(c.classic.eval_peak_mib),
+            )
+            for c in comparisons
+        ]
+        headers = ["model", "engine train", "classic train", "engine eval", "classic eval"]
+        sections.append(format_table(headers, rows, title="Peak memory a step adds (MiB; see bench.peak_memory_mib)"))
+    if accuracies:
+        rows = [
+            (
+                a.model,
+                f"{a.target:.1%}",
+                "yes" if a.reached else "no",
+                f"{a.epochs}/{a.epochs_planned}",
+                f"{a.train_seconds:,.1f}",
+                f"{a.wall_seconds:,.1f}",
+                f"{a.accuracy:.2%}",
+                f"{a.train_images:,}/{a.test_images:,}",
+                "CUDA graphs" if a.cudagraphs else "yes" if a.compiled else "no",
+            )
+            for a in accuracies
+        ]
+        headers = [
+            "model",
+            "target",
+            "reached",
+            "epochs",
+            "train s",
+            "wall s",
+            "test acc",
+            "train/test images",
+            "compiled",
+        ]
+        sections.append(
+            format_table(
+                headers, rows, title="Time to accuracy, fast schedule (stops at the first epoch at or above the target)"
+            )
+        )
+    return "\n\n".join(sections)
+
+
+def write_report(folder: str | Path, name: str, report: dict[str, Any], text: str) -> tuple[Path, Path]:
+    """Write ``<folder>/<name>.json`` (every window and setting) and ``<folder>/<name>.md`` (the tables)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, markdown_path = folder / f"{name}.json", folder / f"{name}.md"
+    write_atomic(json_path, lambda f: f.write((json.dumps(report, indent=2) + "\n").encode()))
+    about = report["machine"]
+    cuda_build = f" (built for CUDA {about['cuda']})" if about["cuda"] else ""
+    lines = [
+        f"# Speed: engine against the classic recipe ({about['device']})",
+        "",
+        f"- command: `{report['command']}`",
+        f"- date: {about['date']}; code: {about['git_commit']}",
+        f"- machine: {about['cpu']}, {about['cores']} cores ({about['torch_threads']} torch threads); "
+        f"{about['device']}",
+        f"- software: torch {about['torch']}{cuda_build}, torchvision {about['torchvision']}, Python {about['python']}",
+        f"- data: {report['data']}",
+        "",
+        "```text",
+        text,
+        "```",
+        "",
+    ]
+    write_atomic(markdown_path, lambda f: f.write("\n".join(lines).encode()))
+    return json_path, markdown_path
+
+
+def report_dict(
+    command: str,
+    device: torch.device,
+    data: CIFAR10,
+    comparisons: Sequence[Comparison],
+    accuracies: Sequence[TimeToAccuracy],
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything measured, with where and how, as JSON-ready data."""
+    note = (
+        "CIFAR-10 from an image folder (this project's copy: JPEG q75, lossy)"
+        if data.from_image_folder
+        else "original CIFAR-10"
+    )
+    return {
+        "command": command,
+        "settings": settings or {},
+        "machine": machine(device),
+        "data": f"{note}; {data.source}; sha256 {data.checksum[:16]}",
+        "comparisons": [
+            {
+                **dataclasses.asdict(c),
+                "train_speedup": c.speedup("train"),
+                "eval_speedup": c.speedup("eval"),
+                "images_per_second": {
+                    p: {ph: c.images_per_second(p, ph) for ph in ("train", "eval")} for p in ("engine", "classic")
+                },
+            }
+            for c in comparisons
+        ],
+        "time_to_accuracy": [dataclasses.asdict(a) for a in accuracies],
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# The whole benchmark: what `python -m resnets bench` runs
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class BenchSettings:
+    """What ``python -m resnets bench`` measures, and how. The command's flags and their
+    defaults are made from these fields (``cli.py``), so a default lives here alone."""
+
+    models: tuple[str, ...] = MODELS
+    device: str = "auto"
+    data: str | None = None  # CIFAR-10 source; None reads RESNETS_DATA, else downloads
+    throughput: bool = True  # training and evaluation throughput and peak memory
+    batch_size: int = BATCH_SIZE
+    warmup: int = 3  # untimed steps of each path before its timed windows
+    windows: int = 5  # timed windows per path
+    steps_per_window: int = 5
+    memory_steps: int = 3  # steps over which peak memory is taken
+    workers: int | None = None  # the classic DataLoader's processes; None: one per core
+    train_subset: int | None = None
+    test_subset: int | None = None
+    amp: str = "auto"  # the engine's mixed precision (the classic recipe is always float32)
+    compile: bool = False
+    cudagraphs: bool = False
+    time_to_accuracy: bool | None = None  # None: on with CUDA, off elsewhere
+    targets: dict[str, float] = field(default_factory=dict)  # test accuracy to reach, by model
+    tta_epochs: int | None = None  # the fast schedule's length for time to accuracy (None: its 40)
+    out: str = "benchmarks"
+    name: str | None = None  # file name without suffix; None: the device's name
+    seed: int = 0
+
+
+def run(settings: BenchSettings, command: str = "python -m resnets bench") -> tuple[str, tuple[Path, Path]]:
+    """Measure everything ``settings`` asks for, write the report, and return its tables and
+    the two files written (JSON, markdown). Progress goes to stderr."""
+    device = pick_device(settings.device)
+    timed = settings.time_to_accuracy if settings.time_to_accuracy is not None else device.type == "cuda"
+    to_train = [m for m in settings.models if m in TARGETS or m in settings.targets] if timed else []
+    if not settings.throughput and not to_train:
+        raise ConfigError(
+            "nothing to measure: --no-throughput needs --time-to-accuracy and a model with a target "
+            "(--target MODEL=ACC)"
+        )
+    data = load_cifar10(settings.data)
+    subsets = {"train_subset": settings.train_subset, "test_subset": settings.test_subset}
+    engine = {"amp": settings.amp, "compile": settings.compile, "cudagraphs": settings.cudagraphs}
+    comparisons = []
+    for model in settings.models if settings.throughput else []:
+        _say(f"Timing {model}: the engine and the classic recipe in turn...")
+        comparison = compare(
+            model,
+            data,
+            device=device,
+            batch_size=settings.batch_size,
+            warmup=settings.warmup,
+            windows=settings.windows,
+            steps_per_window=settings.steps_per_window,
+            memory_steps=settings.memory_steps,
+            workers=settings.workers,
+            seed=settings.seed,
+            **subsets,
+            **engine,
+        )
+        comparisons.append(comparison)
+        _say(
+            f"  training {comparison.images_per_second('engine'):,.0f} against "
+            f"{comparison.images_per_second('classic'):,.0f} images/s: {comparison.speedup():.2f}×"
+        )
+    accuracies = []
+    for model in to_train:
+        target = settings.targets.get(model) or default_target(model, data)
+        _say(f"Training {model} to {target:.1%} test accuracy...")
+        accuracies.append(
+            time_to_accuracy(
+                model, data, target, device=device, epochs=settings.tta_epochs, seed=settings.seed, **subsets, **engine
+            )
+        )
+    text = format_report(comparisons, accuracies)
+    report = report_dict(command, device, data, comparisons, accuracies, dataclasses.asdict(settings))
+    name = settings.name or re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-")
+    return text, write_report(settings.out, name, report, text)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+__all__ = [
+    "BATCH_SIZE",
+    "MODELS",
+    "TARGETS",
+    "ClassicCIFAR10",
+    "Comparison",
+    "PathResult",
+    "Pipeline",
+    "TimeToAccuracy",
+    "classic_loader",
+    "classic_path",
+    "classic_transform",
+    "compare",
+    "default_target",
+    "engine_config",
+    "engine_path",
+    "format_report",
+    "machine",
+    "peak_memory_mib",
+    "report_dict",
+    "round_ratios",
+    "speedup",
+    "time_to_accuracy",
+    "write_report",
+    "BenchSettings",
+    "run",
+]

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .errors import ConfigError
 
 Shortcut = Literal["A", "B", "C"]
 SHORTCUT_OPTIONS: tuple[str, ...] = ("A", "B", "C")
@@ -53,7 +54,7 @@ class ZeroPadShortcut(nn.Module):
     def __init__(self, in_planes: int, out_planes: int, stride: int) -> None:
         super().__init__()
         if out_planes < in_planes:
-            raise ValueError(f"option A can only add channels, not go from {in_planes} to {out_planes}")
+            raise ConfigError(f"option A can only add channels, not go from {in_planes} to {out_planes}")
         self.extra_channels = out_planes - in_planes
         self.stride = stride
 
@@ -76,7 +77,7 @@ def make_shortcut(
     has already been normalised by the block's first BN.
     """
     if option not in SHORTCUT_OPTIONS:
-        raise ValueError(f"unknown shortcut option {option!r}; choose one of {', '.join(SHORTCUT_OPTIONS)}")
+        raise ConfigError(f"unknown shortcut option {option!r}; choose one of {', '.join(SHORTCUT_OPTIONS)}")
     shape_changes = stride != 1 or in_planes != out_planes
     if option == "A":
         return ZeroPadShortcut(in_planes, out_planes, stride) if shape_changes else None
@@ -100,8 +101,8 @@ def check_shortcut(
     """
     if plain or downsample is not None or (stride == 1 and inplanes == out_planes):
         return
-    bn = ", with_bn=False" if isinstance(block, _PreActivationBlock) else ""
-    raise ValueError(
+    bn = ", with_bn=False" if isinstance(block, PreActivationBlock) else ""
+    raise ConfigError(
         f"{type(block).__name__}({inplanes} -> {out_planes} channels, stride {stride}) changes the shape of its "
         f"input, so F(x) + x cannot be formed. Give it a shortcut that changes the shape too: "
         f"downsample=make_shortcut('B', {inplanes}, {out_planes}, {stride}{bn}) (a 1x1 projection; 'A' pads "
@@ -109,7 +110,7 @@ def check_shortcut(
     )
 
 
-class _PostActivationBlock(nn.Module):
+class PostActivationBlock(nn.Module):
     """y = relu(F(x) + shortcut(x)), or relu(F(x)) when ``plain``. Subclasses define F."""
 
     expansion: int
@@ -131,7 +132,7 @@ class _PostActivationBlock(nn.Module):
         return self.relu(out)
 
 
-class BasicBlock(_PostActivationBlock):
+class BasicBlock(PostActivationBlock):
     """Two 3x3 convolutions, the block of ResNet-18/34 and of every CIFAR ResNet.
 
     x: (N, inplanes, H, W) -> (N, planes, H / stride, W / stride)
@@ -166,7 +167,7 @@ class BasicBlock(_PostActivationBlock):
         return self.bn2(self.conv2(out))
 
 
-class Bottleneck(_PostActivationBlock):
+class Bottleneck(PostActivationBlock):
     """1x1 reduce, 3x3, 1x1 expand: the block of ResNet-50/101/152.
 
     x: (N, inplanes, H, W) -> (N, planes * 4, H / stride, W / stride)
@@ -214,9 +215,9 @@ class Bottleneck(_PostActivationBlock):
         return self.bn3(self.conv3(out))
 
 
-class _PreActivationBlock(nn.Module):
+class PreActivationBlock(nn.Module):
     """y = F(x) + shortcut(x) with F starting in BN-ReLU (He et al. 2016). Subclasses define
-    ``_branch``: F after that first BN-ReLU, which a projection shortcut shares.
+    ``branch``: F after that first BN-ReLU, which a projection shortcut shares.
 
     Nothing sits on the shortcut path after the addition, so from any block l to any deeper
     block L the signal is exactly x_L = x_l + (sum of the residuals in between).
@@ -225,12 +226,12 @@ class _PreActivationBlock(nn.Module):
     downsample: nn.Module | None
     plain: bool
 
-    def _branch(self, pre: Tensor) -> Tensor:
+    def branch(self, pre: Tensor) -> Tensor:
         raise NotImplementedError
 
     def residual(self, x: Tensor) -> Tensor:
         """F(x): the branch the block learns, before the addition."""
-        return self._branch(self.relu(self.bn1(x)))
+        return self.branch(self.relu(self.bn1(x)))
 
     def shortcut(self, x: Tensor) -> Tensor:
         """What the block adds to F(x): x itself, or x reshaped by the downsample (unused when plain)."""
@@ -245,11 +246,11 @@ class _PreActivationBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         pre = self.relu(self.bn1(x))
-        out = self._branch(pre)
+        out = self.branch(pre)
         return out if self.plain else out + self._shortcut(x, pre)
 
 
-class PreActBasicBlock(_PreActivationBlock):
+class PreActBasicBlock(PreActivationBlock):
     """The pre-activation basic block ("Identity mappings in deep residual networks").
 
     x: (N, inplanes, H, W) -> (N, planes, H / stride, W / stride)
@@ -279,11 +280,11 @@ class PreActBasicBlock(_PreActivationBlock):
         self.stride = stride
         check_shortcut(self, inplanes, planes, stride, downsample, plain)
 
-    def _branch(self, pre: Tensor) -> Tensor:
+    def branch(self, pre: Tensor) -> Tensor:
         return self.conv2(self.relu(self.bn2(self.conv1(pre))))
 
 
-class PreActBottleneck(_PreActivationBlock):
+class PreActBottleneck(PreActivationBlock):
     """Pre-activation bottleneck (ResNet-164 and ResNet-1001 in He et al. 2016).
 
     x: (N, inplanes, H, W) -> (N, planes * 4, H / stride, W / stride)
@@ -315,7 +316,7 @@ class PreActBottleneck(_PreActivationBlock):
         self.stride = stride
         check_shortcut(self, inplanes, planes * self.expansion, stride, downsample, plain)
 
-    def _branch(self, pre: Tensor) -> Tensor:
+    def branch(self, pre: Tensor) -> Tensor:
         out = self.relu(self.bn2(self.conv1(pre)))
         out = self.relu(self.bn3(self.conv2(out)))
         return self.conv3(out)
@@ -326,7 +327,7 @@ BlockType = type[BasicBlock] | type[Bottleneck] | type[PreActBasicBlock] | type[
 
 def is_residual_block(module: nn.Module) -> bool:
     """True for the four block classes above (probes use it to walk a model's blocks)."""
-    return isinstance(module, (_PostActivationBlock, _PreActivationBlock))
+    return isinstance(module, (PostActivationBlock, PreActivationBlock))
 
 
 __all__ = [

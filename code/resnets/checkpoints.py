@@ -114,7 +114,9 @@ def _reason(err: BaseException) -> str:
     return (lines[0] if lines else type(err).__name__)[:300]
 
 
-def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], *, source: str = "the checkpoint", arch: str | None = None) -> None:
+def load_state_dict(
+    model: nn.Module, state_dict: Mapping[str, Any], *, source: str = "the checkpoint", arch: str | None = None
+) -> None:
     """``model.load_state_dict(state_dict, strict=True)``, explaining any mismatch.
 
     Wrapper prefixes in ``state_dict`` are ignored. On a mismatch the error lists missing and
@@ -135,7 +137,9 @@ def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], *, source: 
     ]
     if missing or unexpected or reshaped:
         mine = getattr(target, "arch", type(target).__name__)
-        origin = f" was saved from {arch}, but the model is {mine}" if arch and arch != mine else f" does not fit {mine}"
+        origin = (
+            f" was saved from {arch}, but the model is {mine}" if arch and arch != mine else f" does not fit {mine}"
+        )
         problems = [
             f"{label} ({len(keys)}): {_few(keys)}"
             for label, keys in (
@@ -180,19 +184,35 @@ def ship(run_dir: str | Path, name: str, manifest: str | Path = MANIFEST) -> dic
         raise CheckpointError(f"{run_dir} holds no finished run (model.pt and run.json); train it to the end first")
     weights, provenance_file = run.verify("model.pt"), run.verify("run.json")
     if weights.stat().st_size > MAX_SHIPPED_BYTES:
-        raise CheckpointError(f"{weights} is {weights.stat().st_size / 2**20:.1f} MB; shipped checkpoints must stay under 4 MB")
+        raise CheckpointError(
+            f"{weights} is {weights.stat().st_size / 2**20:.1f} MB; shipped checkpoints must stay under 4 MB"
+        )
     provenance = json.loads(provenance_file.read_text())
     arch = provenance["config"]["model"]
     from .models import build_model
 
     payload = weights.read_bytes()
-    load_state_dict(build_model(arch), load_file(weights), source=str(weights), arch=arch)  # loads strictly, or says why not
+    load_state_dict(
+        build_model(arch), load_file(weights), source=str(weights), arch=arch
+    )  # loads strictly, or says why not
     metrics_file = run_dir / "metrics.jsonl"
-    metrics = [json.loads(line) for line in run.verify(metrics_file.name).read_text().splitlines() if line.strip()] if metrics_file.is_file() else []
+    metrics = (
+        [json.loads(line) for line in run.verify(metrics_file.name).read_text().splitlines() if line.strip()]
+        if metrics_file.is_file()
+        else []
+    )
     with lock_folder(manifest.parent, f"ship {name}"):
         target = write_atomic(manifest.parent / f"{name}.pt", lambda f: f.write(payload))
-        entry = {"file": target.name, "sha256": sha256_file(target), "arch": arch, "provenance": provenance, "metrics": metrics}
-        text = json.dumps({"checkpoints": dict(sorted({**read_manifest(manifest), name: entry}.items()))}, indent=1) + "\n"
+        entry = {
+            "file": target.name,
+            "sha256": sha256_file(target),
+            "arch": arch,
+            "provenance": provenance,
+            "metrics": metrics,
+        }
+        text = (
+            json.dumps({"checkpoints": dict(sorted({**read_manifest(manifest), name: entry}.items()))}, indent=1) + "\n"
+        )
         write_atomic(manifest, lambda f: f.write(text.encode()))
     return entry
 

@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .bench import IMAGE_FOLDER_TARGET_DROP, TARGETS, BenchSettings
 from .checkpoints import CheckpointError
-from .data import DATA_ENV, DataError
-from .files import FileError
+from .data import DATA_ENV
+from .errors import ResnetsError
 from .models import list_models
 from .runtime import AMP_MODES, get_profile, pick_device
-from .speed import BATCH_SIZE, IMAGE_FOLDER_TARGET_DROP, MODELS, TARGETS
-from .train import SCHEDULE_DEFAULTS, SCHEDULES, Processes, TrainConfig, TrainingDiverged, config_from_checkpoint, resumable_checkpoint
+from .train import (
+    SCHEDULE_DEFAULTS,
+    SCHEDULES,
+    Processes,
+    TrainConfig,
+    TrainingDiverged,
+    config_from_checkpoint,
+    resumable_checkpoint,
+)
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
 DESCRIPTION = """\
@@ -50,7 +57,9 @@ files in the output folder (--out, default runs/<model>-<schedule>-s<seed>):
   model.pt        the final weights, a plain state_dict (no "module." prefix), at the end
 
 schedule defaults:
-""" + "\n".join(f"  {name:6s} " + ", ".join(f"{k}={v}" for k, v in values.items()) for name, values in SCHEDULE_DEFAULTS.items())
+""" + "\n".join(
+    f"  {name:6s} " + ", ".join(f"{k}={v}" for k, v in values.items()) for name, values in SCHEDULE_DEFAULTS.items()
+)
 
 REPRODUCE_EPILOG = """\
 experiments:
@@ -72,8 +81,9 @@ recipe, training the same network on the same images with the same batch size an
 settings (the fast schedule's: lr 0.2, momentum 0.9, Nesterov, weight decay 5e-4, label smoothing 0.1).
 
   engine   train.py as it runs: data decoded once and held on the device, shuffled, cropped and
-           flipped there by tensor ops; channels_last; mixed precision (--amp: bf16 where the hardware has bf16, fp16 with loss scaling on older CUDA GPUs)
-           (GPUs from Ampere on, CPUs with AVX512-BF16 or AMX); fused SGD (CUDA, CPU); optionally
+           flipped there by tensor ops; channels_last; mixed precision (--amp: bf16 where the
+           hardware has it, GPUs from Ampere on and CPUs with AVX512-BF16 or AMX; fp16 with loss
+           scaling on older CUDA GPUs); fused SGD (CUDA, CPU); optionally
            torch.compile (--compile) and CUDA graphs (--cudagraphs)
   classic  a torchvision-style data set of PIL images through RandomCrop(32, padding=4),
            RandomHorizontalFlip, ToTensor, Normalize; a DataLoader with one worker per core,
@@ -146,7 +156,9 @@ def _number(text: str, kind: type) -> int | float:
     try:
         return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}; got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}; got {text!r}"
+        ) from None
 
 
 def _model_name(text: str) -> str:
@@ -169,98 +181,370 @@ def _target(text: str) -> tuple[str, float]:
     return _model_name(model), accuracy
 
 
+#: The defaults every flag reports: read from the dataclasses that hold them, never restated here.
+TRAIN = TrainConfig()
+BENCH = BenchSettings()
+
+
+def describe_default(value: object) -> str:
+    """A default as a help text shows it: booleans as on/off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m resnets", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m resnets", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,reproduce,bench,ship}")
-
-    t = commands.add_parser("train", help="train one network", description="Train one network on CIFAR-10.", epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    what = t.add_argument_group("what to train")
-    what.add_argument("--model", type=_model_name, metavar="NAME", help=f"resnet20 (default), plain56, resnet110, preact_resnet164, any resnet<6n+2>... ({', '.join(list_models()[:11])}, ...)")
-    what.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None, help="start every residual branch at zero, so each block begins as the identity (Goyal et al. 2017; residual nets only)")
-    what.add_argument("--schedule", choices=SCHEDULES, help="paper (default): step decay as He et al. 2015; fast: warm-up + cosine, label smoothing; cpu: the fast shape at batch 128, lr 0.1 (Part 3's CPU-trained nets)")
-    what.add_argument("--seed", type=_count, help="seed for the initial weights, data order and augmentation (default 0)")
-    length = what.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=_positive_int, help="training length in epochs (default: the schedule's)")
-    length.add_argument("--iterations", type=_positive_int, help="training length in optimizer steps (paper: 64000)")
-    opt = t.add_argument_group("optimizer (defaults depend on --schedule, see below)")
-    opt.add_argument("--batch-size", type=_positive_int, help="global batch size (split over processes under torchrun)")
-    opt.add_argument("--lr", type=_positive_float, help="(peak) learning rate")
-    opt.add_argument("--momentum", type=_fraction, help="SGD momentum (default 0.9)")
-    opt.add_argument("--weight-decay", type=_fraction, help="L2 weight decay")
-    opt.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum")
-    opt.add_argument("--label-smoothing", type=_fraction, help="label smoothing of the cross-entropy")
-    opt.add_argument("--warmup-error", type=_positive_float, metavar="ERROR", help="train at lr/10 until the training error is below ERROR (paper: 0.8 for depth >= 110, automatic)")
-    data = t.add_argument_group("data")
-    data.add_argument("--data", metavar="PATH", help=f"CIFAR-10 source (default: ${DATA_ENV}, else download)")
-    data.add_argument("--val-size", type=_count, help="training images held out for validation (default 5000, the paper's 45k/5k split; 0 trains on all 50k)")
-    data.add_argument("--train-subset", type=_count, metavar="N", help="train on N class-balanced images (a multiple of 10) for a quick run")
-    data.add_argument("--test-subset", type=_count, metavar="N", help="evaluate on N class-balanced test images")
-    data.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None, help="random crops (4-pixel padding) and horizontal flips, as the paper (default on)")
-    data.add_argument("--eval-train", action=argparse.BooleanOptionalAction, default=None, help="after each epoch also measure the error on the training images in eval mode, unaugmented (train_eval_error; default off)")
-    data.add_argument("--eval-train-size", type=_positive_int, metavar="N", help="with --eval-train: measure it on a fixed class-balanced sample of N training images per epoch, and on all of them after the last (default: all, every epoch)")
-    what.add_argument("--target-error", type=_fraction, metavar="ERROR", help="stop after the first epoch whose test error is at most ERROR, e.g. 0.09 for 91%% accuracy (time to accuracy)")
-    run = t.add_argument_group("running")
-    run.add_argument("--out", metavar="FOLDER", help="output folder (default runs/<model>-<schedule>-s<seed>)")
-    run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint (its settings are read from it)")
-    _add_device(run)
-    run.add_argument("--amp", choices=AMP_MODES, help="mixed precision. auto (default): bf16 where the hardware computes in it (NVIDIA GPUs from Ampere on, CPUs with AVX512-BF16 or AMX), fp16 with loss scaling on older CUDA GPUs (T4, V100), float32 elsewhere; bf16 or fp16: that everywhere; off: float32")
-    run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, help="channels_last memory format (default on)")
-    run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (default off)")
-    run.add_argument("--cudagraphs", action=argparse.BooleanOptionalAction, default=None, help="compile with mode='reduce-overhead': each step replayed as CUDA graphs (CUDA only; default off)")
-    run.add_argument("--sync-every", type=_positive_int, metavar="STEPS", help="steps between host reads: progress bar and NaN check (default 50)")
-    run.add_argument("--grad-norm-every", type=_positive_int, metavar="STEPS", help="steps between gradient-norm samples (default 10)")
-    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar (default on)")
-
-    r = commands.add_parser("reproduce", help="run one of the paper's experiments", description="Reproduce an experiment of He et al. 2015 on CIFAR-10.", epilog=REPRODUCE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("experiment", choices=("degradation", "table6"), help="which experiment")
-    profile = r.add_mutually_exclusive_group()
-    profile.add_argument("--quick", dest="profile", action="store_const", const="quick", help="the quick profile (default on a CPU, or RESNETS_PROFILE)")
-    profile.add_argument("--full", dest="profile", action="store_const", const="full", help="the full profile (default on a GPU)")
-    r.add_argument("--seeds", type=_count, nargs="+", metavar="SEED", help="seeds to run (default: 0; table6 --full: 0 1 2 3 4)")
-    r.add_argument("--results", metavar="FOLDER", default="results", help="where the JSON and figure go (default ./results)")
-    r.add_argument("--runs", metavar="FOLDER", default="runs", help="checkpoint folder for the runs (default ./runs); 'none' keeps nothing")
-    _add_device(r)
-    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars (default on)")
-
-    b = commands.add_parser("bench", help="time the training engine against the classic PyTorch recipe", description=BENCH_DESCRIPTION, epilog=BENCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    b.add_argument("--models", type=_model_name, nargs="+", default=list(MODELS), metavar="NAME", help=f"the networks to measure (default: {' '.join(MODELS)})")
-    _add_device(b)
-    b.add_argument("--data", metavar="PATH", help=f"CIFAR-10 source (default: ${DATA_ENV}, else download)")
-    timing = b.add_argument_group("throughput")
-    timing.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True, help="measure training and evaluation throughput and peak memory (default on)")
-    timing.add_argument("--batch-size", type=_positive_int, default=BATCH_SIZE, metavar="N", help=f"training batch size of both paths (default {BATCH_SIZE})")
-    timing.add_argument("--warmup", type=_count, default=3, metavar="STEPS", help="untimed steps of each path before its timed windows (default 3; they also absorb torch.compile's compilation)")
-    timing.add_argument("--windows", type=_positive_int, default=5, help="timed windows per path (default 5)")
-    timing.add_argument("--steps-per-window", type=_positive_int, default=5, metavar="STEPS", help="steps in each timed window (default 5)")
-    timing.add_argument("--memory-steps", type=_positive_int, default=3, metavar="STEPS", help="steps over which peak memory is taken (default 3)")
-    timing.add_argument("--workers", type=_count, metavar="N", help="the classic DataLoader's worker processes (default: one per core, os.cpu_count())")
-    timing.add_argument("--train-subset", type=_positive_int, metavar="N", help="use N class-balanced training images (a multiple of 10; default all 50,000)")
-    timing.add_argument("--test-subset", type=_positive_int, metavar="N", help="use N class-balanced test images (default all 10,000)")
-    engine = b.add_argument_group("the engine's switches (the classic recipe is always float32, NCHW, eager)")
-    engine.add_argument("--amp", choices=AMP_MODES, default="auto", help="the engine's mixed precision, as train --amp (default auto)")
-    engine.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the engine's model (default off)")
-    engine.add_argument("--cudagraphs", action=argparse.BooleanOptionalAction, default=False, help="compile with mode='reduce-overhead': CUDA graphs (CUDA only; implies --compile)")
-    accuracy = b.add_argument_group("time to accuracy")
-    accuracy.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=None, help="train each model of --models that has a target until it reaches it (default: on with CUDA, off otherwise)")
-    accuracy.add_argument("--target", type=_target, action="append", default=[], metavar="MODEL=ACC", help="test accuracy to reach, e.g. resnet20=0.91 (repeat for several models)")
-    accuracy.add_argument("--tta-epochs", type=_positive_int, metavar="N", help="length of the fast schedule the run may use (default 40)")
-    output = b.add_argument_group("output")
-    output.add_argument("--out", metavar="FOLDER", default="benchmarks", help="where the JSON and markdown go (default ./benchmarks)")
-    output.add_argument("--name", metavar="NAME", help="file name without suffix (default: the device, e.g. nvidia-h100-80gb-hbm3)")
-    b.add_argument("--seed", type=_count, default=0, help="seed of the initial weights and data order (default 0)")
-
-    s = commands.add_parser("ship", help="add a finished run's weights to the checkpoints shipped with the package", description="Copy RUN/model.pt into the package's assets/checkpoints as NAME.pt and list it, with its SHA-256 and the run's provenance, in manifest.json (load it with resnets.checkpoints.load_pretrained(NAME)). Files over 4 MB are refused.")
+    _add_train(commands)
+    _add_reproduce(commands)
+    _add_bench(commands)
+    s = commands.add_parser(
+        "ship",
+        help="add a finished run's weights to the checkpoints shipped with the package",
+        description="Copy RUN/model.pt into the package's assets/checkpoints as NAME.pt and list it, with its "
+        "SHA-256 and the run's provenance, in manifest.json (load it with "
+        "resnets.checkpoints.load_pretrained(NAME)). Files over 4 MB are refused.",
+    )
     s.add_argument("run", metavar="RUN", help="a finished run folder (holding model.pt and run.json)")
     s.add_argument("--name", required=True, help="the name to load it by, e.g. resnet20-cifar10")
     return parser
 
 
-def _add_device(group: argparse._ActionsContainer) -> None:
-    group.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N or mps; a device that is not there is an error")
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    """``train``: one flag per ``TrainConfig`` field, each defaulting to None so that the config
+    (and the schedule, and a resumed run's checkpoint) decides; the help quotes its default."""
+    t = commands.add_parser(
+        "train",
+        help="train one network",
+        description="Train one network on CIFAR-10.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d = {f.name: describe_default(getattr(TRAIN, f.name)) for f in dataclasses.fields(TrainConfig)}
+    what = t.add_argument_group("what to train")
+    what.add_argument(
+        "--model",
+        type=_model_name,
+        metavar="NAME",
+        help=f"plain56, resnet110, preact_resnet164, any resnet<6n+2>... (default {d['model']}; "
+        f"{', '.join(list_models()[:11])}, ...)",
+    )
+    what.add_argument(
+        "--zero-init-residual",
+        action=argparse.BooleanOptionalAction,
+        help="start every residual branch at zero, so each block begins as the identity "
+        f"(Goyal et al. 2017; residual nets only; default {d['zero_init_residual']})",
+    )
+    what.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help=f"(default {d['schedule']}) paper: step decay as He et al. 2015; fast: warm-up + cosine, "
+        "label smoothing; cpu: the fast shape at batch 128, lr 0.1 (Part 3's CPU-trained nets)",
+    )
+    what.add_argument(
+        "--seed", type=_count, help=f"seed for the initial weights, data order and augmentation (default {d['seed']})"
+    )
+    length = what.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int, help="training length in epochs (default: the schedule's)")
+    length.add_argument("--iterations", type=_positive_int, help="training length in optimizer steps (paper: 64000)")
+    what.add_argument(
+        "--target-error",
+        type=_fraction,
+        metavar="ERROR",
+        help="stop after the first epoch whose test error is at most ERROR, e.g. 0.09 for 91%% "
+        "accuracy (time to accuracy)",
+    )
+    opt = t.add_argument_group("optimizer (defaults depend on --schedule, see below)")
+    opt.add_argument("--batch-size", type=_positive_int, help="global batch size (split over processes under torchrun)")
+    opt.add_argument("--lr", type=_positive_float, help="(peak) learning rate")
+    opt.add_argument("--momentum", type=_fraction, help=f"SGD momentum (default {d['momentum']})")
+    opt.add_argument("--weight-decay", type=_fraction, help="L2 weight decay")
+    opt.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum")
+    opt.add_argument("--label-smoothing", type=_fraction, help="label smoothing of the cross-entropy")
+    opt.add_argument(
+        "--warmup-error",
+        type=_positive_float,
+        metavar="ERROR",
+        help="train at lr/10 until the training error is below ERROR (paper: 0.8 for depth >= 110, automatic)",
+    )
+    data = t.add_argument_group("data")
+    data.add_argument("--data", metavar="PATH", help=f"CIFAR-10 source (default: ${DATA_ENV}, else download)")
+    data.add_argument(
+        "--val-size",
+        type=_count,
+        help=f"training images held out for validation (default {d['val_size']}, the paper's 45k/5k "
+        "split; 0 trains on all 50k)",
+    )
+    data.add_argument(
+        "--train-subset",
+        type=_count,
+        metavar="N",
+        help="train on N class-balanced images (a multiple of 10) for a quick run",
+    )
+    data.add_argument("--test-subset", type=_count, metavar="N", help="evaluate on N class-balanced test images")
+    data.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help=f"random crops (4-pixel padding) and horizontal flips, as the paper (default {d['augment']})",
+    )
+    data.add_argument(
+        "--eval-train",
+        action=argparse.BooleanOptionalAction,
+        help="after each epoch also measure the error on the training images in eval mode, "
+        f"unaugmented (train_eval_error; default {d['eval_train']})",
+    )
+    data.add_argument(
+        "--eval-train-size",
+        type=_positive_int,
+        metavar="N",
+        help="with --eval-train: measure it on a fixed class-balanced sample of N training images per "
+        "epoch, and on all of them after the last (default: all, every epoch)",
+    )
+    run = t.add_argument_group("running")
+    run.add_argument("--out", metavar="FOLDER", help="output folder (default runs/<model>-<schedule>-s<seed>)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint (its settings are read from it)",
+    )
+    _add_device(run, None)
+    run.add_argument(
+        "--amp",
+        choices=AMP_MODES,
+        help=f"mixed precision (default {d['amp']}). auto: bf16 where the hardware computes in it "
+        "(NVIDIA GPUs from Ampere on, CPUs with AVX512-BF16 or AMX), fp16 with loss scaling on older "
+        "CUDA GPUs (T4, V100), float32 elsewhere; bf16 or fp16: that everywhere; off: float32",
+    )
+    run.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        help=f"channels_last memory format (default {d['channels_last']})",
+    )
+    run.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, help=f"torch.compile the model (default {d['compile']})"
+    )
+    run.add_argument(
+        "--cudagraphs",
+        action=argparse.BooleanOptionalAction,
+        help="compile with mode='reduce-overhead': each step replayed as CUDA graphs "
+        f"(CUDA only; default {d['cudagraphs']})",
+    )
+    run.add_argument(
+        "--sync-every",
+        type=_positive_int,
+        metavar="STEPS",
+        help=f"steps between host reads: progress bar and NaN check (default {d['sync_every']})",
+    )
+    run.add_argument(
+        "--grad-norm-every",
+        type=_positive_int,
+        metavar="STEPS",
+        help=f"steps between gradient-norm samples (default {d['grad_norm_every']})",
+    )
+    run.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, help=f"show a progress bar (default {d['progress']})"
+    )
+
+
+def _add_reproduce(commands: argparse._SubParsersAction) -> None:
+    r = commands.add_parser(
+        "reproduce",
+        help="run one of the paper's experiments",
+        description="Reproduce an experiment of He et al. 2015 on CIFAR-10.",
+        epilog=REPRODUCE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("experiment", choices=("degradation", "table6"), help="which experiment")
+    profile = r.add_mutually_exclusive_group()
+    profile.add_argument(
+        "--quick",
+        dest="profile",
+        action="store_const",
+        const="quick",
+        help="the quick profile (default on a CPU, or RESNETS_PROFILE)",
+    )
+    profile.add_argument(
+        "--full", dest="profile", action="store_const", const="full", help="the full profile (default on a GPU)"
+    )
+    r.add_argument(
+        "--seeds", type=_count, nargs="+", metavar="SEED", help="seeds to run (default: 0; table6 --full: 0 1 2 3 4)"
+    )
+    r.add_argument(
+        "--results", metavar="FOLDER", default="results", help="where the JSON and figure go (default ./results)"
+    )
+    r.add_argument(
+        "--runs",
+        metavar="FOLDER",
+        default="runs",
+        help="checkpoint folder for the runs (default ./runs); 'none' keeps nothing",
+    )
+    _add_device(r, "auto")
+    r.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars (default on)"
+    )
+
+
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    """``bench``: one flag per ``bench.BenchSettings`` field, with that field's default."""
+    b = commands.add_parser(
+        "bench",
+        help="time the training engine against the classic PyTorch recipe",
+        description=BENCH_DESCRIPTION,
+        epilog=BENCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d = {f.name: describe_default(getattr(BENCH, f.name)) for f in dataclasses.fields(BenchSettings)}
+    b.add_argument(
+        "--models",
+        type=_model_name,
+        nargs="+",
+        default=BENCH.models,
+        metavar="NAME",
+        help=f"the networks to measure (default {d['models']})",
+    )
+    _add_device(b, BENCH.device)
+    b.add_argument("--data", metavar="PATH", help=f"CIFAR-10 source (default: ${DATA_ENV}, else download)")
+    timing = b.add_argument_group("throughput")
+    timing.add_argument(
+        "--throughput",
+        action=argparse.BooleanOptionalAction,
+        default=BENCH.throughput,
+        help=f"measure training and evaluation throughput and peak memory (default {d['throughput']})",
+    )
+    timing.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=BENCH.batch_size,
+        metavar="N",
+        help=f"training batch size of both paths (default {d['batch_size']})",
+    )
+    timing.add_argument(
+        "--warmup",
+        type=_count,
+        default=BENCH.warmup,
+        metavar="STEPS",
+        help=f"untimed steps of each path before its timed windows (default {d['warmup']}; they also "
+        "absorb torch.compile's compilation)",
+    )
+    timing.add_argument(
+        "--windows", type=_positive_int, default=BENCH.windows, help=f"timed windows per path (default {d['windows']})"
+    )
+    timing.add_argument(
+        "--steps-per-window",
+        type=_positive_int,
+        default=BENCH.steps_per_window,
+        metavar="STEPS",
+        help=f"steps in each timed window (default {d['steps_per_window']})",
+    )
+    timing.add_argument(
+        "--memory-steps",
+        type=_positive_int,
+        default=BENCH.memory_steps,
+        metavar="STEPS",
+        help=f"steps over which peak memory is taken (default {d['memory_steps']})",
+    )
+    timing.add_argument(
+        "--workers",
+        type=_count,
+        default=BENCH.workers,
+        metavar="N",
+        help="the classic DataLoader's worker processes (default: one per core, os.cpu_count())",
+    )
+    timing.add_argument(
+        "--train-subset",
+        type=_positive_int,
+        default=BENCH.train_subset,
+        metavar="N",
+        help="use N class-balanced training images (a multiple of 10; default all 50,000)",
+    )
+    timing.add_argument(
+        "--test-subset",
+        type=_positive_int,
+        default=BENCH.test_subset,
+        metavar="N",
+        help="use N class-balanced test images (default all 10,000)",
+    )
+    engine = b.add_argument_group("the engine's switches (the classic recipe is always float32, NCHW, eager)")
+    engine.add_argument(
+        "--amp",
+        choices=AMP_MODES,
+        default=BENCH.amp,
+        help=f"the engine's mixed precision, as train --amp (default {d['amp']})",
+    )
+    engine.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=BENCH.compile,
+        help=f"torch.compile the engine's model (default {d['compile']})",
+    )
+    engine.add_argument(
+        "--cudagraphs",
+        action=argparse.BooleanOptionalAction,
+        default=BENCH.cudagraphs,
+        help="compile with mode='reduce-overhead': CUDA graphs (CUDA only; implies --compile; "
+        f"default {d['cudagraphs']})",
+    )
+    accuracy = b.add_argument_group("time to accuracy")
+    accuracy.add_argument(
+        "--time-to-accuracy",
+        action=argparse.BooleanOptionalAction,
+        default=BENCH.time_to_accuracy,
+        help="train each model of --models that has a target until it reaches it "
+        "(default: on with CUDA, off otherwise)",
+    )
+    accuracy.add_argument(
+        "--target",
+        dest="targets",
+        type=_target,
+        action="append",
+        default=[],
+        metavar="MODEL=ACC",
+        help="test accuracy to reach, e.g. resnet20=0.91 (repeat for several models)",
+    )
+    accuracy.add_argument(
+        "--tta-epochs",
+        type=_positive_int,
+        default=BENCH.tta_epochs,
+        metavar="N",
+        help="length of the fast schedule the run may use (default 40)",
+    )
+    output = b.add_argument_group("output")
+    output.add_argument(
+        "--out", metavar="FOLDER", default=BENCH.out, help=f"where the JSON and markdown go (default ./{d['out']})"
+    )
+    output.add_argument(
+        "--name",
+        metavar="NAME",
+        default=BENCH.name,
+        help="file name without suffix (default: the device, e.g. nvidia-h100-80gb-hbm3)",
+    )
+    b.add_argument(
+        "--seed",
+        type=_count,
+        default=BENCH.seed,
+        help=f"seed of the initial weights and data order (default {d['seed']})",
+    )
+
+
+def _add_device(group: argparse._ActionsContainer, default: str | None) -> None:
+    """``--device``. The train command passes None: ``TrainConfig`` (or the resumed run) decides."""
+    group.add_argument(
+        "--device",
+        default=default,
+        help=f"auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default {default or TRAIN.device}); "
+        "a device that is not there is an error",
+    )
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }
     given.pop("resume", None)
     if args.resume:
         out = Path(args.out or "")
@@ -288,7 +572,10 @@ def _train(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     last = result.final
     summary = ", ".join(f"{k} {100 * last[k]:.2f}%" for k in ("train_error", "val_error", "test_error") if k in last)
-    print(f"Done: {result.config.model}, {last.get('epoch')} epochs, {last.get('step')} steps: {summary}. Files in {result.run_dir}.")
+    print(
+        f"Done: {result.config.model}, {last.get('epoch')} epochs, {last.get('step')} steps: {summary}. Files in "
+        f"{result.run_dir}."
+    )
     return 0
 
 
@@ -296,7 +583,11 @@ def _reproduce(args: argparse.Namespace) -> int:
     from . import reproduce
 
     profile = args.profile or get_profile(pick_device(args.device))
-    seeds = tuple(args.seeds) if args.seeds else ((0, 1, 2, 3, 4) if args.experiment == "table6" and profile == "full" else (0,))
+    seeds = (
+        tuple(args.seeds)
+        if args.seeds
+        else ((0, 1, 2, 3, 4) if args.experiment == "table6" and profile == "full" else (0,))
+    )
     runs_dir = None if args.runs.lower() == "none" else args.runs
     experiment = getattr(reproduce, args.experiment)
     result = experiment(profile, seeds, device=args.device, runs_dir=runs_dir, progress=args.progress)
@@ -307,50 +598,28 @@ def _reproduce(args: argparse.Namespace) -> int:
         figure.savefig(path.with_suffix(".png"), dpi=120)
         print(f"Wrote {path.with_suffix('.png')}")
         gaps = reproduce.depth_gaps(result)
-        print(f"  final training error, 56 minus 20 layers: plain {100 * gaps['plain']:+.1f} points, residual {100 * gaps['residual']:+.1f} points")
+        print(
+            f"  final training error, 56 minus 20 layers: plain {100 * gaps['plain']:+.1f} points, residual "
+            f"{100 * gaps['residual']:+.1f} points"
+        )
         for claim, holds in reproduce.degradation_holds(result).items():
             print(f"  {claim}: {'yes' if holds else 'no'}")
     else:
         for row in reproduce.table6_summary(result):
             paper = f"{row['paper']:.2f}" if row["paper"] is not None else "-"
-            print(f"  {row['model']:10s} test error {row['test_error_mean']:.2f} ± {row['test_error_std']:.2f} % over {row['runs']} run(s); paper {paper} %")
+            print(
+                f"  {row['model']:10s} test error {row['test_error_mean']:.2f} ± {row['test_error_std']:.2f} % over "
+                f"{row['runs']} run(s); paper {paper} %"
+            )
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from . import speed
-    from .data import load_cifar10
-    from .runtime import device_name
+    from . import bench
 
-    device = pick_device(args.device)
-    timed = args.time_to_accuracy if args.time_to_accuracy is not None else device.type == "cuda"
-    given_targets = dict(args.target)
-    to_train = [m for m in args.models if m in speed.TARGETS or m in given_targets] if timed else []
-    if not args.throughput and not to_train:
-        raise ValueError("nothing to measure: --no-throughput needs --time-to-accuracy and a model with a target (--target MODEL=ACC)")
-    data = load_cifar10(args.data)
-    subsets = {"train_subset": args.train_subset, "test_subset": args.test_subset}
-    engine = {"amp": args.amp, "compile": args.compile, "cudagraphs": args.cudagraphs}
-    comparisons = []
-    for model in args.models if args.throughput else []:
-        print(f"Timing {model}: the engine and the classic recipe in turn...", file=sys.stderr, flush=True)
-        comparison = speed.compare(
-            model, data, device=device, batch_size=args.batch_size, warmup=args.warmup, windows=args.windows,
-            steps_per_window=args.steps_per_window, memory_steps=args.memory_steps, workers=args.workers, seed=args.seed, **subsets, **engine,
-        )
-        comparisons.append(comparison)
-        print(f"  training {comparison.images_per_second('engine'):,.0f} against {comparison.images_per_second('classic'):,.0f} images/s: "
-              f"{comparison.speedup():.2f}×", file=sys.stderr, flush=True)
-    accuracies = []
-    for model in to_train:
-        target = given_targets.get(model) or speed.default_target(model, data)
-        print(f"Training {model} to {target:.1%} test accuracy...", file=sys.stderr, flush=True)
-        accuracies.append(speed.time_to_accuracy(model, data, target, device=device, epochs=args.tta_epochs, seed=args.seed, **subsets, **engine))
-    text = speed.format_report(comparisons, accuracies)
-    settings = {k: v for k, v in vars(args).items() if k not in ("command", "argv")}
-    report = speed.report_dict("python -m resnets " + shlex.join(args.argv), device, data, comparisons, accuracies, settings)
-    name = args.name or re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-")
-    paths = speed.write_report(args.out, name, report, text)
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchSettings)}
+    settings = BenchSettings(**{**given, "models": tuple(args.models), "targets": dict(args.targets)})
+    text, paths = bench.run(settings, "python -m resnets " + shlex.join(args.argv))
     print(text)
     print("Wrote " + " and ".join(str(p) for p in paths))
     return 0
@@ -378,24 +647,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         print(f"resnets: {err or 'interrupted'}; run the same command again to continue.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, RuntimeError, FileNotFoundError) as err:
-        # Our own errors (DataError, FileError and CheckpointError, bad settings, a missing device) say what
-        # to do; print that line alone. Anything else is a bug and keeps its traceback.
-        if not _ours(err):
-            raise
+    except ResnetsError as err:  # says what to do: that line alone. Anything else is a bug and keeps its traceback.
         print(f"resnets: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def _ours(err: BaseException) -> bool:
-    if isinstance(err, (DataError, FileError)):
-        return True
-    module = type(err).__module__
-    frame = err.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    raised_in = frame.tb_frame.f_globals.get("__name__", "") if frame is not None else ""
-    return module == "builtins" and raised_in.startswith("resnets")
 
 
 __all__ = ["build_parser", "main"]

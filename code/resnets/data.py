@@ -37,8 +37,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .checkpoints import load_file, save_atomic
-from .files import FileError
+from .errors import ConfigError, ResnetsError
+from .files import FileError, write_atomic
 
 DATA_ENV = "RESNETS_DATA"
 #: torchvision.datasets.CIFAR10(...).classes: label i is CLASSES[i] (also alphabetical order).
@@ -61,7 +61,7 @@ LAYOUT_HELP = (
 )
 
 
-class DataError(RuntimeError):
+class DataError(ResnetsError, RuntimeError):
     """The data set is missing, partial or corrupt; the message names what and the fix."""
 
 
@@ -89,7 +89,8 @@ class CIFAR10:
 
     @property
     def from_image_folder(self) -> bool:
-        """True when read from an image folder (e.g. the JPEG re-encoding this project tests on), not the original release."""
+        """True when read from an image folder (e.g. the JPEG re-encoding this project tests on),
+        not the original release."""
         return "cifar-10-batches-py" not in self.source
 
     @property
@@ -116,7 +117,9 @@ def cache_root() -> Path:
 _loaded: dict[str, CIFAR10] = {}
 
 
-def load_cifar10(source: str | Path | None = None, *, expected_per_class: tuple[int, int] | None = IMAGES_PER_CLASS) -> CIFAR10:
+def load_cifar10(
+    source: str | Path | None = None, *, expected_per_class: tuple[int, int] | None = IMAGES_PER_CLASS
+) -> CIFAR10:
     """Load CIFAR-10 from ``source``, else RESNETS_DATA, else torchvision's download.
 
     ``expected_per_class`` is (train, test) images per class to insist on; None accepts any
@@ -139,9 +142,13 @@ def load_cifar10(source: str | Path | None = None, *, expected_per_class: tuple[
     data = _read_cache(cached)
     if data is None:
         batches = _find_torchvision_batches(path)
-        data = _load_torchvision(batches.parent, download=False) if batches else _decode_image_folder(path, expected_per_class)
+        data = (
+            _load_torchvision(batches.parent, download=False)
+            if batches
+            else decode_image_folder(path, expected_per_class)
+        )
         try:
-            save_atomic(_as_dict(data), cached)
+            write_atomic(cached, lambda f: torch.save(_as_dict(data), f))
         except FileError as err:  # a full disk or read-only home only costs speed next time
             print(f"Note: could not cache the decoded images ({err}); the next load decodes again.")
     _loaded[key] = data
@@ -161,16 +168,18 @@ def _source_key(path: Path, expected: tuple[int, int] | None) -> str:
 def _read_cache(path: Path) -> CIFAR10 | None:
     if not path.exists():
         return None
-    try:
-        stored = load_file(path)
-        return CIFAR10(**stored)
-    except (FileError, TypeError):
+    try:  # tensors and plain containers only (weights_only): a cache file cannot run code
+        return CIFAR10(**torch.load(path, map_location="cpu", weights_only=True))
+    except Exception:  # truncated, corrupt, or from an older CIFAR10: any of many errors
         print(f"Note: the decoded-data cache {path} is damaged; decoding the source again.")
         return None
 
 
 def _as_dict(data: CIFAR10) -> dict:
-    return {k: getattr(data, k) for k in ("train_images", "train_labels", "test_images", "test_labels", "checksum", "source", "encoding")}
+    return {
+        k: getattr(data, k)
+        for k in ("train_images", "train_labels", "test_images", "test_labels", "checksum", "source", "encoding")
+    }
 
 
 def _checksum(*tensors: Tensor) -> str:
@@ -203,7 +212,8 @@ def _load_torchvision(root: Path, download: bool) -> CIFAR10:
     except (urllib.error.URLError, OSError, RuntimeError) as err:
         what = "download CIFAR-10" if download else f"read torchvision's CIFAR-10 in {root}"
         raise DataError(
-            f"could not {what} ({type(err).__name__}: {_one_line(err)}). Without network access, point {DATA_ENV} at a local "
+            f"could not {what} ({type(err).__name__}: {_one_line(err)}). Without network access, point {DATA_ENV} at "
+            "a local "
             f"copy: a folder or .tar.gz with train/<class>/<image> and test/<class>/<image>, or a folder holding "
             f"cifar-10-batches-py (e.g. export {DATA_ENV}=/path/to/cifar10.tar.gz)."
         ) from err
@@ -235,7 +245,7 @@ def _image_files(path: Path) -> Iterator[tuple[str, bytes]]:
         ) from err
 
 
-def _decode_image_folder(path: Path, expected: tuple[int, int] | None) -> CIFAR10:
+def decode_image_folder(path: Path, expected: tuple[int, int] | None) -> CIFAR10:
     found: dict[str, dict[str, list[tuple[str, np.ndarray]]]] = {"train": {}, "test": {}}
     unknown_classes: set[str] = set()
     encodings: set[str] = set()
@@ -262,7 +272,9 @@ def _decode_image_folder(path: Path, expected: tuple[int, int] | None) -> CIFAR1
     for split, per_class in zip(("train", "test"), expected or (None, None)):
         missing = [c for c in CLASSES if c not in found[split]]
         if missing:
-            raise DataError(f"{path}: {split}/ has no folder (or no images) for class(es) {', '.join(missing)}. {LAYOUT_HELP}.")
+            raise DataError(
+                f"{path}: {split}/ has no folder (or no images) for class(es) {', '.join(missing)}. {LAYOUT_HELP}."
+            )
         images, labels = [], []
         for label, cls in enumerate(CLASSES):
             files = sorted(found[split][cls], key=lambda item: item[0])
@@ -291,7 +303,10 @@ def _decode(payload: bytes, name: str) -> tuple[np.ndarray, str]:
                 encoding += f" q{_jpeg_quality(sum(image.quantization[0]))}"
             return np.asarray(image.convert("RGB")), encoding
     except Exception as err:  # PIL raises OSError, ValueError, SyntaxError... for damaged files
-        raise DataError(f"{name}: cannot decode it ({type(err).__name__}: {_one_line(err)}); the file is damaged, replace or delete it") from err
+        raise DataError(
+            f"{name}: cannot decode it ({type(err).__name__}: {_one_line(err)}); the file is damaged, replace or "
+            "delete it"
+        ) from err
 
 
 def _jpeg_quality(luminance_sum: int) -> int:
@@ -320,7 +335,7 @@ def stratified_indices(labels: Tensor, per_class: int, seed: int = 0) -> tuple[T
     for c in labels.unique().tolist():
         members = (labels == c).nonzero().squeeze(1)
         if per_class > len(members):
-            raise ValueError(f"asked for {per_class} images of class {c}, but there are only {len(members)}")
+            raise ConfigError(f"asked for {per_class} images of class {c}, but there are only {len(members)}")
         picked.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     chosen = torch.cat(picked).sort().values
     mask = torch.ones(len(labels), dtype=torch.bool)
@@ -337,7 +352,9 @@ class Splits:
     test: tuple[Tensor, Tensor]
 
 
-def make_splits(data: CIFAR10, val_size: int = 5000, train_subset: int | None = None, test_subset: int | None = None) -> Splits:
+def make_splits(
+    data: CIFAR10, val_size: int = 5000, train_subset: int | None = None, test_subset: int | None = None
+) -> Splits:
     """The paper's 45k/5k split of the training set, optionally cut down for a quick run.
 
     Reading of He et al. 2015 (sec. 4.2) followed here: train on the 45k images, hold out 5k
@@ -348,11 +365,17 @@ def make_splits(data: CIFAR10, val_size: int = 5000, train_subset: int | None = 
     for label, value in (("val_size", val_size), ("train_subset", train_subset), ("test_subset", test_subset)):
         if value is not None and (value < 0 or value % classes):
             flag = "--" + label.replace("_", "-")
-            raise ValueError(f"{label} ({flag}) must be a non-negative multiple of {classes}, so every class has as many images; got {value}")
+            raise ConfigError(
+                f"{label} ({flag}) must be a non-negative multiple of {classes}, so every class has as many images; "
+                f"got {value}"
+            )
     if val_size >= len(data.train_labels):
-        raise ValueError(f"val_size {val_size} leaves no training images of the {len(data.train_labels)}")
+        raise ConfigError(f"val_size {val_size} leaves no training images of the {len(data.train_labels)}")
     if train_subset is not None and train_subset > len(data.train_labels) - val_size:
-        raise ValueError(f"train_subset {train_subset} is more than the {len(data.train_labels) - val_size} training images left after holding out val_size {val_size}")
+        raise ConfigError(
+            f"train_subset {train_subset} is more than the {len(data.train_labels) - val_size} training images left "
+            f"after holding out val_size {val_size}"
+        )
     train_images, train_labels = data.train_images, data.train_labels
     train_index, val_index = stratified_indices(train_labels, val_size // classes)
     if train_subset is not None:
@@ -389,7 +412,7 @@ def channel_stats(images: Tensor, chunk: int = 5000) -> tuple[tuple[float, ...],
     ``chunk`` images at a time, so 50,000 images never become a 600 MB float tensor.
     """
     if images.dtype != torch.uint8 or images.dim() != 4:
-        raise ValueError(f"expected uint8 images of shape (N, H, W, C); got {images.dtype} {tuple(images.shape)}")
+        raise ConfigError(f"expected uint8 images of shape (N, H, W, C); got {images.dtype} {tuple(images.shape)}")
     total = torch.zeros(images.shape[-1], dtype=torch.float64)
     squares = torch.zeros_like(total)
     for start in range(0, len(images), chunk):
@@ -462,11 +485,13 @@ class DeviceBatches:
         world_size: int = 1,
     ) -> None:
         if batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size}")
+            raise ConfigError(f"batch_size must be a positive integer; got {batch_size}")
         if batch_size % world_size:
-            raise ValueError(f"batch size {batch_size} does not split evenly over {world_size} processes")
+            raise ConfigError(f"batch size {batch_size} does not split evenly over {world_size} processes")
         if train and len(images) < batch_size:
-            raise ValueError(f"batch size {batch_size} is larger than the {len(images)} training images; lower --batch-size")
+            raise ConfigError(
+                f"batch size {batch_size} is larger than the {len(images)} training images; lower --batch-size"
+            )
         self.device = torch.device(device)
         # uint8 NHWC is already the channels_last layout of NCHW: no copy when we permute later.
         self.images = images.to(self.device, non_blocking=True)
@@ -508,6 +533,7 @@ __all__ = [
     "Splits",
     "channel_stats",
     "crop_and_flip",
+    "decode_image_folder",
     "denormalize",
     "load_cifar10",
     "make_splits",

@@ -148,24 +148,47 @@ BOX_WIDTH, STEP, X_SHORTCUT = 3.5, 1.15, 4.1
 
 def _box(ax: Axes, x: float, y: float, lines: tuple[str, ...], color: str) -> None:
     """A rounded box: a bold first line (the layer's name), then smaller ones."""
-    ax.add_patch(FancyBboxPatch((x - BOX_WIDTH / 2, y - HALF), BOX_WIDTH, 2 * HALF, boxstyle="round,pad=0.02,rounding_size=0.12",
-                                facecolor="white", edgecolor=color, linewidth=1.6))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - BOX_WIDTH / 2, y - HALF),
+            BOX_WIDTH,
+            2 * HALF,
+            boxstyle="round,pad=0.02,rounding_size=0.12",
+            facecolor="white",
+            edgecolor=color,
+            linewidth=1.6,
+        )
+    )
     offsets = {1: (0.0,), 2: (0.12, -0.16), 3: (0.2, -0.04, -0.24)}[len(lines)]
     for i, (line, dy) in enumerate(zip(lines, offsets)):
-        ax.text(x, y + dy, line, ha="center", va="center", fontsize=9.5 if i == 0 else 8,
-                color="#111111" if i == 0 else "#444444", fontweight="bold" if i == 0 else "normal")
+        ax.text(
+            x,
+            y + dy,
+            line,
+            ha="center",
+            va="center",
+            fontsize=9.5 if i == 0 else 8,
+            color="#111111" if i == 0 else "#444444",
+            fontweight="bold" if i == 0 else "normal",
+        )
 
 
 def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], color: str) -> None:
-    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.4, "shrinkA": 0, "shrinkB": 0})
+    ax.annotate(
+        "",
+        xy=end,
+        xytext=start,
+        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.4, "shrinkA": 0, "shrinkB": 0},
+    )
 
 
 def _line(ax: Axes, xs: list[float], ys: list[float], color: str) -> None:
     ax.plot(xs, ys, color=color, linewidth=1.4, solid_capstyle="round", zorder=0.5)
 
 
-def plot_block(ax: Axes, block: nn.Module, input_shape: tuple[int, int, int], title: str = "",
-               layers: list[Layer] | None = None) -> list[Layer]:
+def plot_block(
+    ax: Axes, block: nn.Module, input_shape: tuple[int, int, int], title: str = "", layers: list[Layer] | None = None
+) -> list[Layer]:
     """Draw ``block`` into ``ax``, top to bottom as in the papers' figures; returns its layers
     (``layers``: its ``block_layers`` when the caller has them already)."""
     layers = block_layers(block, input_shape) if layers is None else layers
@@ -204,8 +227,16 @@ def plot_block(ax: Axes, block: nn.Module, input_shape: tuple[int, int, int], ti
             _box(ax, X_SHORTCUT, y_box, (layer.name, layer.label, _shape_text(layer.shape)), SHORTCUT_COLOR)
             previous = y_box - HALF
         if not shortcut:
-            ax.text(X_SHORTCUT + 0.12, (top + add_y) / 2, "identity", rotation=90, ha="left", va="center",
-                    fontsize=9, color=SHORTCUT_COLOR)
+            ax.text(
+                X_SHORTCUT + 0.12,
+                (top + add_y) / 2,
+                "identity",
+                rotation=90,
+                ha="left",
+                va="center",
+                fontsize=9,
+                color=SHORTCUT_COLOR,
+            )
         _line(ax, [X_SHORTCUT, X_SHORTCUT], [previous, add_y], SHORTCUT_COLOR)
         _arrow(ax, (X_SHORTCUT, add_y), (0.22, add_y), SHORTCUT_COLOR)
     ax.set_xlim(-BOX_WIDTH / 2 - 0.1, X_SHORTCUT + BOX_WIDTH / 2 + 0.1)
@@ -232,7 +263,7 @@ class Diagram:
         svg = buffer.getvalue()
         start = svg.index("<svg")
         end = svg.index(">", start) + 1
-        title = f'<title>{html.escape(self.alt)}</title>'
+        title = f"<title>{html.escape(self.alt)}</title>"
         return svg[:end].replace("<svg", '<svg role="img"', 1) + title + svg[end:]
 
     def _repr_html_(self) -> str:
@@ -311,8 +342,11 @@ def network_layout(model: nn.Module, input_shape: tuple[int, int, int]) -> list[
     from .probes import trace_shapes  # a probe of its own; probes never draws
 
     children = dict(model.named_children())
-    records = [r for r in trace_shapes(model, torch.zeros(1, *input_shape), depth=1)
-               if not isinstance(children[r.name], nn.Identity)]
+    records = [
+        r
+        for r in trace_shapes(model, torch.zeros(1, *input_shape), depth=1)
+        if not isinstance(children[r.name], nn.Identity)
+    ]
     stages: list[Stage] = []
     pending: list = []
 
@@ -350,13 +384,30 @@ def plot_network(ax: Axes, model: nn.Module, input_shape: tuple[int, int, int], 
     for i, (name, lines, shape, edge) in enumerate(boxes):
         size = shape[-1] if len(shape) == 3 else 1
         height = max(0.3 * (len(lines) + 2) + 0.25, 1.0 + 0.32 * math.log2(size))
-        ax.add_patch(FancyBboxPatch((x, -height / 2), width, height, boxstyle="round,pad=0.02,rounding_size=0.12",
-                                    facecolor="white", edgecolor=edge, linewidth=1.6))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, -height / 2),
+                width,
+                height,
+                boxstyle="round,pad=0.02,rounding_size=0.12",
+                facecolor="white",
+                edgecolor=edge,
+                linewidth=1.6,
+            )
+        )
         texts = (name, *lines, _shape_text(shape))
         for j, text in enumerate(texts):
             dy = (len(texts) - 1) / 2 * 0.3 - j * 0.3
-            ax.text(x + width / 2, dy, text, ha="center", va="center", fontsize=8.5 if j == 0 else 7.5,
-                    color="#111111" if j == 0 else "#444444", fontweight="bold" if j == 0 else "normal")
+            ax.text(
+                x + width / 2,
+                dy,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8.5 if j == 0 else 7.5,
+                color="#111111" if j == 0 else "#444444",
+                fontweight="bold" if j == 0 else "normal",
+            )
         if i:
             _arrow(ax, (x - gap, 0.0), (x, 0.0), "#111111")
         x += width + gap

@@ -30,11 +30,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import ResnetsError
+
 SUMS = "SHA256SUMS"
 LOCK = ".lock"
 
 
-class FileError(RuntimeError):
+class FileError(ResnetsError, RuntimeError):
     """A file that cannot be written, or is not what was written; the message says what to do."""
 
 
@@ -47,7 +49,9 @@ class FolderInUse(FileError):
 # ---------------------------------------------------------------------------------------
 
 
-def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], *, check: Callable[[Path], None] | None = None) -> Path:
+def write_atomic(
+    path: str | Path, write: Callable[[BinaryIO], None], *, check: Callable[[Path], None] | None = None
+) -> Path:
     """Write ``path`` with ``write(file)`` so that readers see the old file or the new one.
 
     ``check(temporary)`` runs after the bytes are on disk and before the rename: it may raise to
@@ -165,17 +169,27 @@ class VerifiedFolder:
             return path
         listed = self.sums().get(name)
         if listed is None:
-            raise FileError(f"{path} is not listed in {self.sums_file}: it was not written by this run. It was not used; remove it, or start the run again in a new folder (--out).")
+            raise FileError(
+                f"{path} is not listed in {self.sums_file}: it was not written by this run. It was not used; remove "
+                "it, or start the run again in a new folder (--out)."
+            )
         actual = sha256_file(path)
         if actual not in listed:
-            raise FileError(f"{path} changed after it was written (SHA-256 {actual[:12]}..., {SUMS} lists {sorted(listed)[0][:12]}...): " f"a bad disk, a partial copy or a sync tool. It was not used. {self._remedy(name)}")
+            raise FileError(
+                f"{path} changed after it was written (SHA-256 {actual[:12]}..., {SUMS} lists "
+                f"{sorted(listed)[0][:12]}...): "
+                f"a bad disk, a partial copy or a sync tool. It was not used. {self._remedy(name)}"
+            )
         return path
 
     def _remedy(self, name: str) -> str:
         previous = previous_name(name)
         with contextlib.suppress(FileError):
             if (self.path / previous).is_file() and self.verify(previous):
-                return f"The previous good version, {previous}, is kept: delete {name} and run the same command again to go on from it."
+                return (
+                    f"The previous good version, {previous}, is kept: "
+                    f"delete {name} and run the same command again to go on from it."
+                )
         return "Start again in a new folder (--out), or delete this folder and run the same command again."
 
     def save(self, name: str, data: bytes, *, keep_previous: bool = False) -> Path:
@@ -191,7 +205,10 @@ class VerifiedFolder:
 
         def matches_what_was_meant(temporary: Path) -> None:
             if sha256_file(temporary) != digest:
-                raise FileError(f"{target} read back differently from what was written; the previous version is kept. Check the disk, then run the same command again.")
+                raise FileError(
+                    f"{target} read back differently from what was written; the previous version is kept. Check the "
+                    "disk, then run the same command again."
+                )
             current = sha256_file(target) if keep_previous and target.is_file() else None
             keep = current is not None and current in sums.get(name, set())  # a damaged file is not worth keeping
             sums[name] = sums.get(name, set()) | {digest}
@@ -231,7 +248,9 @@ def lock_folder(folder: str | Path, what: str) -> Iterator[None]:
     try:
         if not _try_lock(fd):
             holder = lock_file.read_text().strip() or "another process"
-            raise FolderInUse(f"{folder} is in use by {holder}; wait for it to finish (or stop it), or choose another folder (--out).")
+            raise FolderInUse(
+                f"{folder} is in use by {holder}; wait for it to finish (or stop it), or choose another folder (--out)."
+            )
         os.ftruncate(fd, 0)
         os.write(fd, f"process {os.getpid()} ({what})\n".encode())
         try:

@@ -17,7 +17,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from .probes import evaluating
+from .errors import ConfigError
+from .models import evaluating
 
 
 class _FlopTotal(TorchDispatchMode):
@@ -52,7 +53,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     if len(shape) == 3:
         shape = (1, *shape)
     if len(shape) != 4:
-        raise ValueError(f"input_shape must be (C, H, W) or (N, C, H, W); got {tuple(input_shape)}")
+        raise ConfigError(f"input_shape must be (C, H, W) or (N, C, H, W); got {tuple(input_shape)}")
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     # BN in eval mode: no batch statistics, so a batch of one is fine

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import normalize
-from .probes import evaluating
+from .errors import ConfigError
+from .models import evaluating
 
 Direction = dict[str, Tensor]
 
@@ -45,11 +45,13 @@ def filter_normalized(direction: Tensor, weight: Tensor) -> Tensor:
     dimension get a zero direction (Li et al. leave BN and biases where they are).
     """
     if direction.shape != weight.shape:
-        raise ValueError(f"direction {tuple(direction.shape)} and weight {tuple(weight.shape)} differ in shape")
+        raise ConfigError(f"direction {tuple(direction.shape)} and weight {tuple(weight.shape)} differ in shape")
     if weight.dim() <= 1:
         return torch.zeros_like(weight)
     dims = tuple(range(1, weight.dim()))
-    scale = torch.linalg.vector_norm(weight, dim=dims, keepdim=True) / torch.linalg.vector_norm(direction, dim=dims, keepdim=True).clamp_min(1e-12)
+    scale = torch.linalg.vector_norm(weight, dim=dims, keepdim=True) / torch.linalg.vector_norm(
+        direction, dim=dims, keepdim=True
+    ).clamp_min(1e-12)
     return direction * scale
 
 
@@ -79,7 +81,7 @@ def displaced(model: nn.Module, directions: Sequence[Direction]) -> Iterator[Cal
     @torch.no_grad()
     def move(coefficients: Sequence[float]) -> None:
         if len(coefficients) != len(directions):
-            raise ValueError(f"{len(coefficients)} coefficients for {len(directions)} directions")
+            raise ConfigError(f"{len(coefficients)} coefficients for {len(directions)} directions")
         for name, p in parameters.items():
             p.copy_(origin[name])
             for c, d in zip(coefficients, directions):
@@ -105,7 +107,7 @@ def _loss_and_error(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> 
 
 def loss_surface(
     model: nn.Module,
-    images: Tensor,
+    x: Tensor,
     labels: Tensor,
     directions: Sequence[Direction],
     coordinates: Sequence[float],
@@ -113,16 +115,17 @@ def loss_surface(
 ) -> dict[str, np.ndarray]:
     """Loss and error of ``model`` on a grid around its weights, along 1 or 2 directions.
 
-    images: (N, 32, 32, 3) uint8 CIFAR images; labels: (N,). ``coordinates`` are the values of
+    x: (N, 3, H, W) inputs prepared as in training (for CIFAR ``data.normalize``); labels: (N,).
+    ``coordinates`` are the values of
     alpha (and of beta: the grid is square). Returns {"coordinates": (P,), "loss": (P,) or
     (P, P), "error": same}; with two directions ``loss[i, j]`` is at (alpha_i, beta_j). The
     centre is the trained net itself when 0 is among the coordinates. Eval mode; the model
     gets its weights and mode back.
     """
     if len(directions) not in (1, 2):
-        raise ValueError(f"a slice has 1 or 2 directions; got {len(directions)}")
+        raise ConfigError(f"a slice has 1 or 2 directions; got {len(directions)}")
     device = next(model.parameters()).device
-    x, y = normalize(images.to(device)), labels.to(device)
+    x, y = x.to(device), labels.to(device)
     points = list(np.ndindex(*(len(coordinates),) * len(directions)))
     loss = np.zeros((len(coordinates),) * len(directions))
     error = np.zeros_like(loss)

@@ -17,14 +17,16 @@ The two families differ only in the numbers:
 
 ``build_model(name)`` is the one entry point; the ImageNet models' state dicts are
 key-for-key and shape-for-shape torchvision's, so ``load_state_dict(strict=True)`` takes
-torchvision's weights.
+torchvision's weights. Beside it: ``count_parameters``, ``input_size`` (the image size a
+model was built for) and ``evaluating`` (eval mode for a ``with`` block, the mode restored).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -33,13 +35,28 @@ from torch import Tensor, nn
 from .blocks import (
     BasicBlock,
     Bottleneck,
+    PostActivationBlock,
     PreActBasicBlock,
     PreActBottleneck,
+    PreActivationBlock,
     Shortcut,
-    _PostActivationBlock,
-    _PreActivationBlock,
     make_shortcut,
 )
+from .errors import ConfigError
+
+
+@contextmanager
+def evaluating(model: nn.Module, hooks: Sequence[torch.utils.hooks.RemovableHandle] = ()) -> Iterator[nn.Module]:
+    """Run the block with ``model`` in eval mode (BN uses its running statistics); afterwards
+    put back the mode it was in and remove ``hooks``, even if the block raised."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
 
 
 class ResNet(nn.Module):
@@ -77,9 +94,9 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         if len(layers) != len(widths):
-            raise ValueError(f"got {len(layers)} stage depths but {len(widths)} stage widths")
+            raise ConfigError(f"got {len(layers)} stage depths but {len(widths)} stage widths")
         self.arch = arch
-        self.preact = issubclass(block, _PreActivationBlock)
+        self.preact = issubclass(block, PreActivationBlock)
         self.shortcut = shortcut
         self.plain = plain
         self.inplanes = widths[0]
@@ -89,7 +106,7 @@ class ResNet(nn.Module):
         elif stem == "cifar":
             self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=3, stride=1, padding=1, bias=False)
         else:
-            raise ValueError(f"unknown stem {stem!r}; choose 'cifar' or 'imagenet'")
+            raise ConfigError(f"unknown stem {stem!r}; choose 'cifar' or 'imagenet'")
         # A pre-activation net leaves the stem un-normalised: the first block's own BN-ReLU
         # does that job. A post-activation net normalises and rectifies right here.
         if not self.preact:
@@ -100,7 +117,7 @@ class ResNet(nn.Module):
         block_options = {}
         if stride_in_1x1:
             if block is not Bottleneck:
-                raise ValueError("stride_in_1x1 only applies to the post-activation Bottleneck block")
+                raise ConfigError("stride_in_1x1 only applies to the post-activation Bottleneck block")
             block_options["stride_in_1x1"] = True
         self.stages: list[str] = []
         for index, (planes, blocks) in enumerate(zip(widths, layers)):
@@ -149,9 +166,9 @@ class ResNet(nn.Module):
         for m in self.modules():
             # Zero the layer that produces F(x): the last BN of a post-activation block, the
             # last conv of a pre-activation one. Each block then starts as y = x (or relu(x)).
-            if isinstance(m, _PostActivationBlock):
+            if isinstance(m, PostActivationBlock):
                 nn.init.zeros_((m.bn3 if isinstance(m, Bottleneck) else m.bn2).weight)
-            elif isinstance(m, _PreActivationBlock):
+            elif isinstance(m, PreActivationBlock):
                 nn.init.zeros_((m.conv3 if isinstance(m, PreActBottleneck) else m.conv2).weight)
 
     def blocks(self) -> list[nn.Module]:
@@ -160,7 +177,7 @@ class ResNet(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.arch} expects a batch of RGB images shaped (N, 3, H, W); got a tensor of shape "
                 f"{tuple(x.shape)}. A single image (3, H, W) needs x.unsqueeze(0); an (N, H, W, 3) "
                 f"batch needs x.permute(0, 3, 1, 2)."
@@ -217,7 +234,7 @@ def cifar_blocks_per_stage(depth: int, block: str = "basic") -> int:
         below = max(n, 0) * step + 2
         nearest = [d for d in (below, below + step) if d >= valid[0]]
         rule = f"{step}n+2"
-        raise ValueError(
+        raise ConfigError(
             f"depth {depth} is impossible for a CIFAR ResNet with {block} blocks: the depth must be {rule} "
             f"(3 stages of n blocks, {per_block} layers each, plus the first conv and the classifier). "
             f"Nearest valid depths: {', '.join(map(str, nearest))}; the valid ones start "
@@ -246,7 +263,7 @@ def cifar_resnet(
     if block is None:
         block = "bottleneck" if preact and depth >= 164 else "basic"
     if block not in LAYERS_PER_BLOCK:
-        raise ValueError(f"unknown block {block!r}; choose 'basic' or 'bottleneck'")
+        raise ConfigError(f"unknown block {block!r}; choose 'basic' or 'bottleneck'")
     if shortcut is None:
         shortcut = "A" if block == "basic" else "B"
     n = cifar_blocks_per_stage(depth, block)
@@ -281,7 +298,7 @@ def imagenet_resnet(
 ) -> ResNet:
     """ResNet-18/34/50/101/152 (He et al. 2015, Table 1), torchvision-compatible."""
     if depth not in IMAGENET_LAYERS:
-        raise ValueError(f"no ImageNet ResNet of depth {depth}; choose one of {', '.join(map(str, IMAGENET_LAYERS))}")
+        raise ConfigError(f"no ImageNet ResNet of depth {depth}; choose one of {', '.join(map(str, IMAGENET_LAYERS))}")
     block, layers = IMAGENET_LAYERS[depth]
     return ResNet(
         block,
@@ -316,7 +333,7 @@ MODEL_NAMES: tuple[str, ...] = (
     *(f"resnet{d}" for d in IMAGENET_LAYERS),
     *(f"plain{d}" for d in (18, 34)),
 )
-_NAME_PATTERN = re.compile(r"^(cifar_)?(resnet|plain|preact_resnet)(\d+)$")
+NAME_PATTERN = re.compile(r"^(cifar_)?(resnet|plain|preact_resnet)(\d+)$")
 _NAME_HELP = (
     "Any CIFAR depth works as resnet{d}, plain{d} or preact_resnet{d} (d = 6n+2, or 9n+2 with "
     "block='bottleneck'); depths 18, 34, 50, 101 and 152 are the ImageNet nets "
@@ -341,11 +358,11 @@ def build_model(name: str, num_classes: int | None = None, **options: Any) -> Re
     Returns:
         The model, in training mode, on the CPU; ``model.arch`` holds ``name``.
     """
-    match = _NAME_PATTERN.match(name.strip().lower()) if isinstance(name, str) else None
+    match = NAME_PATTERN.match(name.strip().lower()) if isinstance(name, str) else None
     if match is None:
         close = difflib.get_close_matches(str(name), MODEL_NAMES, n=3)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} Valid names: {', '.join(MODEL_NAMES)}. {_NAME_HELP}")
+        raise ConfigError(f"unknown model {name!r}.{hint} Valid names: {', '.join(MODEL_NAMES)}. {_NAME_HELP}")
     force_cifar, kind, depth_text = match.groups()
     depth = int(depth_text)
     imagenet = depth in IMAGENET_LAYERS and not force_cifar and kind != "preact_resnet"
@@ -359,14 +376,14 @@ def build_model(name: str, num_classes: int | None = None, **options: Any) -> Re
     if num_classes is None:
         num_classes = 1000 if imagenet else 10
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer of at least 2 (a classifier needs two classes); got {num_classes!r}")
+        raise ConfigError(
+            f"num_classes must be an integer of at least 2 (a classifier needs two classes); got {num_classes!r}"
+        )
     if "shortcut" in options and options["shortcut"] not in ("A", "B", "C"):
-        raise ValueError(f"unknown shortcut option {options['shortcut']!r}; choose 'A', 'B' or 'C'")
+        raise ConfigError(f"unknown shortcut option {options['shortcut']!r}; choose 'A', 'B' or 'C'")
     if imagenet:
         return imagenet_resnet(depth, num_classes, plain=kind == "plain", arch=name, **options)
-    return cifar_resnet(
-        depth, num_classes, preact=kind == "preact_resnet", plain=kind == "plain", arch=name, **options
-    )
+    return cifar_resnet(depth, num_classes, preact=kind == "preact_resnet", plain=kind == "plain", arch=name, **options)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -374,8 +391,15 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+def input_size(model: ResNet) -> int:
+    """The image size a model was designed for: 224 with the ImageNet stem, 32 otherwise."""
+    return 224 if isinstance(model.maxpool, nn.MaxPool2d) else 32
+
+
 __all__ = [
     "ResNet",
+    "evaluating",
+    "input_size",
     "build_model",
     "cifar_resnet",
     "imagenet_resnet",

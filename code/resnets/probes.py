@@ -19,24 +19,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from .blocks import ZeroPadShortcut, _PostActivationBlock, is_residual_block
+from .blocks import PostActivationBlock, ZeroPadShortcut, is_residual_block
+from .errors import ConfigError
+from .models import evaluating
 from .tables import format_shape, format_table
 
 WEIGHT_LAYERS = (nn.Conv2d, nn.Linear)
-
-
-@contextmanager
-def evaluating(model: nn.Module, hooks: Sequence[torch.utils.hooks.RemovableHandle] = ()) -> Iterator[nn.Module]:
-    """Run the block with ``model`` in eval mode (BN uses its running statistics); afterwards
-    put back the mode it was in and remove ``hooks``, even if the block raised."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -51,9 +39,7 @@ def layer_gradient_norms(model: nn.Module) -> list[tuple[str, float]]:
     Call it after ``loss.backward()``. Layers without a gradient yet are left out.
     """
     return [
-        (name, m.weight.grad.detach().norm().item())
-        for name, m in weight_layers(model)
-        if m.weight.grad is not None
+        (name, m.weight.grad.detach().norm().item()) for name, m in weight_layers(model) if m.weight.grad is not None
     ]
 
 
@@ -76,13 +62,13 @@ class GradientNormMonitor:
     def __post_init__(self) -> None:
         named = weight_layers(self.model)
         if not named:
-            raise ValueError("the model has no conv or linear layers to monitor")
+            raise ConfigError("the model has no conv or linear layers to monitor")
         if self.layers is None:
             self.layers = {"early": named[0][0], "late": named[-1][0]}
         modules = dict(self.model.named_modules())
         missing = [n for n in self.layers.values() if n not in modules]
         if missing:
-            raise ValueError(f"no layer named {', '.join(missing)}; choose from {', '.join(n for n, _ in named)}")
+            raise ConfigError(f"no layer named {', '.join(missing)}; choose from {', '.join(n for n, _ in named)}")
         self._modules = {label: modules[name] for label, name in self.layers.items()}
         self.history = {label: [] for label in self.layers}
 
@@ -148,7 +134,7 @@ def trace_shapes(
     chosen = [(name, m) for name, m in model.named_modules() if name and chosen_one(name, m)]
     if not chosen:
         asked = f"of kinds {[k.__name__ for k in kinds]}" if kinds is not None else f"at depth {depth}"
-        raise ValueError(f"{type(model).__name__} has no submodules {asked}")
+        raise ConfigError(f"{type(model).__name__} has no submodules {asked}")
     records: list[ShapeRecord] = []
 
     def hook_for(name: str) -> Callable:
@@ -239,7 +225,7 @@ def shortcut_deviations(model: nn.Module, x: Tensor) -> list[tuple[str, float]]:
     inputs: dict[str, Tensor] = {}
     residual_blocks = [(name, m) for name, m in model.named_modules() if is_residual_block(m)]
     if not residual_blocks:
-        raise ValueError(f"{type(model).__name__} has no residual blocks")
+        raise ConfigError(f"{type(model).__name__} has no residual blocks")
     handles = [
         m.register_forward_pre_hook(lambda module, args, name=name: inputs.__setitem__(name, args[0]))
         for name, m in residual_blocks
@@ -272,7 +258,7 @@ def residual_sum_gap(blocks: Sequence[nn.Module], x: Tensor) -> float:
                 block.eval()
                 residual = block.residual(h)
                 if residual.shape != h.shape:
-                    raise ValueError(
+                    raise ConfigError(
                         f"residual_sum_gap needs blocks that keep the shape; {type(block).__name__} maps "
                         f"{tuple(h.shape)} to {tuple(residual.shape)}. Pass the blocks after a stage's first one."
                     )
@@ -329,7 +315,7 @@ def block_norms(model: nn.Module, inputs: Tensor, targets: Tensor) -> BlockNorms
     """
     blocks = [m for m in model.modules() if is_residual_block(m)]
     if not blocks:
-        raise ValueError("the model has no residual blocks from resnets.blocks to measure")
+        raise ConfigError("the model has no residual blocks from resnets.blocks to measure")
     signal, gradient, gate_open = [0.0] * len(blocks), [0.0] * len(blocks), [1.0] * len(blocks)
 
     def watch(index: int, post_activation: bool):
@@ -341,7 +327,7 @@ def block_norms(model: nn.Module, inputs: Tensor, targets: Tensor) -> BlockNorms
 
         return hook
 
-    handles = [b.register_forward_hook(watch(i, isinstance(b, _PostActivationBlock))) for i, b in enumerate(blocks)]
+    handles = [b.register_forward_hook(watch(i, isinstance(b, PostActivationBlock))) for i, b in enumerate(blocks)]
     try:
         model.zero_grad(set_to_none=True)
         nn.functional.cross_entropy(model(inputs), targets).backward()
@@ -357,17 +343,17 @@ def block_norms(model: nn.Module, inputs: Tensor, targets: Tensor) -> BlockNorms
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: Tensor, batch_size: int = 500) -> Tensor:
-    """Logits of ``model`` for uint8 CIFAR images, in eval mode, on the model's device.
+def predict(model: nn.Module, x: Tensor, batch_size: int = 500) -> Tensor:
+    """Logits of ``model`` for a batch of inputs, in eval mode, ``batch_size`` at a time on the
+    model's device.
 
-    images: (N, 32, 32, 3) uint8, as ``data.CIFAR10`` holds them. Returns (N, classes) float
-    logits on the CPU. The model's mode is restored afterwards.
+    x: (N, 3, H, W) float, prepared as the model was trained on them (for CIFAR images
+    ``data.normalize``). Returns (N, classes) float logits on the CPU. The model's mode is
+    restored afterwards.
     """
-    from .data import normalize
-
     device = next(model.parameters()).device
     with evaluating(model):
-        chunks = [model(normalize(images[i : i + batch_size].to(device))).float().cpu() for i in range(0, len(images), batch_size)]
+        chunks = [model(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(chunks)
 
 
@@ -405,7 +391,7 @@ def bn_after_3x3(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
             if isinstance(first, nn.Conv2d) and first.kernel_size == (3, 3) and isinstance(second, nn.BatchNorm2d):
                 found.append((f"{parent_name}.{name}" if parent_name else name, second))
     if not found:
-        raise ValueError(f"{type(model).__name__} has no 3x3 convolution followed by a BatchNorm2d")
+        raise ConfigError(f"{type(model).__name__} has no 3x3 convolution followed by a BatchNorm2d")
     return found
 
 
@@ -425,7 +411,13 @@ def response_stds(model: nn.Module, batches: Iterable[Tensor]) -> list[tuple[str
     def accumulate(name: str) -> Callable:
         def hook(module: nn.Module, args: tuple, output: Tensor) -> None:
             y = output.detach().double().transpose(0, 1).flatten(1)  # (C, N*H*W)
-            moments = torch.stack([torch.full((y.shape[0],), float(y.shape[1]), dtype=torch.float64, device=y.device), y.sum(1), y.pow(2).sum(1)])
+            moments = torch.stack(
+                [
+                    torch.full((y.shape[0],), float(y.shape[1]), dtype=torch.float64, device=y.device),
+                    y.sum(1),
+                    y.pow(2).sum(1),
+                ]
+            )
             sums[name] = sums[name] + moments if name in sums else moments
 
         return hook
@@ -435,7 +427,7 @@ def response_stds(model: nn.Module, batches: Iterable[Tensor]) -> list[tuple[str
         for x in batches:
             model(x)
     if not sums:
-        raise ValueError("response_stds got no batches")
+        raise ConfigError("response_stds got no batches")
     stds = []
     for name, _ in layers:
         count, total, squares = sums[name]
@@ -457,7 +449,7 @@ def residual_ratios(model: nn.Module, x: Tensor) -> list[tuple[str, float]]:
     """
     blocks = [(name, m) for name, m in model.named_modules() if is_residual_block(m)]
     if not blocks:
-        raise ValueError(f"{type(model).__name__} has no residual blocks")
+        raise ConfigError(f"{type(model).__name__} has no residual blocks")
     ratios: dict[str, float] = {}
 
     def measure(name: str) -> Callable:
@@ -491,7 +483,7 @@ def lesioned(block: nn.Module) -> Iterator[nn.Module]:
 
     def identity_path(x: Tensor) -> Tensor:
         y = ZeroPadShortcut(x.shape[1], _out_channels(block), block.stride)(x) if block.plain else block.shortcut(x)
-        return block.relu(y) if isinstance(block, _PostActivationBlock) else y
+        return block.relu(y) if isinstance(block, PostActivationBlock) else y
 
     block.forward = identity_path  # an instance attribute shadows the class's forward
     try:
@@ -507,15 +499,15 @@ def _out_channels(block: nn.Module) -> int:
     return last.num_features if isinstance(last, nn.BatchNorm2d) else last.out_channels
 
 
-def lesion_errors(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 500) -> tuple[float, list[float]]:
+def lesion_errors(model: nn.Module, x: Tensor, labels: Tensor, batch_size: int = 500) -> tuple[float, list[float]]:
     """Test error of ``model`` intact, and with each of its blocks deleted in turn (``lesioned``).
 
-    images: (N, 32, 32, 3) uint8; labels: (N,). Returns (intact error, [error without
-    block i for each block in forward order]), as fractions.
+    x: (N, 3, H, W) prepared inputs (``predict``); labels: (N,). Returns (intact error, [error
+    without block i for each block in forward order]), as fractions.
     """
 
     def error() -> float:
-        return (predict(model, images, batch_size).argmax(1) != labels).float().mean().item()
+        return (predict(model, x, batch_size).argmax(1) != labels).float().mean().item()
 
     intact = error()
     without = []

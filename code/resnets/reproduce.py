@@ -29,17 +29,38 @@ from typing import Any
 
 from .cache import cached
 from .checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
-from .data import CLASSES, IMAGES_PER_CLASS, load_cifar10, make_splits
+from .data import CLASSES, IMAGES_PER_CLASS, load_cifar10, make_splits, normalize
+from .errors import ConfigError, ResnetsError
+from .files import write_atomic
 from .runtime import PROFILES, max_iterations
 from .tables import format_table
 from .train import SCHEDULE_DEFAULTS, TrainConfig, train
 
 #: He et al. 2015, Table 6: CIFAR-10 test error (%) of each depth (ResNet-110: best of 5 runs).
-PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
+PAPER_TABLE6 = {
+    "resnet20": 8.75,
+    "resnet32": 7.51,
+    "resnet44": 7.17,
+    "resnet56": 6.97,
+    "resnet110": 6.43,
+    "resnet1202": 7.93,
+}
 #: ... and ResNet-110's mean and standard deviation over those 5 runs, "6.61±0.16".
 PAPER_RESNET110_MEAN_STD = (6.61, 0.16)
 #: ... and the parameter count of each (millions), as Table 6 lists it.
-PAPER_TABLE6_PARAMETERS = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85, "resnet110": 1.7, "resnet1202": 19.4}
+PAPER_TABLE6_PARAMETERS = {
+    "resnet20": 0.27,
+    "resnet32": 0.46,
+    "resnet44": 0.66,
+    "resnet56": 0.85,
+    "resnet110": 1.7,
+    "resnet1202": 19.4,
+}
+
+
+class MissingResults(ResnetsError, FileNotFoundError):
+    """No stored results of an experiment where they were looked for; the message says how to make them."""
+
 
 DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 TABLE6_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
@@ -50,22 +71,44 @@ TABLE6_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 #: Why these numbers: at lr 0.1 the 56-layer nets (plain and residual) spend a few hundred steps
 #: recovering from their first updates, which is why the paper warms ResNet-110 up at 0.01; at
 #: 0.02 the ResNets fit the 500 images in about 200 steps while plain-56 stays near 75% error.
-QUICK = {"schedule": "fast", "label_smoothing": 0.0, "train_subset": 500, "test_subset": 250, "val_size": 0, "epochs": 16,
-         "batch_size": 25, "lr": 0.02, "augment": False, "eval_train": True}
+QUICK = {
+    "schedule": "fast",
+    "label_smoothing": 0.0,
+    "train_subset": 500,
+    "test_subset": 250,
+    "val_size": 0,
+    "epochs": 16,
+    "batch_size": 25,
+    "lr": 0.02,
+    "augment": False,
+    "eval_train": True,
+}
 
 
-def experiment_config(model: str, profile: str, seed: int = 0, *, device: str = "auto", progress: bool = True, out: str | None = None) -> TrainConfig:
+def experiment_config(
+    model: str, profile: str, seed: int = 0, *, device: str = "auto", progress: bool = True, out: str | None = None
+) -> TrainConfig:
     """The TrainConfig of one run of an experiment in ``profile`` ("quick" or "full")."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     settings: dict[str, Any] = {"schedule": "paper", **(QUICK if profile == "quick" else {})}
     cap = max_iterations()
     if cap is not None and profile == "full":  # a smoke test: the paper's schedule, compressed
         settings["iterations"] = min(cap, SCHEDULE_DEFAULTS["paper"]["iterations"])
-    return TrainConfig(model=model, seed=seed, device=device, progress=progress, out=out, resume=out is not None, **settings)
+    return TrainConfig(
+        model=model, seed=seed, device=device, progress=progress, out=out, resume=out is not None, **settings
+    )
 
 
-def _run_all(experiment: str, models: tuple[str, ...], profile: str, seeds: tuple[int, ...], device: str, runs_dir: str | None, progress: bool) -> dict[str, Any]:
+def _run_all(
+    experiment: str,
+    models: tuple[str, ...],
+    profile: str,
+    seeds: tuple[int, ...],
+    device: str,
+    runs_dir: str | None,
+    progress: bool,
+) -> dict[str, Any]:
     data = load_cifar10()
     runs: dict[str, list[dict[str, Any]]] = {}
     for model in models:
@@ -74,7 +117,9 @@ def _run_all(experiment: str, models: tuple[str, ...], profile: str, seeds: tupl
             result = train(experiment_config(model, profile, seed, device=device, progress=progress, out=out), data)
             if result.interrupted:
                 raise KeyboardInterrupt(f"{experiment}: interrupted while training {model} (seed {seed})")
-            runs.setdefault(model, []).append({"seed": seed, "metrics": result.metrics, "provenance": result.provenance})
+            runs.setdefault(model, []).append(
+                {"seed": seed, "metrics": result.metrics, "provenance": result.provenance}
+            )
     first = next(iter(runs.values()))[0]["provenance"]
     return {
         "experiment": experiment,
@@ -82,14 +127,21 @@ def _run_all(experiment: str, models: tuple[str, ...], profile: str, seeds: tupl
         "seeds": list(seeds),
         "split": "train on 45k, validate on the held-out 5k, test error at the final epoch"
         if profile == "full"
-        else f"quick: {QUICK['train_subset']} training images (class-balanced, no augmentation), {QUICK['test_subset']} test images",
+        else f"quick: {QUICK['train_subset']} training images (class-balanced, no augmentation), "
+        f"{QUICK['test_subset']} test images",
         "provenance": {k: v for k, v in first.items() if k not in ("command", "seed", "config")},
         "runs": runs,
     }
 
 
 @cached
-def degradation(profile: str = "quick", seeds: tuple[int, ...] = (0,), device: str = "auto", runs_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
+def degradation(
+    profile: str = "quick",
+    seeds: tuple[int, ...] = (0,),
+    device: str = "auto",
+    runs_dir: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train plain-20/56 and ResNet-20/56 (He et al. 2015, Fig. 6); their metrics per epoch.
 
     Returns {"runs": {model: [{"seed", "metrics": [per-epoch dicts], "provenance"}]}, ...}.
@@ -99,7 +151,14 @@ def degradation(profile: str = "quick", seeds: tuple[int, ...] = (0,), device: s
 
 
 @cached
-def table6(profile: str = "quick", seeds: tuple[int, ...] = (0,), device: str = "auto", runs_dir: str | None = None, progress: bool = True, models: tuple[str, ...] | None = None) -> dict[str, Any]:
+def table6(
+    profile: str = "quick",
+    seeds: tuple[int, ...] = (0,),
+    device: str = "auto",
+    runs_dir: str | None = None,
+    progress: bool = True,
+    models: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """Train ResNet-20...110 (or ``models``) for each seed (He et al. 2015, Table 6); see ``table6_summary``."""
     return _run_all("table6", tuple(models or TABLE6_MODELS), profile, tuple(seeds), device, runs_dir, progress)
 
@@ -114,13 +173,15 @@ def table6_summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for model in result["runs"]:
         errors = [100 * e for e in final(result, model)]
-        rows.append({
-            "model": model,
-            "runs": len(errors),
-            "test_error_mean": statistics.fmean(errors),
-            "test_error_std": statistics.stdev(errors) if len(errors) > 1 else float("nan"),
-            "paper": PAPER_TABLE6.get(model),
-        })
+        rows.append(
+            {
+                "model": model,
+                "runs": len(errors),
+                "test_error_mean": statistics.fmean(errors),
+                "test_error_std": statistics.stdev(errors) if len(errors) > 1 else float("nan"),
+                "paper": PAPER_TABLE6.get(model),
+            }
+        )
     return rows
 
 
@@ -174,7 +235,11 @@ def degradation_holds(result: dict[str, Any]) -> dict[str, bool]:
     "shortcuts_help": going from 20 to 56 layers costs the residual nets less than the plain ones.
     """
     gaps = depth_gaps(result)
-    return {"plain_degrades": gaps["plain"] > 0, "residual_does_not": gaps["residual"] <= 0, "shortcuts_help": gaps["residual"] < gaps["plain"]}
+    return {
+        "plain_degrades": gaps["plain"] > 0,
+        "residual_does_not": gaps["residual"] <= 0,
+        "shortcuts_help": gaps["residual"] < gaps["plain"],
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,10 +258,7 @@ def write_results(result: dict[str, Any], folder: str | Path, command: str) -> P
     path = results_path(result["experiment"], result["profile"], folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {**result, "provenance": {**result["provenance"], "command": command}}
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(payload, indent=1) + "\n")
-    temporary.replace(path)
-    return path
+    return write_atomic(path, lambda f: f.write((json.dumps(payload, indent=1) + "\n").encode()))
 
 
 def load_results(experiment: str, profile: str = "full", folder: str | Path | None = None) -> dict[str, Any]:
@@ -207,7 +269,10 @@ def load_results(experiment: str, profile: str = "full", folder: str | Path | No
         if path.is_file():
             return json.loads(path.read_text())
     where = " or ".join(str(results_path(experiment, profile, c)) for c in candidates)
-    raise FileNotFoundError(f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets reproduce {experiment} --{profile}`")
+    raise MissingResults(
+        f"no stored {experiment} results for profile {profile!r} ({where}); make them with `python -m resnets "
+        f"reproduce {experiment} --{profile}`"
+    )
 
 
 def _data_name(note: str | None) -> str | None:
@@ -240,7 +305,9 @@ def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
             wrapped = textwrap.wrap(text, width - len(indent) - 2, break_long_words=False, break_on_hyphens=False)
             lines.append(first + (" \\\n" + indent).join(wrapped))
         else:
-            lines.append(textwrap.fill(text, width, initial_indent=first, subsequent_indent=indent, break_long_words=False))
+            lines.append(
+                textwrap.fill(text, width, initial_indent=first, subsequent_indent=indent, break_long_words=False)
+            )
     return "\n".join(lines)
 
 
@@ -258,12 +325,16 @@ def shipped_runs(names: Sequence[str], manifest: str | Path = MANIFEST) -> dict[
     missing = [name for name in names if name not in entries]
     if missing:
         raise CheckpointError(
-            f"no shipped checkpoint named {', '.join(missing)} in {manifest} (shipped: {', '.join(sorted(entries)) or 'none'}). "
+            f"no shipped checkpoint named {', '.join(missing)} in {manifest} (shipped: "
+            f"{', '.join(sorted(entries)) or 'none'}). "
             "Train the run, then add it with `python -m resnets ship RUN_FOLDER --name NAME`."
         )
     for name in names:
         if not entries[name].get("metrics"):
-            raise CheckpointError(f"the shipped checkpoint {name} has no per-epoch metrics; ship it again with this version of `python -m resnets ship`")
+            raise CheckpointError(
+                f"the shipped checkpoint {name} has no per-epoch metrics; ship it again with this version of `python "
+                "-m resnets ship`"
+            )
     return {name: entries[name] for name in names}
 
 
@@ -272,7 +343,14 @@ def shipped_result(entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     so ``table6_summary`` and ``format_table6`` read them too."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for name, entry in entries.items():
-        runs.setdefault(entry["arch"], []).append({"name": name, "seed": entry["provenance"].get("seed"), "metrics": entry["metrics"], "provenance": entry["provenance"]})
+        runs.setdefault(entry["arch"], []).append(
+            {
+                "name": name,
+                "seed": entry["provenance"].get("seed"),
+                "metrics": entry["metrics"],
+                "provenance": entry["provenance"],
+            }
+        )
     return {"experiment": "shipped", "profile": "shipped", "runs": runs}
 
 
@@ -287,10 +365,18 @@ def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
     rows = []
     for name, entry in entries.items():
         config, last = entry["provenance"]["config"], entry["metrics"][-1]
-        rows.append((
-            name, last["epoch"], f"{last['step']:,}", f"{training_images(config):,}",
-            *(f"{100 * last[key]:.2f}" if key in last else None for key in ("train_error", "val_error", "test_error")),
-        ))
+        rows.append(
+            (
+                name,
+                last["epoch"],
+                f"{last['step']:,}",
+                f"{training_images(config):,}",
+                *(
+                    f"{100 * last[key]:.2f}" if key in last else None
+                    for key in ("train_error", "val_error", "test_error")
+                ),
+            )
+        )
     headers = ["checkpoint", "epochs", "steps", "images", "train %", "val %", "test %"]
     return format_table(headers, rows)
 
@@ -301,19 +387,24 @@ def binomial_standard_error(error: float, images: int) -> float:
 
 
 @cached
-def _test_error(name: str, sha256: str, data_checksum: str, test_subset: int | None, device: str, manifest: str, flip: bool = False) -> float:
+def _test_error(
+    name: str, sha256: str, data_checksum: str, test_subset: int | None, device: str, manifest: str, flip: bool = False
+) -> float:
     # sha256 and data_checksum are part of the cache key: new weights or other data recompute.
     from .probes import predict
 
     images, labels = make_splits(load_cifar10(), test_subset=test_subset).test
     model = load_pretrained(name, manifest, map_location=device)
-    logits = predict(model, images)
+    x = normalize(images)  # (N, 3, 32, 32)
+    logits = predict(model, x)
     if flip:  # test-time augmentation: average the probabilities of each image and its mirror
-        logits = logits.softmax(1) + predict(model, images.flip(2)).softmax(1)  # (N, 32, 32, 3): width is dim 2
+        logits = logits.softmax(1) + predict(model, x.flip(3)).softmax(1)  # width is dim 3
     return (logits.argmax(1) != labels).float().mean().item()
 
 
-def shipped_test_error(name: str, test_subset: int | None = None, device: str = "cpu", manifest: str | Path = MANIFEST, flip: bool = False) -> dict[str, Any]:
+def shipped_test_error(
+    name: str, test_subset: int | None = None, device: str = "cpu", manifest: str | Path = MANIFEST, flip: bool = False
+) -> dict[str, Any]:
     """Measure a shipped checkpoint's test error again, on all 10,000 test images or on
     ``test_subset`` class-balanced ones (the same images every time); with ``flip``, with
     flip test-time augmentation (each image and its mirror, probabilities averaged).
@@ -326,7 +417,12 @@ def shipped_test_error(name: str, test_subset: int | None = None, device: str = 
     error = _test_error(name, entry["sha256"], data.checksum, test_subset, str(device), str(manifest), flip)
     images = test_subset or len(data.test_labels)
     recorded = entry["metrics"][-1]["test_error"]
-    return {"error": error, "images": images, "standard_error": binomial_standard_error(error, images), "recorded": recorded}
+    return {
+        "error": error,
+        "images": images,
+        "standard_error": binomial_standard_error(error, images),
+        "recorded": recorded,
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -351,12 +447,19 @@ def cpu_recipe_runs(manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]
     for model in CPU_RUN_MODELS:
         entry = entries.get(cpu_run_name(model))
         config = entry["provenance"]["config"] if entry else {}
-        if entry and config.get("schedule") == CPU_SCHEDULE and config.get("train_subset") is None and entry.get("metrics"):
+        if (
+            entry
+            and config.get("schedule") == CPU_SCHEDULE
+            and config.get("train_subset") is None
+            and entry.get("metrics")
+        ):
             runs[model] = entry
     return runs
 
 
-def paper_comparison(runs: dict[str, dict[str, Any]], flip_errors: dict[str, float] | None = None) -> list[dict[str, Any]]:
+def paper_comparison(
+    runs: dict[str, dict[str, Any]], flip_errors: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
     """One row per run of ``cpu_recipe_runs``: the paper's Table 6 error beside ours (%), and
     what else the run recorded at its final epoch. ``flip_errors``: model -> test error with flip
     test-time augmentation (``shipped_test_error(..., flip=True)``), reported in its own column."""
@@ -364,24 +467,44 @@ def paper_comparison(runs: dict[str, dict[str, Any]], flip_errors: dict[str, flo
     for model, entry in runs.items():
         last, paper = entry["metrics"][-1], PAPER_TABLE6.get(model)
         ours = 100 * last["test_error"]
-        rows.append({
-            "model": model, "paper": paper, "ours": ours, "difference": None if paper is None else ours - paper,
-            "flip": None if flip_errors is None or model not in flip_errors else 100 * flip_errors[model],
-            "train_fit": 100 * last["train_eval_error"] if "train_eval_error" in last else None,
-            "epochs": last["epoch"], "minutes": last["wall_seconds"] / 60,
-        })
+        rows.append(
+            {
+                "model": model,
+                "paper": paper,
+                "ours": ours,
+                "difference": None if paper is None else ours - paper,
+                "flip": None if flip_errors is None or model not in flip_errors else 100 * flip_errors[model],
+                "train_fit": 100 * last["train_eval_error"] if "train_eval_error" in last else None,
+                "epochs": last["epoch"],
+                "minutes": last["wall_seconds"] / 60,
+            }
+        )
     return rows
 
 
 def format_paper_comparison(rows: Sequence[dict[str, Any]]) -> str:
     """``paper_comparison`` rows as a text table; "—" where the paper has no number (plain nets)."""
+
     def cell(value: float | None, sign: bool = False) -> str | None:
         return None if value is None else (f"{value:+.2f}" if sign else f"{value:.2f}")
 
-    body = [(r["model"], cell(r["paper"]), cell(r["ours"]), cell(r["difference"], sign=True), cell(r["flip"]),
-             cell(r["train_fit"]), r["epochs"], f"{r['minutes']:.0f}") for r in rows]
+    body = [
+        (
+            r["model"],
+            cell(r["paper"]),
+            cell(r["ours"]),
+            cell(r["difference"], sign=True),
+            cell(r["flip"]),
+            cell(r["train_fit"]),
+            r["epochs"],
+            f"{r['minutes']:.0f}",
+        )
+        for r in rows
+    ]
     headers = ["model", "paper", "ours", "difference", "flip TTA", "train fit", "epochs", "minutes"]
-    return format_table(headers, body, title="Final-epoch error (%) on the 10,000 test images; paper: He et al. 2015, Table 6")
+    return format_table(
+        headers, body, title="Final-epoch error (%) on the 10,000 test images; paper: He et al. 2015, Table 6"
+    )
 
 
 def recipe_differences(config: dict[str, Any], runs: int = 1) -> list[str]:
@@ -393,8 +516,13 @@ def recipe_differences(config: dict[str, Any], runs: int = 1) -> list[str]:
     lines = []
     if config["schedule"] != "paper":
         lines.append(f"schedule: {config['epochs']} epochs of warm-up and cosine, not about {epochs:.0f} epochs")
-    for key, label in (("batch_size", "batch size"), ("lr", "peak learning rate"), ("weight_decay", "weight decay"),
-                       ("label_smoothing", "label smoothing"), ("nesterov", "Nesterov momentum")):
+    for key, label in (
+        ("batch_size", "batch size"),
+        ("lr", "peak learning rate"),
+        ("weight_decay", "weight decay"),
+        ("label_smoothing", "label smoothing"),
+        ("nesterov", "Nesterov momentum"),
+    ):
         if config[key] != paper[key]:
             lines.append(f"{label}: {config[key]} instead of {paper[key]}")
     if runs == 1:
@@ -412,7 +540,13 @@ def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> ma
 
     train_key = training_error_key(result)
     train_label = "train (fit, eval mode)" if train_key == "train_eval_error" else "train"
-    curves = [m[key] for runs in result["runs"].values() for run in runs for m in run["metrics"] for key in (train_key, "test_error")]
+    curves = [
+        m[key]
+        for runs in result["runs"].values()
+        for run in runs
+        for m in run["metrics"]
+        for key in (train_key, "test_error")
+    ]
     top = min(100, 10 * math.ceil(10 * max(curves, default=1.0)))  # the curves' range, in steps of 10 points
     fig, axes = viz.figure(2, figsize=(10, 4), sharey=True)
     with viz.style():
@@ -422,10 +556,22 @@ def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> ma
                 for i, run in enumerate(result["runs"].get(model, [])):
                     epochs = [m["epoch"] for m in run["metrics"]]
                     first = i == 0
-                    ax.plot(epochs, [100 * m[train_key] for m in run["metrics"]], lw=1.0, color=viz.COLORS[kind], alpha=alpha,
-                            label=f"{family}-{depth} {train_label}" if first else None)
-                    ax.plot(epochs, [100 * m["test_error"] for m in run["metrics"]], lw=2.6, color=viz.COLORS[kind], alpha=alpha,
-                            label=f"{family}-{depth} test" if first else None)
+                    ax.plot(
+                        epochs,
+                        [100 * m[train_key] for m in run["metrics"]],
+                        lw=1.0,
+                        color=viz.COLORS[kind],
+                        alpha=alpha,
+                        label=f"{family}-{depth} {train_label}" if first else None,
+                    )
+                    ax.plot(
+                        epochs,
+                        [100 * m["test_error"] for m in run["metrics"]],
+                        lw=2.6,
+                        color=viz.COLORS[kind],
+                        alpha=alpha,
+                        label=f"{family}-{depth} test" if first else None,
+                    )
             ax.set_title(f"{'Plain' if family == 'plain' else 'Residual'} networks")
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -434,6 +580,7 @@ def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> ma
         axes[0].set_ylabel("error (%)")
         fig.suptitle(f"Degradation on CIFAR-10 ({title or result['profile'] + ' profile'}): thin = train, bold = test")
     return fig
+
 
 __all__ = [
     "CPU_RUN_MODELS",

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+
+from .errors import ConfigError, DeviceError
+from .version import __version__
 
 PROFILES = ("quick", "full")
 PROFILE_ENV = "RESNETS_PROFILE"
@@ -34,7 +39,7 @@ def max_iterations() -> int | None:
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{MAX_ITERATIONS_ENV}={value!r} is not a count; set it to a positive integer or unset it")
+        raise ConfigError(f"{MAX_ITERATIONS_ENV}={value!r} is not a count; set it to a positive integer or unset it")
     return int(value)
 
 
@@ -61,21 +66,21 @@ def pick_device(requested: str | torch.device | None = "auto") -> torch.device:
     try:
         device = torch.device(requested)
     except RuntimeError as err:
-        raise ValueError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps") from err
+        raise ConfigError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps") from err
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(
+            raise DeviceError(
                 f"device {requested!r} was asked for, but this PyTorch sees no CUDA GPU "
                 f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
                 "Use --device auto (or cpu), or install a CUDA build of torch on a machine with a GPU."
             )
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(
+            raise DeviceError(
                 f"device {requested!r} was asked for, but only {torch.cuda.device_count()} CUDA "
                 f"device(s) exist (cuda:0 ... cuda:{torch.cuda.device_count() - 1})."
             )
     if device.type == "mps" and not _mps_available():
-        raise RuntimeError(f"device {requested!r} was asked for, but MPS is not available here. Use --device auto.")
+        raise DeviceError(f"device {requested!r} was asked for, but MPS is not available here. Use --device auto.")
     return device
 
 
@@ -116,7 +121,7 @@ def autocast_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | Non
     (slower where emulated); off: float32.
     """
     if amp not in AMP_MODES:
-        raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}; got {amp!r}")
+        raise ConfigError(f"amp must be one of {', '.join(AMP_MODES)}; got {amp!r}")
     if amp == "off":
         return None
     if amp == "auto":
@@ -124,7 +129,7 @@ def autocast_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | Non
             return torch.bfloat16
         return torch.float16 if device.type == "cuda" else None
     if device.type not in ("cuda", "cpu"):
-        raise ValueError(f"--amp {amp} autocasts on CUDA and CPU only, not on {device.type}; use --amp auto or off")
+        raise ConfigError(f"--amp {amp} autocasts on CUDA and CPU only, not on {device.type}; use --amp auto or off")
     return torch.bfloat16 if amp == "bf16" else torch.float16
 
 
@@ -140,7 +145,7 @@ def get_profile(device: torch.device | None = None) -> str:
         device = device or pick_device("auto")
         return "full" if device.type == "cuda" else "quick"
     if value not in PROFILES:
-        raise ValueError(f"{PROFILE_ENV}={value!r} is not a profile; set it to one of: {', '.join(PROFILES)}")
+        raise ConfigError(f"{PROFILE_ENV}={value!r} is not a profile; set it to one of: {', '.join(PROFILES)}")
     return value
 
 
@@ -182,13 +187,27 @@ def setup(seed: int = 0, device: str | None = None, verbose: bool = True) -> Run
     runtime = Runtime(device=chosen, profile=get_profile(chosen), seed=seed)
     seed_everything(seed)
     if verbose:
-        print(f"resnets {_version()} · torch {torch.__version__} · {runtime}")
+        print(f"resnets {__version__} · torch {torch.__version__} · {runtime}")
         if runtime.quick:
-            print(f"Quick profile: each experiment is cut down to minutes on a CPU ({PROFILE_ENV}=full runs the real one).")
+            print(
+                f"Quick profile: each experiment is cut down to minutes on a CPU ({PROFILE_ENV}=full runs the real "
+                "one)."
+            )
     return runtime
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
+def git_commit() -> str | None:
+    """The commit of the package's checkout (with ``-dirty`` if it has changes), or None
+    outside a git checkout: what a record of provenance names as the code that ran."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from .errors import ConfigError
+
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str = "") -> str:
     """Columns padded to their widest cell: numbers right-aligned, text left-aligned.
@@ -23,7 +25,7 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title
     text_rows = [["—" if cell is None else str(cell) for cell in row] for row in rows]
     for row in text_rows:
         if len(row) != len(headers):
-            raise ValueError(f"a row has {len(row)} cells but there are {len(headers)} headers: {row}")
+            raise ConfigError(f"a row has {len(row)} cells but there are {len(headers)} headers: {row}")
     widths = [max([len(h)] + [len(row[i]) for row in text_rows]) for i, h in enumerate(headers)]
     numeric = [all(_is_number(row[i]) for row in text_rows) and bool(text_rows) for i in range(len(headers))]
 
@@ -46,4 +48,3 @@ def format_shape(shape: Sequence[int]) -> str:
     """(1, 64, 56, 56) -> "64×56×56": the batch dimension left out, as the papers write it."""
     dims = tuple(shape)[1:] if len(shape) > 1 else tuple(shape)
     return "×".join(str(d) for d in dims)
-

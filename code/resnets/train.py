@@ -58,7 +58,6 @@ import math
 import os
 import platform
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -72,19 +71,34 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import __version__
 from .checkpoints import CheckpointError, load_file, load_state_dict, model_state, serialize
-from .files import SUMS, VerifiedFolder, lock_folder, previous_name, remove_stale_temporaries
 from .data import CIFAR10, CLASSES, DeviceBatches, load_cifar10, make_splits, stratified_indices
-from .models import _NAME_PATTERN, build_model
+from .errors import ConfigError, ResnetsError
+from .files import SUMS, VerifiedFolder, lock_folder, previous_name, remove_stale_temporaries
+from .models import NAME_PATTERN, build_model
 from .probes import GradientNormMonitor
-from .runtime import AMP_MODES, autocast_dtype, device_name, pick_device, precision_name
+from .runtime import AMP_MODES, autocast_dtype, device_name, git_commit, pick_device, precision_name
+from .version import __version__
 
 SCHEDULES = ("paper", "fast", "cpu")
 #: Defaults of each schedule; anything set explicitly in ``TrainConfig`` wins.
 SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "paper": {"batch_size": 128, "lr": 0.1, "weight_decay": 1e-4, "label_smoothing": 0.0, "nesterov": False, "iterations": 64_000},
-    "fast": {"batch_size": 256, "lr": 0.2, "weight_decay": 5e-4, "label_smoothing": 0.1, "nesterov": True, "epochs": 40},
+    "paper": {
+        "batch_size": 128,
+        "lr": 0.1,
+        "weight_decay": 1e-4,
+        "label_smoothing": 0.0,
+        "nesterov": False,
+        "iterations": 64_000,
+    },
+    "fast": {
+        "batch_size": 256,
+        "lr": 0.2,
+        "weight_decay": 5e-4,
+        "label_smoothing": 0.1,
+        "nesterov": True,
+        "epochs": 40,
+    },
     "cpu": {"batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "label_smoothing": 0.1, "nesterov": True, "epochs": 40},
 }
 PAPER_MILESTONES = (0.5, 0.75)  # 32k and 48k of 64k iterations: lr / 10 at each
@@ -94,10 +108,21 @@ FAST_WARMUP = 0.05  # fraction of the steps spent rising linearly to the peak lr
 EVAL_BATCH_SIZE = 1000  # images per evaluation batch (no gradients kept, so larger than training's)
 CHECKPOINT, METRICS, CONFIG, FINAL = "checkpoint.pt", "metrics.jsonl", "run.json", "model.pt"
 #: Settings that change how a run computes, not what it computes: free to differ on resume.
-RUNTIME_FIELDS = ("device", "progress", "compile", "cudagraphs", "out", "resume", "data", "amp", "channels_last", "sync_every")
+RUNTIME_FIELDS = (
+    "device",
+    "progress",
+    "compile",
+    "cudagraphs",
+    "out",
+    "resume",
+    "data",
+    "amp",
+    "channels_last",
+    "sync_every",
+)
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(ResnetsError, RuntimeError):
     """The loss became NaN or Inf; the message names the step and the checkpoint kept."""
 
 
@@ -131,7 +156,9 @@ class TrainConfig:
     test_subset: int | None = None
     augment: bool = True  # random 32x32 crops of the 4-pixel padded image, and horizontal flips
     eval_train: bool = False  # log train_eval_error: how well the net fits its training images
-    eval_train_size: int | None = None  # measure train_eval on this many of them per epoch (all after the last); None = all
+    eval_train_size: int | None = (
+        None  # measure train_eval on this many of them per epoch (all after the last); None = all
+    )
     target_error: float | None = None  # stop after the first epoch whose test error is at most this
     seed: int = 0
     device: str = "auto"
@@ -149,12 +176,15 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with the schedule's defaults filled in, checked; raises ValueError naming the fix."""
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+            raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
         build_model(self.model)  # an unknown name or impossible depth explains itself here
         if self.zero_init_residual and self.model.strip().lower().startswith("plain"):
-            raise ValueError(f"zero_init_residual would make every block of {self.model} output zeros: a plain net has no shortcut to carry the signal")
+            raise ConfigError(
+                f"zero_init_residual would make every block of {self.model} output zeros: a plain net has no shortcut "
+                "to carry the signal"
+            )
         if self.epochs is not None and self.iterations is not None:
-            raise ValueError("give epochs or iterations, not both")
+            raise ConfigError("give epochs or iterations, not both")
         defaults = dict(SCHEDULE_DEFAULTS[self.schedule])
         if self.epochs is not None or self.iterations is not None:
             defaults.pop("epochs", None), defaults.pop("iterations", None)
@@ -167,27 +197,42 @@ class TrainConfig:
 
     def check(self) -> None:
         positive = {
-            "batch_size": self.batch_size, "lr": self.lr, "epochs": self.epochs, "iterations": self.iterations,
-            "sync_every": self.sync_every, "grad_norm_every": self.grad_norm_every,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "epochs": self.epochs,
+            "iterations": self.iterations,
+            "sync_every": self.sync_every,
+            "grad_norm_every": self.grad_norm_every,
         }
         for name, value in positive.items():
-            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and math.isfinite(value)):
+            if value is not None and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and math.isfinite(value)
+            ):
                 flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{name} ({flag}) must be a positive number; got {value!r}")
+                raise ConfigError(f"{name} ({flag}) must be a positive number; got {value!r}")
         for name in ("momentum", "weight_decay", "label_smoothing"):
             value = getattr(self, name)
             if value is not None and not (0 <= value < 1):
-                raise ValueError(f"{name} must be in [0, 1); got {value!r}")
+                raise ConfigError(f"{name} must be in [0, 1); got {value!r}")
         if self.warmup_error is not None and not (0 < self.warmup_error <= 1):
-            raise ValueError(f"warmup_error is a training error in (0, 1]; got {self.warmup_error!r}")
+            raise ConfigError(f"warmup_error is a training error in (0, 1]; got {self.warmup_error!r}")
         if self.target_error is not None and not (0 <= self.target_error < 1):
-            raise ValueError(f"target_error is a test error in [0, 1), e.g. 0.09 for 91% accuracy; got {self.target_error!r}")
-        if self.eval_train_size is not None and not (isinstance(self.eval_train_size, int) and self.eval_train_size > 0 and self.eval_train_size % len(CLASSES) == 0):
-            raise ValueError(f"eval_train_size (--eval-train-size) must be a positive multiple of 10, so every class has as many images; got {self.eval_train_size!r}")
+            raise ConfigError(
+                f"target_error is a test error in [0, 1), e.g. 0.09 for 91% accuracy; got {self.target_error!r}"
+            )
+        if self.eval_train_size is not None and not (
+            isinstance(self.eval_train_size, int)
+            and self.eval_train_size > 0
+            and self.eval_train_size % len(CLASSES) == 0
+        ):
+            raise ConfigError(
+                "eval_train_size (--eval-train-size) must be a positive multiple of 10, so every class has as many "
+                f"images; got {self.eval_train_size!r}"
+            )
         if self.amp not in AMP_MODES:
-            raise ValueError(f"amp (--amp) must be one of {', '.join(AMP_MODES)}; got {self.amp!r}")
+            raise ConfigError(f"amp (--amp) must be one of {', '.join(AMP_MODES)}; got {self.amp!r}")
         if self.target_error is not None and self.test_subset == 0:
-            raise ValueError("target_error stops at a test error, so it needs test images; drop --test-subset 0")
+            raise ConfigError("target_error stops at a test error, so it needs test images; drop --test-subset 0")
 
     def identity(self) -> dict[str, Any]:
         """The fields that define what is computed (a resumed run must keep them)."""
@@ -206,7 +251,7 @@ def train_eval_sample(train: tuple[Tensor, Tensor], size: int | None) -> tuple[T
 
 
 def _depth(name: str) -> int:
-    match = _NAME_PATTERN.match(name.strip().lower())
+    match = NAME_PATTERN.match(name.strip().lower())
     return int(match.group(3)) if match else 0
 
 
@@ -245,7 +290,9 @@ class Processes:
     @classmethod
     def from_env(cls) -> Processes:
         env = os.environ
-        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)), "WORLD_SIZE" in env)
+        return cls(
+            int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)), "WORLD_SIZE" in env
+        )
 
     @property
     def distributed(self) -> bool:
@@ -301,7 +348,10 @@ class GracefulStop:
         self.requested = True
         signal.signal(signum, self._previous[signum])
         name = "Interrupted" if signum == signal.SIGINT else "Asked to stop"
-        print(f"\n{name}: finishing this step and saving a checkpoint (Ctrl-C again to abort without saving).", file=sys.stderr)
+        print(
+            f"\n{name}: finishing this step and saving a checkpoint (Ctrl-C again to abort without saving).",
+            file=sys.stderr,
+        )
 
     def __exit__(self, *exc: Any) -> None:
         for s, previous in self._previous.items():
@@ -383,11 +433,13 @@ def equivalent_command(config: TrainConfig) -> str:
     return " ".join(words)
 
 
-def provenance(config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes = Processes()) -> dict[str, Any]:
+def provenance(
+    config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes = Processes()
+) -> dict[str, Any]:
     """What produced a result: command, code version, hardware, data, seed."""
     return {
         "command": equivalent_command(config),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "resnets_version": __version__,
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
@@ -401,17 +453,6 @@ def provenance(config: TrainConfig, data: CIFAR10, device: torch.device, process
         "seed": config.seed,
         "config": dataclasses.asdict(config),
     }
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
-            cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5, check=True,
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def train(config: TrainConfig, data: CIFAR10 | None = None) -> TrainResult:
@@ -434,29 +475,41 @@ def train(config: TrainConfig, data: CIFAR10 | None = None) -> TrainResult:
         if processes.main:
             processes.barrier()
     run_dir = Path(config.out) if config.out else None
-    owned = lock_folder(run_dir, f"train {config.model}") if run_dir is not None and processes.main else contextlib.nullcontext()
+    owned = (
+        lock_folder(run_dir, f"train {config.model}")
+        if run_dir is not None and processes.main
+        else contextlib.nullcontext()
+    )
     with owned, backend_settings(device):
         return Run(config, data, device, processes, run_dir).run()
 
 
 class Run:
     """One training run's objects and loop. ``train`` runs it to the end; the speed benchmark
-    (``speed.py``) builds one and times its steps (``endless_steps``, ``evaluate_batch``)."""
+    (``bench.py``) builds one and times its steps (``endless_steps``, ``evaluate_batch``)."""
 
-    def __init__(self, config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes, run_dir: Path | None) -> None:
+    def __init__(
+        self, config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes, run_dir: Path | None
+    ) -> None:
         self.config, self.device, self.processes, self.run_dir = config, device, processes, run_dir
         self.folder = VerifiedFolder(run_dir) if run_dir is not None else None  # its files, with their digests
         self.data = data
         splits = make_splits(data, config.val_size, config.train_subset, config.test_subset)
         shard = {"rank": processes.rank, "world_size": processes.world_size, "channels_last": config.channels_last}
-        self.train_batches = DeviceBatches(*splits.train, config.batch_size, device, train=True, seed=config.seed, augment=config.augment, **shard)
+        self.train_batches = DeviceBatches(
+            *splits.train, config.batch_size, device, train=True, seed=config.seed, augment=config.augment, **shard
+        )
         eval_batch = EVAL_BATCH_SIZE * processes.world_size
         named = [("train_eval", train_eval_sample(splits.train, config.eval_train_size))] if config.eval_train else []
         named += [("val", splits.val), ("test", splits.test)]
-        self.eval_sets = {name: DeviceBatches(*pair, eval_batch, device, train=False, **shard) for name, pair in named if len(pair[1])}
+        self.eval_sets = {
+            name: DeviceBatches(*pair, eval_batch, device, train=False, **shard) for name, pair in named if len(pair[1])
+        }
         # After the last epoch the fit is measured on every training image, not on the sample.
         sampled = config.eval_train and config.eval_train_size is not None
-        self.final_train_eval = DeviceBatches(*splits.train, eval_batch, device, train=False, **shard) if sampled else None
+        self.final_train_eval = (
+            DeviceBatches(*splits.train, eval_batch, device, train=False, **shard) if sampled else None
+        )
         if config.iterations is not None:
             self.total_steps = config.iterations
         else:
@@ -470,8 +523,12 @@ class Run:
         # Fused SGD: one kernel updates every parameter (CUDA, and CPUs since torch 2.4), instead
         # of a loop of small ones per tensor; the update is the same.
         self.optimizer = torch.optim.SGD(
-            self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-            nesterov=config.nesterov, fused=device.type in ("cuda", "cpu") or None,
+            self.model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            nesterov=config.nesterov,
+            fused=device.type in ("cuda", "cpu") or None,
         )
         self.state = RunState(warming_up=config.warmup_error is not None)
         self.saved_scaler: dict[str, Any] | None = None
@@ -481,13 +538,18 @@ class Run:
             ids = [device.index] if device.type == "cuda" else None
             network = nn.parallel.DistributedDataParallel(network, device_ids=ids)
         if config.cudagraphs and device.type != "cuda":
-            raise ValueError(f"cudagraphs replays CUDA kernels, so it needs a CUDA device, not {device.type}; drop --cudagraphs (--compile alone works everywhere)")
+            raise ConfigError(
+                f"cudagraphs replays CUDA kernels, so it needs a CUDA device, not {device.type}; drop --cudagraphs "
+                "(--compile alone works everywhere)"
+            )
         if config.cudagraphs:
             self.network = torch.compile(network, mode="reduce-overhead")  # inductor's CUDA graph trees
         else:
             self.network = torch.compile(network) if config.compile else network
         self.amp_dtype = autocast_dtype(device, config.amp)
-        self.autocast = torch.autocast(device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None)
+        self.autocast = torch.autocast(
+            device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None
+        )
         # float16's largest value is 65504: the loss is scaled up so small gradients do not
         # underflow, a step whose gradients overflow is skipped and the scale lowered (a no-op
         # in bf16 and float32, which have float32's exponent range).
@@ -557,8 +619,15 @@ class Run:
         if interrupted:
             self._save()
             if self.processes.main:
-                where = f"a checkpoint is in {self.run_dir}; resume with --resume (resume=True)" if self.run_dir else "nothing was saved (no output folder)"
-                print(f"Stopped at step {state.step} (epoch {state.epoch + 1}, batch {state.batch}); {where}.", file=sys.stderr)
+                where = (
+                    f"a checkpoint is in {self.run_dir}; resume with --resume (resume=True)"
+                    if self.run_dir
+                    else "nothing was saved (no output folder)"
+                )
+                print(
+                    f"Stopped at step {state.step} (epoch {state.epoch + 1}, batch {state.batch}); {where}.",
+                    file=sys.stderr,
+                )
         elif self.run_dir is not None and self.processes.main:
             self.folder.save(FINAL, serialize(model_state(self.model)))
         self.model.eval()
@@ -639,7 +708,12 @@ class Run:
         """The periodic host read: NaN check, warm-up switch, agreeing on a stop. Returns stop."""
         losses = sums.losses[start:end]
         flags = torch.stack([(~torch.isfinite(losses)).any().float(), torch.tensor(float(stop), device=self.device)])
-        window = torch.stack([sums.window_correct(), torch.tensor(float(self.train_batches.batch_size * (end - start)), device=self.device)])
+        window = torch.stack(
+            [
+                sums.window_correct(),
+                torch.tensor(float(self.train_batches.batch_size * (end - start)), device=self.device),
+            ]
+        )
         self.processes.sum(flags), self.processes.sum(window)
         nonfinite, stop_votes = flags.tolist()  # the host waits here, once per sync_every steps
         if nonfinite:
@@ -655,10 +729,17 @@ class Run:
         batch = start + int(bad[0, 0]) if len(bad) else start
         step = self.state.step - (end - batch) + 1  # 1-based: "step 1" is the first optimizer step
         value = sums.losses[batch].item() if len(bad) else float("nan")
-        where = f"step {step} (epoch {self.state.epoch + 1}, batch {batch + 1})" if len(bad) else f"steps {step} to {self.state.step}"
+        where = (
+            f"step {step} (epoch {self.state.epoch + 1}, batch {batch + 1})"
+            if len(bad)
+            else f"steps {step} to {self.state.step}"
+        )
         path = self.checkpoint_path
         if path is not None and path.exists():
-            kept = f"The last good checkpoint, {path} (epoch {self.state.epoch}), is kept; resume from it with a lower --lr."
+            kept = (
+                f"The last good checkpoint, {path} (epoch {self.state.epoch}), is kept; "
+                "resume from it with a lower --lr."
+            )
         else:
             kept = "No checkpoint was written before it (no output folder, or the first epoch)."
         raise TrainingDiverged(
@@ -710,7 +791,6 @@ class Run:
         loss, correct, count = self.processes.sum(totals).tolist()
         return {"loss": loss / count, "error": 1 - correct / count}
 
-
     @torch.no_grad()
     def evaluate_batch(self, x: Tensor, y: Tensor) -> Tensor:
         """(summed loss, correct predictions, images) of one batch, as a (3,) tensor on the device.
@@ -721,13 +801,22 @@ class Run:
             torch.compiler.cudagraph_mark_step_begin()
         with self.autocast:
             logits = self.network(x)
-        return torch.stack([F.cross_entropy(logits.float(), y, reduction="sum"), (logits.argmax(1) == y).sum().float(), torch.tensor(float(len(y)), device=self.device)])
+        return torch.stack(
+            [
+                F.cross_entropy(logits.float(), y, reduction="sum"),
+                (logits.argmax(1) == y).sum().float(),
+                torch.tensor(float(len(y)), device=self.device),
+            ]
+        )
 
 
 def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     """Refuse to resume a checkpoint into a run that would compute something else."""
     if not isinstance(saved, dict) or saved.get("format") != "resnets.train/1":
-        raise CheckpointError(f"{path} is not a training checkpoint of this package (no 'format': 'resnets.train/1'); start a new run elsewhere")
+        raise CheckpointError(
+            f"{path} is not a training checkpoint of this package (no 'format': 'resnets.train/1'); start a new run "
+            "elsewhere"
+        )
     # Fields added to TrainConfig after the checkpoint was saved take their defaults.
     before = {**TrainConfig().identity(), **{k: v for k, v in saved["config"].items() if k not in RUNTIME_FIELDS}}
     now = config.identity()
@@ -735,7 +824,8 @@ def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> N
     if changed:
         raise CheckpointError(
             f"{path} was saved by a run with different settings: {', '.join(changed)}. Resume with the run's own "
-            "settings (python -m resnets train --out FOLDER --resume reads them from the checkpoint), or start a new run in another folder."
+            "settings (python -m resnets train --out FOLDER --resume reads them from the checkpoint), or start a new "
+            "run in another folder."
         )
 
 
@@ -754,7 +844,12 @@ class _EpochSums:
     def start(cls, steps: int, device: torch.device, partial: dict[str, Any] | None) -> _EpochSums:
         if partial is not None:
             tensors = {k: partial[k].to(device) for k in ("losses", "correct", "grad_norms")}
-            return cls(**tensors, grad_samples=partial["grad_samples"], window_start=tensors["correct"].clone(), seconds=partial["seconds"])
+            return cls(
+                **tensors,
+                grad_samples=partial["grad_samples"],
+                window_start=tensors["correct"].clone(),
+                seconds=partial["seconds"],
+            )
         zero = torch.zeros((), dtype=torch.int64, device=device)
         return cls(torch.zeros(steps, device=device), zero, torch.zeros(2, device=device), 0, zero.clone())
 
@@ -774,15 +869,25 @@ class _EpochSums:
 
     def to_state(self, seconds: float) -> dict[str, Any]:
         return {
-            "losses": self.losses.cpu(), "correct": self.correct.cpu(), "grad_norms": self.grad_norms.cpu(),
-            "grad_samples": self.grad_samples, "seconds": seconds,
+            "losses": self.losses.cpu(),
+            "correct": self.correct.cpu(),
+            "grad_norms": self.grad_norms.cpu(),
+            "grad_samples": self.grad_samples,
+            "seconds": seconds,
         }
 
 
 def _progress_bar(config: TrainConfig, total: int, initial: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=f"{config.model} ({config.schedule})", unit="step", dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        initial=initial,
+        disable=not enabled,
+        desc=f"{config.model} ({config.schedule})",
+        unit="step",
+        dynamic_ncols=True,
+    )
 
 
 def _postfix(record: dict[str, Any]) -> str:
@@ -807,7 +912,10 @@ def resumable_checkpoint(run_dir: str | Path) -> Path | None:
     for name in (CHECKPOINT, previous_name(CHECKPOINT)):
         if (folder.path / name).is_file():
             if name != CHECKPOINT:
-                print(f"Note: {folder.path / CHECKPOINT} is missing; going on from the previous good checkpoint, {name}.", file=sys.stderr)
+                print(
+                    f"Note: {folder.path / CHECKPOINT} is missing; going on from the previous good checkpoint, {name}.",
+                    file=sys.stderr,
+                )
             return folder.verify(name)
     return None
 

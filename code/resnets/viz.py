@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import matplotlib
-import matplotlib.ticker
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from .errors import ConfigError
 
 COLORS: dict[str, str] = {
     "plain": "#D55E00",  # vermilion
@@ -61,7 +63,7 @@ STYLE: dict[str, object] = {
 
 
 def kind_of(residual: bool) -> str:
-    """"residual" or "plain": the key of COLORS and LABELS for a net."""
+    """ "residual" or "plain": the key of COLORS and LABELS for a net."""
     return "residual" if residual else "plain"
 
 
@@ -127,8 +129,13 @@ def image_grid(
     images = np.asarray(images)
     rows, cols = images.shape[:2]
     with style():
-        fig, axes = plt.subplots(rows, cols, figsize=(cols * cell + (0.9 if row_labels else 0), rows * cell * (1.2 if titles else 1)),
-                                 squeeze=False, constrained_layout=True)
+        fig, axes = plt.subplots(
+            rows,
+            cols,
+            figsize=(cols * cell + (0.9 if row_labels else 0), rows * cell * (1.2 if titles else 1)),
+            squeeze=False,
+            constrained_layout=True,
+        )
         for r in range(rows):
             for c in range(cols):
                 ax = axes[r, c]
@@ -159,8 +166,15 @@ def plot_curves_by_depth(ax: Axes, curves: Mapping[int, np.ndarray], kind: str) 
         color = tuple(1 - shade * (1 - c) for c in base)
         mean = np.asarray(curves[depth]).mean(axis=0)
         ax.plot(np.arange(1, len(mean) + 1), mean, color=color, label=f"{depth} layers")
-        ax.annotate(str(depth), (len(mean), mean[-1]), xytext=(4, 0), textcoords="offset points",
-                    va="center", fontsize=9, color=color)
+        ax.annotate(
+            str(depth),
+            (len(mean), mean[-1]),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+            color=color,
+        )
 
 
 def plot_curves(
@@ -231,12 +245,20 @@ def mark_chance(
     """A dashed line at the loss of a classifier that always answers 50/50 (or any reference
     ``level``), labelled ``text`` at one end: ``where`` is "above right" or "below left"."""
     if where not in ("above right", "below left"):
-        raise ValueError(f"where must be 'above right' or 'below left', not {where!r}")
+        raise ConfigError(f"where must be 'above right' or 'below left', not {where!r}")
     right = where == "above right"
     ax.axhline(level, ls="--", lw=1.2, color=COLORS["reference"])
-    ax.annotate(text, (1.0 if right else 0.0, level), xycoords=("axes fraction", "data"),
-                xytext=(-4, 4) if right else (4, -4), textcoords="offset points", ha="right" if right else "left",
-                va="bottom" if right else "top", color=COLORS["reference"], fontsize=9)
+    ax.annotate(
+        text,
+        (1.0 if right else 0.0, level),
+        xycoords=("axes fraction", "data"),
+        xytext=(-4, 4) if right else (4, -4),
+        textcoords="offset points",
+        ha="right" if right else "left",
+        va="bottom" if right else "top",
+        color=COLORS["reference"],
+        fontsize=9,
+    )
 
 
 CLASS_COLORS = ("#CC79A7", "#444444")  # the two classes of a 2-D data set: neither plain nor residual
@@ -296,7 +318,7 @@ def ticks_at(ax: Axes, values: Sequence[float], axis: str = "x", scale: str = "l
         positive = [abs(v) for v in values if v]
         set_scale("symlog", linthresh=min(positive) if positive else 1.0)
     else:
-        raise ValueError(f"unknown scale {scale!r}; choose 'log2' or 'symlog'")
+        raise ConfigError(f"unknown scale {scale!r}; choose 'log2' or 'symlog'")
     (ax.set_xticks if axis == "x" else ax.set_yticks)(values, [f"{v:g}" for v in values])
     ax.minorticks_off()
 
@@ -316,37 +338,66 @@ def plot_steps_to_reach(
         done = np.isfinite(mean)
         ax.plot(ks[done], mean[done], "o-", color=COLORS[kind], label=LABELS[kind])
         if (~done).any():
-            ax.plot(ks[~done], np.full((~done).sum(), limit), "x", ms=10, mew=2, color=COLORS[kind],
-                    label=f"{kind}: not within {limit} steps")
+            ax.plot(
+                ks[~done],
+                np.full((~done).sum(), limit),
+                "x",
+                ms=10,
+                mew=2,
+                color=COLORS[kind],
+                label=f"{kind}: not within {limit} steps",
+            )
     ticks_at(ax, depths)
     ax.set(ylim=(0, limit * 1.1), ylabel=ylabel)
     ax.legend(fontsize=9)
 
 
 def plot_share_bars(
-    ax: Axes, x: Sequence[float] | np.ndarray, share: Sequence[float] | np.ndarray, kind: str, label: str,
+    ax: Axes,
+    x: Sequence[float] | np.ndarray,
+    share: Sequence[float] | np.ndarray,
+    kind: str,
+    label: str,
     alpha: float = 0.7,
 ) -> None:
     """Bars of a distribution over ``x`` (shares summing to 1) in ``kind``'s colour."""
     ax.bar(x, share, width=0.9, color=COLORS[kind], alpha=alpha, label=label)
 
 
-def plot_lesions(ax: Axes, errors: Sequence[float] | np.ndarray, intact: float, kind: str, chance: float = 0.5) -> None:
+def plot_lesions(
+    ax: Axes,
+    errors: Sequence[float] | np.ndarray,
+    intact: float,
+    kind: str,
+    chance: float = 0.5,
+    title: str | None = None,
+) -> None:
     """Test error with each block deleted in turn (a bar per block, input side first), beside the
     intact net's error (dashed) and chance (dotted)."""
     errors = np.asarray(errors)
     ax.bar(np.arange(1, len(errors) + 1), errors, color=COLORS[kind], width=0.8)
-    ax.axhline(intact, ls="--", lw=1.2, color="black", label="nothing deleted")
-    ax.axhline(chance, ls=":", lw=1.2, color=COLORS["reference"], label="chance")
-    ax.set(xlabel="deleted block", title=f"{LABELS[kind].capitalize()} net, {len(errors)} blocks")
+    ax.axhline(intact, ls="--", lw=1.2, color="black", label=f"nothing deleted: {intact:.0%}")
+    ax.axhline(chance, ls=":", lw=1.2, color=COLORS["reference"], label=f"chance: {chance:.0%}")
+    ax.set(
+        xlabel="deleted block",
+        xlim=(0.4, len(errors) + 0.6),
+        title=title or f"{LABELS[kind].capitalize()} net, {len(errors)} blocks",
+    )
 
 
 def plot_gain_vs_depth(ax: Axes, layers: Sequence[int], gains: Mapping[tuple[str, bool], Sequence[float]]) -> None:
     """Gradient gain (output to input, log scale) against the number of weight layers, one colour
     per kind of connection: solid with it, dashed without it (``gains[(kind, plain)]``)."""
     for (kind, plain), values in gains.items():
-        ax.plot(layers, values, "--" if plain else "-", marker="o", ms=4, color=COLORS[kind],
-                label=f"{LABELS[kind]}, plain" if plain else LABELS[kind])
+        ax.plot(
+            layers,
+            values,
+            "--" if plain else "-",
+            marker="o",
+            ms=4,
+            color=COLORS[kind],
+            label=f"{LABELS[kind]}, plain" if plain else LABELS[kind],
+        )
     ax.axhline(1.0, color=COLORS["reference"], lw=0.8)
     ticks_at(ax, layers)
     log_axis(ax)

@@ -7,7 +7,6 @@ Run after the build: `make book && make test-site`.
 from __future__ import annotations
 
 import pytest
-
 from test_site import HTML, SHOTS, browser, page  # noqa: F401  (pytest fixtures, shared with the site test)
 
 EXPLORER_PAGES = {
@@ -49,7 +48,9 @@ def test_explorer_responds_without_a_kernel(page, name: str) -> None:  # noqa: F
         explorer.locator("button[data-action]").click()
         cover = explorer.locator("[data-cover]")
         assert cover.evaluate("c => getComputedStyle(c).display") == "block", f"{name}: Train did not start a replay"
-        page.wait_for_function("c => parseFloat(getComputedStyle(c).width) < 1", arg=cover.element_handle(), timeout=20000)
+        page.wait_for_function(
+            "c => parseFloat(getComputedStyle(c).width) < 1", arg=cover.element_handle(), timeout=20000
+        )
 
     explorer.screenshot(path=str(SHOTS / f"{name.replace('/', '__')}__explorer.png"))
     page.wait_for_timeout(500)  # anything the page fetches late (fonts, MathJax parts) has started by now

@@ -68,7 +68,9 @@ def test_page_renders(page, name: str) -> None:
     if page.locator("main .math").count():
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
         page.evaluate("() => MathJax.startup.promise")
-        assert page.locator("main mjx-container").count() >= page.locator("main .math").count(), f"{name}: math not typeset"
+        assert page.locator("main mjx-container").count() >= page.locator("main .math").count(), (
+            f"{name}: math not typeset"
+        )
 
     # Images: every <img> loaded (natural size > 0); local files only, nothing fetched from the web.
     broken = page.evaluate(
@@ -81,10 +83,10 @@ def test_page_renders(page, name: str) -> None:
     # No Python error on the page.
     text = main.inner_text()
     for marker in ("Traceback (most recent call last)", "Error:", "Exception:"):
-        lines = [l for l in text.splitlines() if marker in l and not re.match(r"^\s*(#|>>>)", l)]
-        assert not lines or marker == "Error:" and not page.locator("main .output.traceback, main .output.error").count(), (
-            f"{name}: the page shows an error: {lines[:3]}"
-        )
+        lines = [line for line in text.splitlines() if marker in line and not re.match(r"^\s*(#|>>>)", line)]
+        assert (
+            not lines or marker == "Error:" and not page.locator("main .output.traceback, main .output.error").count()
+        ), f"{name}: the page shows an error: {lines[:3]}"
     assert page.locator("main .output.traceback, main .output.error, main .cell_output .error").count() == 0, (
         f"{name}: a cell's error output is on the page"
     )

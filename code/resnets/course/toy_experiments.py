@@ -9,7 +9,7 @@ chapter (and every chapter that trains the same net) reads them back.
                relative_changes            how far each layer of a trained net is from the identity
     Chapter 3  init_gradient_profile       per-layer gradient norms at initialisation
     Chapter 4  path_gradient_by_length,    the unrolled view: gradient per path length,
-               lesion_errors               and deleting blocks from trained nets
+               toy_lesion_errors           and deleting blocks from trained nets
     Chapter 5  signal_norms, skip_path_gradient_ratio
                                            what the identity path carries, pre vs post
 """
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cache import cached
+from ..errors import ConfigError
+from ..probes import GradientNormMonitor
 from . import toy
-from .cache import cached
-from .probes import GradientNormMonitor
 
 #: The spiral set every chapter trains on, and the nets' width and learning rate.
 SPIRAL_POINTS = 256
@@ -32,7 +33,7 @@ LR = 5e-3
 
 
 @dataclass(frozen=True)
-class Settings:
+class ToySettings:
     """How big Part 1's experiments are in one profile."""
 
     depths: tuple[int, ...]  # depths of the degradation sweep
@@ -42,17 +43,19 @@ class Settings:
 
 
 SETTINGS = {
-    "quick": Settings(depths=(4, 8, 16, 32, 64), seeds=(0, 1), steps=300, profile_depths=(4, 8, 16, 32, 64, 128, 256)),
-    "full": Settings(
+    "quick": ToySettings(
+        depths=(4, 8, 16, 32, 64), seeds=(0, 1), steps=300, profile_depths=(4, 8, 16, 32, 64, 128, 256)
+    ),
+    "full": ToySettings(
         depths=(4, 8, 16, 32, 64), seeds=(0, 1, 2, 3, 4), steps=600, profile_depths=(4, 8, 16, 32, 64, 128, 256)
     ),
 }
 
 
-def settings(profile: str) -> Settings:
+def toy_settings(profile: str) -> ToySettings:
     """The experiment sizes for ``rt.profile`` ("quick" or "full")."""
     if profile not in SETTINGS:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(SETTINGS)}")
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(SETTINGS)}")
     return SETTINGS[profile]
 
 
@@ -98,7 +101,7 @@ def _train_spirals(depth: int, residual: bool, seed: int, steps: int, lr: float,
             early[step] = np.linalg.norm(net.blocks[0].linear.dW)
             late[step] = np.linalg.norm(net.blocks[-1].linear.dW)
 
-    losses = toy.train(net, X, y, toy.bce_with_logits, steps, lr, callback=watch)
+    losses = toy.fit(net, X, y, toy.bce_with_logits, steps, lr, callback=watch)
     return SpiralRun(net.theta.copy(), losses, early, late)
 
 
@@ -180,7 +183,7 @@ def _identity_fit(
 ) -> tuple[np.ndarray, np.ndarray]:
     X = identity_data()
     stack = toy.Stack(depth, IDENTITY_DIM, residual=residual, norm=False, seed=seed)
-    losses = toy.train(stack, X, X, toy.mse, steps, lr, weight_decay=weight_decay)
+    losses = toy.fit(stack, X, X, toy.mse, steps, lr, weight_decay=weight_decay)
     weight_norms = np.array([np.linalg.norm(b.linear.W) for b in stack.blocks])
     return losses / np.mean(np.sum(X * X, axis=1)), weight_norms
 
@@ -216,8 +219,11 @@ def weight_decay_sweep(
     """Fit y = x with ``depth`` plain and residual layers at each weight decay. Returns
     ({(decay, residual): final relative error}, {(decay, residual): mean ||W|| of a layer}),
     both averaged over the seeds."""
-    runs = {(lam, skip): [identity_fit(depth, skip, seed, weight_decay=lam) for seed in seeds]
-            for lam in decays for skip in (False, True)}
+    runs = {
+        (lam, skip): [identity_fit(depth, skip, seed, weight_decay=lam) for seed in seeds]
+        for lam in decays
+        for skip in (False, True)
+    }
     error = {key: float(np.mean([curve[-1] for curve, _ in fits])) for key, fits in runs.items()}
     weight = {key: float(np.mean([norms.mean() for _, norms in fits])) for key, fits in runs.items()}
     return error, weight
@@ -277,7 +283,7 @@ def monitored_torch_run(depth: int, residual: bool, steps: int, seed: int = 0, l
     X, y = spirals()
     model = toy.to_torch(toy.Net(depth, WIDTH, residual=residual, seed=seed))
     monitor = GradientNormMonitor(model)  # the first and the last linear layer, unless told otherwise
-    losses = toy.train_torch(model, X, y, steps, lr, callback=lambda step, loss: monitor.record())
+    losses = toy.fit_torch(model, X, y, steps, lr, callback=lambda step, loss: monitor.record())
     return MonitoredRun(losses, np.array(monitor.history["early"]), np.array(monitor.history["late"]))
 
 
@@ -300,9 +306,7 @@ def path_counts(n_blocks: int) -> np.ndarray:
     return np.array([math.comb(n_blocks, k) for k in range(n_blocks + 1)], dtype=float)
 
 
-def path_gradient_by_length(
-    net: toy.Net, X: np.ndarray, y: np.ndarray, samples: int = 20, seed: int = 0
-) -> np.ndarray:
+def path_gradient_by_length(net: toy.Net, X: np.ndarray, y: np.ndarray, samples: int = 20, seed: int = 0) -> np.ndarray:
     """(n+1,) mean gradient norm at the first block's input carried by ONE path of length k.
 
     Veit et al. 2016's measurement: for each k, pick k of the n blocks at random; the
@@ -322,7 +326,7 @@ def path_gradient_by_length(
     return norms
 
 
-def lesion_errors(net: toy.Net, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def toy_lesion_errors(net: toy.Net, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(depth,) error rate on (X, y) with block i deleted, for each i.
 
     Deleting a block leaves its input unchanged: for a residual block that removes F(x)
@@ -344,7 +348,7 @@ def random_lesion_errors(
     ``counts``; the blocks are drawn from ``among`` (block indices; default: all)."""
     candidates = np.arange(net.depth) if among is None else np.asarray(among)
     if max(counts) > len(candidates):
-        raise ValueError(f"cannot delete {max(counts)} blocks out of {len(candidates)} candidates")
+        raise ConfigError(f"cannot delete {max(counts)} blocks out of {len(candidates)} candidates")
     rng = np.random.default_rng(seed)
     return np.array(
         [
@@ -385,4 +389,3 @@ def skip_path_gradient_ratio(net: toy.Net, X: np.ndarray, y: np.ndarray) -> np.n
         g = block.backward(g, route="skip")
         ratios.append(np.linalg.norm(g) / top)
     return np.array(ratios)
-

@@ -10,8 +10,8 @@ needs and a ``backward`` that turns the gradient of its output into the gradient
     Block                    one hidden layer of our nets, with or without the skip connection
     Stack                    blocks one after the other (Chapter 2 trains a bare stack)
     Net                      input layer, a stack of blocks, a classifier head
-    Adam, train              full-batch training
-    to_torch, train_torch    the same nets in PyTorch, to check our gradients against autograd
+    Adam, fit                full-batch training
+    to_torch, fit_torch      the same nets in PyTorch, to check our gradients against autograd
                              and to use the package's torch probes on them
 
 A block is one layer deep (one weight matrix), in the pre-activation order of He et al. 2016:
@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+
 Route = Literal["both", "skip", "branch"]
 Order = Literal["pre", "post"]
 
@@ -56,7 +58,7 @@ def two_spirals(n: int = 256, turns: float = 2.0, noise: float = 0.04, seed: int
     outer turns, which are the hard part, are not starved of points.
     """
     if n < 2 or n % 2:
-        raise ValueError(f"n must be a positive even number (half the points go to each spiral); got {n}")
+        raise ConfigError(f"n must be a positive even number (half the points go to each spiral); got {n}")
     rng = np.random.default_rng(seed)
     half = n // 2
     angle = np.sqrt(rng.uniform(0.0, 1.0, half)) * turns * 2 * np.pi  # sqrt: uniform along the arm
@@ -186,7 +188,7 @@ class Block:
         branch_gain: float = 2.0,
     ) -> None:
         if order not in ("pre", "post"):
-            raise ValueError(f"order must be 'pre' (He et al. 2016) or 'post' (He et al. 2015); got {order!r}")
+            raise ConfigError(f"order must be 'pre' (He et al. 2016) or 'post' (He et al. 2015); got {order!r}")
         self.residual, self.order = residual, order
         self.norm = LayerNorm() if norm else Identity()
         self.relu = ReLU()
@@ -205,7 +207,7 @@ class Block:
 
     def backward(self, g: np.ndarray, route: Route = "both") -> np.ndarray:
         if route != "both" and not self.residual:
-            raise ValueError(f"route={route!r} needs a residual block")
+            raise ConfigError(f"route={route!r} needs a residual block")
         if self.order == "post":
             g = self.out_relu.backward(g)
         if route == "skip":  # the identity path alone: dy/dx = I
@@ -240,7 +242,7 @@ class Stack:
         seed: int = 0,
     ) -> None:
         if depth < 0 or width < 1:
-            raise ValueError(f"need depth >= 0 and width >= 1; got depth={depth}, width={width}")
+            raise ConfigError(f"need depth >= 0 and width >= 1; got depth={depth}, width={width}")
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.depth, self.width, self.residual = depth, width, residual
         # Without normalisation, He-initialised branches would double the signal's variance
@@ -408,7 +410,7 @@ class Adam:
 LossFn = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 
 
-def train(
+def fit(
     model: Model,
     X: np.ndarray,
     Y: np.ndarray,
@@ -479,7 +481,7 @@ def to_torch(net: Net) -> nn.Sequential:
     return model
 
 
-def train_torch(
+def fit_torch(
     model: nn.Module,
     X: np.ndarray,
     y: np.ndarray,
@@ -487,7 +489,7 @@ def train_torch(
     lr: float = 1e-2,
     callback: Callable[[int, float], None] | None = None,
 ) -> np.ndarray:
-    """``train`` for a PyTorch toy net on a 0/1-labelled set: full-batch Adam, the same
+    """``fit`` for a PyTorch toy net on a 0/1-labelled set: full-batch Adam, the same
     half-cosine learning rate. Tiny nets like these run fastest on the CPU, where they stay."""
     inputs = torch.as_tensor(X, dtype=torch.float64)
     targets = torch.as_tensor(y, dtype=torch.float64)
@@ -502,7 +504,9 @@ def train_torch(
     return losses
 
 
-def _torch_step(model: nn.Module, optimiser: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor, lr: float) -> float:
+def _torch_step(
+    model: nn.Module, optimiser: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor, lr: float
+) -> float:
     for group in optimiser.param_groups:
         group["lr"] = lr
     loss = nn.functional.binary_cross_entropy_with_logits(model(inputs)[:, 0], targets)

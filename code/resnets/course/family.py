@@ -19,27 +19,19 @@ from typing import Any
 
 import torch
 
-from .blocks import SHORTCUT_OPTIONS, ZeroPadShortcut
-from .cache import cached
-from .flops import count_flops
-from .models import CIFAR_PAPER_DEPTHS, IMAGENET_LAYERS, ResNet, build_model, count_parameters
-from .probes import trace_shapes, weight_layers
-from .tables import format_shape, format_table
+from ..blocks import SHORTCUT_OPTIONS, ZeroPadShortcut
+from ..cache import cached
+from ..flops import count_flops
+from ..models import CIFAR_PAPER_DEPTHS, IMAGENET_LAYERS, ResNet, build_model, count_parameters, input_size
+from ..probes import trace_shapes, weight_layers
+from ..reproduce import PAPER_TABLE6_PARAMETERS
+from ..tables import format_shape, format_table
 
 #: He et al. 2015, Table 1: "FLOPs" (multiply-adds) at 224x224, in units of 1e9.
 PAPER_IMAGENET_GMACS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
-#: Parameters in millions: He et al. 2015, Table 6 (CIFAR-10), and He et al. 2016, Table 3
-#: (the pre-activation ResNet-164 and ResNet-1001).
-PAPER_CIFAR_MPARAMS = {
-    "resnet20": 0.27,
-    "resnet32": 0.46,
-    "resnet44": 0.66,
-    "resnet56": 0.85,
-    "resnet110": 1.7,
-    "resnet1202": 19.4,
-    "preact_resnet164": 1.7,
-    "preact_resnet1001": 10.2,
-}
+#: Parameters in millions: He et al. 2015, Table 6 (CIFAR-10; kept with the rest of Table 6 in
+#: ``reproduce``), and He et al. 2016, Table 3 (the pre-activation ResNet-164 and ResNet-1001).
+PAPER_CIFAR_MPARAMS = {**PAPER_TABLE6_PARAMETERS, "preact_resnet164": 1.7, "preact_resnet1001": 10.2}
 #: He et al. 2015, Table 3: ImageNet validation error (%, 10-crop testing), (top-1, top-5).
 PAPER_TABLE3 = {
     "plain-34": (28.54, 10.02),
@@ -52,11 +44,6 @@ PAPER_TABLE3 = {
 }
 CIFAR_FAMILY = (*(f"resnet{d}" for d in CIFAR_PAPER_DEPTHS), "preact_resnet164", "preact_resnet1001")
 IMAGENET_FAMILY = tuple(f"resnet{d}" for d in IMAGENET_LAYERS)
-
-
-def input_size(model: ResNet) -> int:
-    """The image size a model was designed for: 224 with the ImageNet stem, 32 otherwise."""
-    return 224 if isinstance(model.maxpool, torch.nn.MaxPool2d) else 32
 
 
 def main_path_depth(model: ResNet) -> int:
@@ -112,8 +99,15 @@ def cifar_family_table(names: Sequence[str] = CIFAR_FAMILY) -> str:
         s = summarize(name)
         paper = PAPER_CIFAR_MPARAMS.get(name)
         rows.append(
-            (name, s.depth, s.blocks_per_stage[0], s.block, f"{s.parameters:,}",
-             None if paper is None else f"{paper}M", f"{s.macs / 1e6:,.1f}M")
+            (
+                name,
+                s.depth,
+                s.blocks_per_stage[0],
+                s.block,
+                f"{s.parameters:,}",
+                None if paper is None else f"{paper}M",
+                f"{s.macs / 1e6:,.1f}M",
+            )
         )
     headers = ["model", "depth", "n", "block", "parameters", "paper", "MACs"]
     return format_table(headers, rows)
@@ -128,8 +122,16 @@ def imagenet_family_table(names: Sequence[str] = IMAGENET_FAMILY) -> str:
         bottleneck = s.block == "Bottleneck"
         paper_stride = summarize(name, stride_in_1x1=True) if bottleneck else s
         rows.append(
-            (name, s.depth, s.block, "-".join(map(str, s.blocks_per_stage)), f"{s.parameters:,}",
-             f"{s.macs / 1e9:.2f}G", f"{paper_stride.macs / 1e9:.2f}G", f"{PAPER_IMAGENET_GMACS[name]}G")
+            (
+                name,
+                s.depth,
+                s.block,
+                "-".join(map(str, s.blocks_per_stage)),
+                f"{s.parameters:,}",
+                f"{s.macs / 1e9:.2f}G",
+                f"{paper_stride.macs / 1e9:.2f}G",
+                f"{PAPER_IMAGENET_GMACS[name]}G",
+            )
         )
     headers = ["model", "depth", "block", "blocks", "parameters", "MACs", "MACs (v1)", "paper"]
     return format_table(headers, rows)
@@ -229,8 +231,15 @@ def shortcut_cost_table(name: str) -> str:
     costs = shortcut_costs(name)
     base = costs[0]
     rows = [
-        (c.option, c.projections, c.zero_pads, f"{c.parameters:,}", f"+{c.parameters - base.parameters:,}",
-         f"{(c.parameters - base.parameters) / base.parameters:+.1%}", f"+{(c.macs - base.macs) / 1e6:,.1f}M")
+        (
+            c.option,
+            c.projections,
+            c.zero_pads,
+            f"{c.parameters:,}",
+            f"+{c.parameters - base.parameters:,}",
+            f"{(c.parameters - base.parameters) / base.parameters:+.1%}",
+            f"+{(c.macs - base.macs) / 1e6:,.1f}M",
+        )
         for c in costs
     ]
     headers = ["option", "1x1 convs", "zero-pads", "parameters", "vs A", "vs A (%)", "mult-adds vs A"]

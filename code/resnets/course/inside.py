@@ -11,7 +11,7 @@ returns plain numbers; the expensive ones are ``@cached``. The figures take thos
     how big are the responses?        response_profile   plot_response_stds   (He et al. 2015, Fig. 7)
     how much does each block change?  block_ratios       plot_block_ratios
     did the gradient reach layer 1?   Trained.metrics    plot_gradient_norms
-    can the net lose a block?         lesion_profile     plot_lesions         (Veit et al. 2016)
+    can the net lose a block?         lesion_profile     plot_lesion_panels   (Veit et al. 2016)
     what does the loss look like?     landscape          plot_landscape_1d/2d (Li et al. 2018)
     what does it get wrong?           test_predictions   plot_confusion, mistakes_grid
 """
@@ -30,13 +30,14 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from . import viz
-from .cache import cached
-from .checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
-from .data import CLASSES, denormalize, load_cifar10, make_splits, normalize
-from .landscape import loss_surface, random_directions
-from .probes import lesion_errors, predict, residual_ratios, response_stds, stage_outputs
-from .reproduce import cpu_run_name
+from .. import viz
+from ..cache import cached
+from ..checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
+from ..data import CLASSES, load_cifar10, make_splits, normalize
+from ..errors import ConfigError
+from ..landscape import loss_surface, random_directions
+from ..probes import lesion_errors, predict, residual_ratios, response_stds, stage_outputs
+from ..reproduce import cpu_run_name
 from .widgets import Control, Explorer
 
 #: The nets of the chapter, in the order they are drawn: plain then residual, shallow then deep.
@@ -45,7 +46,7 @@ CHANCE_ERROR = 1 - 1 / len(CLASSES)
 
 
 @dataclass(frozen=True)
-class Settings:
+class ProbeSettings:
     """How many images and grid points each experiment uses in one profile."""
 
     response_images: int  # response stds (class-balanced test subset; 10000 = all)
@@ -60,17 +61,33 @@ class Settings:
 
 
 SETTINGS = {
-    "quick": Settings(response_images=500, test_images=1000, ratio_images=200, lesion_images=500, lesion_archs=("plain20", "resnet20"),
-                      landscape_images=100, line_points=13, grid_points=7),
-    "full": Settings(response_images=10000, test_images=10000, ratio_images=1000, lesion_images=10000, lesion_archs=ARCHS,
-                     landscape_images=2500, line_points=41, grid_points=21),
+    "quick": ProbeSettings(
+        response_images=500,
+        test_images=1000,
+        ratio_images=200,
+        lesion_images=500,
+        lesion_archs=("plain20", "resnet20"),
+        landscape_images=100,
+        line_points=13,
+        grid_points=7,
+    ),
+    "full": ProbeSettings(
+        response_images=10000,
+        test_images=10000,
+        ratio_images=1000,
+        lesion_images=10000,
+        lesion_archs=ARCHS,
+        landscape_images=2500,
+        line_points=41,
+        grid_points=21,
+    ),
 }
 
 
-def settings(profile: str) -> Settings:
+def probe_settings(profile: str) -> ProbeSettings:
     """The experiment sizes for ``rt.profile`` ("quick" or "full")."""
     if profile not in SETTINGS:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(SETTINGS)}")
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(SETTINGS)}")
     return SETTINGS[profile]
 
 
@@ -139,7 +156,8 @@ def trained(arch: str, manifest: str | None = None) -> Trained:
         raise CheckpointError(
             f"no shipped checkpoint named {name!r} (shipped: {shipped}). Make it with the course's CPU recipe: "
             f"`tools/train_cpu_runs.sh {arch}` (or `python -m resnets train --model {arch} --schedule cpu --eval-train "
-            f"--eval-train-size 5000 --out runs/cpu/{arch}`), then `python -m resnets ship runs/cpu/{arch} --name {name}`."
+            f"--eval-train-size 5000 --out runs/cpu/{arch}`), then `python -m resnets ship runs/cpu/{arch} --name "
+            f"{name}`."
         )
     return Trained(name, entries[name]["arch"], entries[name]["sha256"], manifest)
 
@@ -159,8 +177,10 @@ def comparable_depths(nets: Sequence[Trained]) -> list[int]:
         untrained = [f"{net.arch} ({net.test_error:.0%} test error)" for net in pair if net.test_error > LEARNED_ERROR]
         if untrained:
             verb, pronoun = ("has", "it") if len(untrained) == 1 else ("have", "them")
-            print(f"Not compared at depth {depth}: {' and '.join(untrained)} {verb} not learned yet; "
-                  f"train {pronoun} longer.")
+            print(
+                f"Not compared at depth {depth}: {' and '.join(untrained)} {verb} not learned yet; "
+                f"train {pronoun} longer."
+            )
         elif len({net.residual for net in pair}) == 2:
             depths.append(depth)
     return depths
@@ -183,7 +203,7 @@ def evaluation_set(split: str, images: int) -> tuple[Tensor, Tensor]:
         return make_splits(data, test_subset=None if full else images).test
     if split == "train":
         return make_splits(data, train_subset=images).train
-    raise ValueError(f"split must be 'test' or 'train'; got {split!r}")
+    raise ConfigError(f"split must be 'test' or 'train'; got {split!r}")
 
 
 def _batches(images: Tensor, device: str, batch_size: int = 500):
@@ -230,12 +250,13 @@ def block_ratios(net: Trained, images: int, device: str = "cpu") -> list[tuple[s
 def lesion_profile(net: Trained, images: int, device: str = "cpu") -> tuple[float, list[float]]:
     """Test error intact, and with each block deleted in turn (Veit et al. 2016)."""
     test_images, labels = evaluation_set("test", images)
-    return lesion_errors(net.load(device), test_images, labels)
+    return lesion_errors(net.load(device), normalize(test_images), labels)
 
 
 @cached
-def landscape(net: Trained, images: int, line_points: int, grid_points: int, span: float = 1.0, seed: int = 0,
-              device: str = "cpu") -> dict[str, dict[str, np.ndarray]]:
+def landscape(
+    net: Trained, images: int, line_points: int, grid_points: int, span: float = 1.0, seed: int = 0, device: str = "cpu"
+) -> dict[str, dict[str, np.ndarray]]:
     """Training loss around the trained weights along filter-normalised random directions.
 
     Returns {"line": loss_surface(...) along d1 at ``line_points`` points of [-span, span],
@@ -243,11 +264,12 @@ def landscape(net: Trained, images: int, line_points: int, grid_points: int, spa
     depend on ``seed`` only; ``images`` training images, class-balanced.
     """
     train_images, labels = evaluation_set("train", images)
+    x = normalize(train_images)
     model = net.load(device)
     directions = random_directions(model, count=2, seed=seed)
     return {
-        "line": loss_surface(model, train_images, labels, directions[:1], np.linspace(-span, span, line_points)),
-        "grid": loss_surface(model, train_images, labels, directions, np.linspace(-span, span, grid_points)),
+        "line": loss_surface(model, x, labels, directions[:1], np.linspace(-span, span, line_points)),
+        "grid": loss_surface(model, x, labels, directions, np.linspace(-span, span, grid_points)),
     }
 
 
@@ -255,7 +277,7 @@ def landscape(net: Trained, images: int, line_points: int, grid_points: int, spa
 def test_predictions(net: Trained, images: int, device: str = "cpu") -> tuple[Tensor, Tensor]:
     """(logits (N, 10), labels (N,)) of ``net`` on ``images`` class-balanced test images."""
     test_images, labels = evaluation_set("test", images)
-    return predict(net.load(device), test_images), labels
+    return predict(net.load(device), normalize(test_images)), labels
 
 
 def branch_output_stds(profile: Sequence[tuple[str, float]]) -> np.ndarray:
@@ -328,12 +350,16 @@ def plot_response_stds(profiles: Mapping[Trained, Sequence[float]]) -> Figure:
     with viz.style():
         for net, stds in profiles.items():
             stds = np.asarray(stds, dtype=float)
-            style = dict(color=shade(net), lw=1.6, marker="o", ms=2.5, label=_label(net),
-                         ls="-" if net.residual else "--")
+            style = dict(
+                color=shade(net), lw=1.6, marker="o", ms=2.5, label=_label(net), ls="-" if net.residual else "--"
+            )
             ordered.plot(np.arange(1, len(stds) + 1), stds, **style)
             ranked.plot(np.arange(1, len(stds) + 1), np.sort(stds)[::-1], **style)
-        ordered.set(xlabel="layer index (input side → output side)", ylabel="std of the layer's response",
-                    title="In layer order")
+        ordered.set(
+            xlabel="layer index (input side → output side)",
+            ylabel="std of the layer's response",
+            title="In layer order",
+        )
         ranked.set(xlabel="layer index (sorted by magnitude)", title="Sorted by magnitude")
         every = np.concatenate([np.asarray(v, dtype=float) for v in profiles.values()])
         for ax in (ordered, ranked):
@@ -343,8 +369,9 @@ def plot_response_stds(profiles: Mapping[Trained, Sequence[float]]) -> Figure:
             else:
                 ax.set_ylim(bottom=0)
         ranked.legend(ncols=2)
-        fig.suptitle("Response of each 3×3 layer (after BN, before ReLU and addition) on CIFAR-10 test images",
-                     fontweight="bold")
+        fig.suptitle(
+            "Response of each 3×3 layer (after BN, before ReLU and addition) on CIFAR-10 test images", fontweight="bold"
+        )
     return fig
 
 
@@ -354,12 +381,23 @@ def plot_block_ratios(ratios: Mapping[Trained, Sequence[float]]) -> Figure:
     with viz.style():
         for net, values in ratios.items():
             values = np.asarray(values, dtype=float)
-            ax.plot(np.arange(1, len(values) + 1), values, color=shade(net), marker="o", ms=3, lw=1.6,
-                    ls="-" if net.residual else "--", label=_label(net))
+            ax.plot(
+                np.arange(1, len(values) + 1),
+                values,
+                color=shade(net),
+                marker="o",
+                ms=3,
+                lw=1.6,
+                ls="-" if net.residual else "--",
+                label=_label(net),
+            )
         ax.axhline(1.0, ls=":", lw=1.2, color=viz.COLORS["reference"])
         viz.log_axis(ax)
-        ax.set(xlabel="block (input side → output side)", ylabel="‖F(x)‖ / ‖x‖  (log scale)",
-               title="How much each block changes the signal it receives")
+        ax.set(
+            xlabel="block (input side → output side)",
+            ylabel="‖F(x)‖ / ‖x‖  (log scale)",
+            title="How much each block changes the signal it receives",
+        )
         ax.legend(ncols=2)
     return fig
 
@@ -373,9 +411,17 @@ def plot_gradient_norms(nets: Sequence[Trained]) -> Figure:
         for ax, depth in zip(axes[0], depths):
             for net in (n for n in nets if n.depth == depth):
                 epochs = [m["epoch"] for m in net.metrics]
-                for key, where, style in (("grad_norm_early", "first layer", "o-"), ("grad_norm_late", "last layer", "s--")):
-                    ax.plot(epochs, [m[key] for m in net.metrics], style, color=viz.COLORS[net.kind],
-                            label=f"{_label(net)}, {where}")
+                for key, where, style in (
+                    ("grad_norm_early", "first layer", "o-"),
+                    ("grad_norm_late", "last layer", "s--"),
+                ):
+                    ax.plot(
+                        epochs,
+                        [m[key] for m in net.metrics],
+                        style,
+                        color=viz.COLORS[net.kind],
+                        label=f"{_label(net)}, {where}",
+                    )
             viz.log_axis(ax)
             ax.set(xlabel="epoch", title=f"{depth} layers", xticks=epochs)
             ax.legend(fontsize=9)
@@ -383,21 +429,16 @@ def plot_gradient_norms(nets: Sequence[Trained]) -> Figure:
     return fig
 
 
-def plot_lesions(lesions: Mapping[Trained, tuple[float, Sequence[float]]]) -> Figure:
-    """Test error with one block deleted, block by block; one panel per net. Dashed: the
-    intact net; dotted: chance (90%). Thin lines separate the stages."""
+def plot_lesion_panels(lesions: Mapping[Trained, tuple[float, Sequence[float]]]) -> Figure:
+    """``viz.plot_lesions`` for each net, one panel per net; thin lines separate the stages."""
     fig, axes = viz.figure(len(lesions), figsize=(5.5 * len(lesions), 4), sharey=True, squeeze=False)
     with viz.style():
         for ax, (net, (intact, errors)) in zip(axes[0], lesions.items()):
-            blocks = np.arange(1, len(errors) + 1)
-            ax.bar(blocks, errors, width=0.8, color=viz.COLORS[net.kind])
-            ax.axhline(intact, ls="--", lw=1.2, color="black", label=f"nothing deleted: {intact:.0%}")
-            ax.axhline(CHANCE_ERROR, ls=":", lw=1.2, color=viz.COLORS["reference"], label="chance: 90%")
+            viz.plot_lesions(ax, errors, intact, net.kind, CHANCE_ERROR, title=_label(net))
             per_stage = len(errors) // 3
             for boundary in (per_stage + 0.5, 2 * per_stage + 0.5):
                 ax.axvline(boundary, lw=0.8, color=viz.COLORS["reference"])
-            ax.set(xlabel="deleted block", title=_label(net), ylim=(0, 1.2), xlim=(0.4, len(errors) + 0.6),
-                   yticks=np.linspace(0, 1, 6))
+            ax.set(ylim=(0, 1.2), yticks=np.linspace(0, 1, 6))
             ax.legend(loc="upper center", ncols=2, fontsize=9)
         axes[0, 0].set_ylabel("test error with the block deleted")
     return fig
@@ -415,11 +456,18 @@ def plot_landscape_1d(surfaces: Mapping[Trained, Mapping[str, np.ndarray]]) -> F
         alphas = next(iter(surfaces.values()))["coordinates"]
         for ax in (left, right):
             ax.set_xticks(np.linspace(alphas[0], alphas[-1], 5))
-        left.set(xlabel="α (step along the direction)", ylabel="training loss (nats, log scale)",
-                 title="Loss along a random direction")
+        left.set(
+            xlabel="α (step along the direction)",
+            ylabel="training loss (nats, log scale)",
+            title="Loss along a random direction",
+        )
         right.axhline(CHANCE_ERROR, ls=":", lw=1.2, color=viz.COLORS["reference"])
-        right.set(xlabel="α (step along the direction)", ylabel="training error", ylim=(0, 1),
-                  title="Error along the same direction")
+        right.set(
+            xlabel="α (step along the direction)",
+            ylabel="training error",
+            ylim=(0, 1),
+            title="Error along the same direction",
+        )
         left.legend()
     return fig
 
@@ -461,8 +509,9 @@ def plot_confusion(matrix: Tensor | np.ndarray, title: str = "") -> Figure:
         image = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
         for (i, j), value in np.ndenumerate(share):
             if value >= 1:
-                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8,
-                        color="white" if value > 50 else "black")
+                ax.text(
+                    j, i, f"{value:.0f}", ha="center", va="center", fontsize=8, color="white" if value > 50 else "black"
+                )
         ticks = np.arange(len(CLASSES))
         ax.set_xticks(ticks, CLASSES, rotation=45, ha="right")
         ax.set_yticks(ticks, CLASSES)
@@ -472,18 +521,22 @@ def plot_confusion(matrix: Tensor | np.ndarray, title: str = "") -> Figure:
     return fig
 
 
-def mistakes_grid(images: Tensor, labels: Tensor, mistakes: Sequence[tuple[int, int, float]], columns: int = 8) -> Figure:
+def mistakes_grid(
+    images: Tensor, labels: Tensor, mistakes: Sequence[tuple[int, int, float]], columns: int = 8
+) -> Figure:
     """The test images of ``probes.confident_mistakes``, titled "true → predicted, confidence"."""
     rows = -(-len(mistakes) // columns)
     picked = [images[i].numpy() for i, _, _ in mistakes]
     blank = np.full_like(picked[0], 255)
     cells = picked + [blank] * (rows * columns - len(picked))
-    titles = [f"{CLASSES[labels[i]]} →\n{CLASSES[p]} {c:.0%}" for i, p, c in mistakes] + [""] * (len(cells) - len(picked))
+    titles = [f"{CLASSES[labels[i]]} →\n{CLASSES[p]} {c:.0%}" for i, p, c in mistakes] + [""] * (
+        len(cells) - len(picked)
+    )
     grid = np.stack(cells).reshape(rows, columns, *picked[0].shape)
     return viz.image_grid(grid, titles=[titles[r * columns : (r + 1) * columns] for r in range(rows)], cell=1.3)
 
 
-def _mosaic(maps: np.ndarray, columns: int = 8) -> np.ndarray:
+def mosaic(maps: np.ndarray, columns: int = 8) -> np.ndarray:
     """(C, H, W) maps -> one (rows*(H+1)-1, columns*(W+1)-1) image, NaN in the gaps."""
     channels, h, w = maps.shape
     columns = min(columns, channels)
@@ -500,19 +553,22 @@ def strongest_channels(maps: Mapping[str, np.ndarray], count: int = 16) -> dict[
     return {name: np.sort(np.argsort(value.mean(axis=(0, 2, 3)))[::-1][:count]) for name, value in maps.items()}
 
 
-def draw_feature_maps(image: np.ndarray, caption: str, stage: str, maps: np.ndarray, channels: np.ndarray,
-                      total_channels: int) -> Figure:
+def draw_feature_maps(
+    image: np.ndarray, caption: str, stage: str, maps: np.ndarray, channels: np.ndarray, total_channels: int
+) -> Figure:
     """One image (H, W, 3 uint8) beside the chosen channels (C, h, w) of one stage's output."""
     fig, (left, right) = viz.figure(2, figsize=(10, 2.7), gridspec_kw={"width_ratios": [1, 4.2]})
     with viz.style():
         left.imshow(image, interpolation="nearest")
         left.set_title(caption, fontsize=11)
-        mosaic = _mosaic(maps)
+        tiles = mosaic(maps)
         cmap = matplotlib.colormaps["magma"].with_extremes(bad="white")
-        right.imshow(mosaic, cmap=cmap, vmin=0, vmax=max(float(np.nanmax(mosaic)), 1e-6), interpolation="nearest")
+        right.imshow(tiles, cmap=cmap, vmin=0, vmax=max(float(np.nanmax(tiles)), 1e-6), interpolation="nearest")
         h, w = maps.shape[1:]
-        right.set_title(f"after {stage}: {len(channels)} of its {total_channels} channels, {h}×{w} each "
-                        "(bright = strong response)", fontsize=11)
+        right.set_title(
+            f"after {stage}: {len(channels)} of its {total_channels} channels, {h}×{w} each (bright = strong response)",
+            fontsize=11,
+        )
         for ax in (left, right):
             ax.set_xticks([]), ax.set_yticks([])
             ax.grid(False)
@@ -521,7 +577,9 @@ def draw_feature_maps(image: np.ndarray, caption: str, stage: str, maps: np.ndar
     return fig
 
 
-def feature_map_explorer(net: Trained, images: Tensor, labels: Tensor, device: str = "cpu", channels: int = 16) -> Explorer:
+def feature_map_explorer(
+    net: Trained, images: Tensor, labels: Tensor, device: str = "cpu", channels: int = 16
+) -> Explorer:
     """Pick a test image and a stage; see what ``net`` passes on there.
 
     images: a few uint8 (N, 32, 32, 3) test images, labels (N,). Every stage's maps are
@@ -534,8 +592,9 @@ def feature_map_explorer(net: Trained, images: Tensor, labels: Tensor, device: s
 
     def frame(image: str, stage: str) -> Figure:
         i = choices.index(image)
-        return draw_feature_maps(images[i].numpy(), image, stage, maps[stage][i, chosen[stage]],
-                                 chosen[stage], maps[stage].shape[1])
+        return draw_feature_maps(
+            images[i].numpy(), image, stage, maps[stage][i, chosen[stage]], chosen[stage], maps[stage].shape[1]
+        )
 
     return Explorer(
         controls=[Control("image", choices, "test image", kind="select"), Control("stage", stages, "after")],
@@ -561,17 +620,18 @@ __all__ = [
     "local_minima",
     "lesion_profile",
     "mistakes_grid",
+    "mosaic",
     "most_confused",
     "plot_block_ratios",
     "plot_confusion",
     "plot_gradient_norms",
     "plot_landscape_1d",
     "plot_landscape_2d",
-    "plot_lesions",
+    "plot_lesion_panels",
     "plot_response_stds",
     "response_profile",
     "same_kind_share",
-    "settings",
+    "probe_settings",
     "shade",
     "strongest_channels",
     "test_predictions",

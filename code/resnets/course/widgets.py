@@ -36,8 +36,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import toy, toy_experiments, viz
-from .viz import to_png
+from .. import viz
+from ..errors import ConfigError
+from ..viz import to_png
+from . import toy, toy_experiments
 
 Draw = Callable[..., Figure]
 Show = Callable[[Figure], None]
@@ -63,17 +65,17 @@ class Control:
         values = tuple(self.values)
         object.__setattr__(self, "values", values)
         if not values:
-            raise ValueError(f"control {self.name!r} has no values")
+            raise ConfigError(f"control {self.name!r} has no values")
         kind = self.kind or ("toggle" if values == (False, True) else "slider")
         if kind not in CONTROL_KINDS:
-            raise ValueError(f"control {self.name!r}: kind must be one of {', '.join(CONTROL_KINDS)}; got {kind!r}")
+            raise ConfigError(f"control {self.name!r}: kind must be one of {', '.join(CONTROL_KINDS)}; got {kind!r}")
         if kind == "toggle" and len(values) != 2:
-            raise ValueError(f"control {self.name!r}: a toggle needs exactly two values (off, on); got {values}")
+            raise ConfigError(f"control {self.name!r}: a toggle needs exactly two values (off, on); got {values}")
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "label", self.label or self.name)
         default = values[0] if self.default is None else self.default
         if default not in values:
-            raise ValueError(f"control {self.name!r}: default {default!r} is not one of its values {values}")
+            raise ConfigError(f"control {self.name!r}: default {default!r} is not one of its values {values}")
         object.__setattr__(self, "default", default)
 
     @property
@@ -114,7 +116,7 @@ class Explorer:
         self.controls = tuple(self.controls)
         names = [c.name for c in self.controls]
         if len(set(names)) != len(names):
-            raise ValueError(f"two controls share a name: {names}")
+            raise ConfigError(f"two controls share a name: {names}")
 
     # ----- the grid ----------------------------------------------------------------------
 
@@ -151,7 +153,9 @@ class Explorer:
         uid = f"resnets-explorer-{digest.hexdigest()[:10]}-{next(_ids)}"
         controls = "".join(_control_html(c, i) for i, c in enumerate(self.controls))
         if self.action:
-            controls += f'<button type="button" data-action style="{_BUTTON_STYLE}">{html.escape(self.action.label)}</button>'
+            controls += (
+                f'<button type="button" data-action style="{_BUTTON_STYLE}">{html.escape(self.action.label)}</button>'
+            )
         caption = html.escape(self.caption)
         note = (
             f"Precomputed when the book was built ({len(frames)} frames); "
@@ -235,7 +239,9 @@ _ids = itertools.count()
 def _render(fig: Figure) -> tuple[str, list[float]]:
     """(data URI, plot box) of a figure, which is then closed."""
     if not isinstance(fig, Figure):
-        raise TypeError(f"an explorer's frame function must return a matplotlib Figure; it returned {type(fig).__name__}")
+        raise TypeError(
+            f"an explorer's frame function must return a matplotlib Figure; it returned {type(fig).__name__}"
+        )
     png = to_png(fig)
     box = fig.axes[0].get_position() if fig.axes else None  # figure fractions, origin bottom left
     plt.close(fig)
@@ -284,7 +290,9 @@ def _control_widget(widgets: Any, control: Control) -> Any:
 
 
 _CONTROLS_STYLE = "display:flex;flex-wrap:wrap;gap:1.5em;align-items:center;margin-bottom:0.4em;font-size:0.95em"
-_BUTTON_STYLE = "padding:0.2em 1em;border:1px solid #0072B2;border-radius:4px;background:#0072B2;color:#fff;cursor:pointer"
+_BUTTON_STYLE = (
+    "padding:0.2em 1em;border:1px solid #0072B2;border-radius:4px;background:#0072B2;color:#fff;cursor:pointer"
+)
 
 # Swaps frames as the controls move. Checkboxes map to index 0/1, sliders and drop-downs
 # carry the index as their value. The replay uncovers the plot box from left to right.
@@ -295,7 +303,9 @@ _SCRIPT = """(function () {
   var img = root.querySelector("img");
   var cover = root.querySelector("[data-cover]");
   function key() {
-    return inputs.map(function (el) { return el.type === "checkbox" ? (el.checked ? 1 : 0) : Number(el.value); }).join(",");
+    return inputs.map(function (el) {
+      return el.type === "checkbox" ? (el.checked ? 1 : 0) : Number(el.value);
+    }).join(",");
   }
   function update() {
     var k = key();
@@ -355,16 +365,28 @@ def degradation_explorer(curves: dict[tuple[int, bool], Any], lr: float | None =
                 mean = curves[(other, skip)].mean(axis=0)
                 label = "other depths (mean)" if other == others[0] else None
                 viz.plot_curves(ax, mean, kind, alpha=0.25, linewidth=1.2, label=label)
-                ax.annotate(str(other), (len(mean), mean[-1]), xytext=(3, 0), textcoords="offset points",
-                            va="center", fontsize=8, color=viz.COLORS[kind], alpha=0.6)
+                ax.annotate(
+                    str(other),
+                    (len(mean), mean[-1]),
+                    xytext=(3, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=8,
+                    color=viz.COLORS[kind],
+                    alpha=0.6,
+                )
             runs = curves[(depth, skip)]
             viz.plot_curves(ax, runs, kind, label=f"{depth} layers ({len(runs)} seeds)")
             if live_curve is not None:
                 viz.plot_curves(ax, live_curve, "live", label="training now")
             viz.mark_chance(ax)
             viz.log_axis(ax)
-            ax.set(ylim=ylim, xlim=(1, runs.shape[1]), xlabel="training step (full batch)",
-                   ylabel="training loss (nats, log scale)")
+            ax.set(
+                ylim=ylim,
+                xlim=(1, runs.shape[1]),
+                xlabel="training step (full batch)",
+                ylabel="training loss (nats, log scale)",
+            )
             ax.set_title(f"{viz.LABELS[kind].capitalize()} net, {depth} hidden layers: training loss on two spirals")
             ax.legend(loc="lower left")
         return fig
@@ -381,7 +403,7 @@ def degradation_explorer(curves: dict[tuple[int, bool], Any], lr: float | None =
             if step % 15 == 14 or step == steps - 1:
                 show(draw(depth, skip, np.array(losses)))
 
-        toy.train(net, X, y, toy.bce_with_logits, steps, lr, callback=progress)
+        toy.fit(net, X, y, toy.bce_with_logits, steps, lr, callback=progress)
 
     return Explorer(
         controls=[
@@ -415,8 +437,16 @@ def gradient_flow_explorer(profiles: dict[tuple[int, bool], Any], live_seeds: in
             spread = np.mean([toy_experiments.orders_of_magnitude(p) for p in norms])
             ax.set(ylim=ylim, xlim=(0.4, depth + 0.6))
             ax.set_title(f"{viz.LABELS[kind].capitalize()} net, {depth} layers: gradient norm of each layer")
-            ax.text(0.98, 0.95, f"largest / smallest ≈ $10^{{{spread:.1f}}}$", transform=ax.transAxes, ha="right", va="top",
-                    fontsize=10, bbox=dict(boxstyle="round", fc="white", ec=viz.COLORS[kind]))
+            ax.text(
+                0.98,
+                0.95,
+                f"largest / smallest ≈ $10^{{{spread:.1f}}}$",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=10,
+                bbox=dict(boxstyle="round", fc="white", ec=viz.COLORS[kind]),
+            )
         return fig
 
     def fresh(depth: int, skip: bool) -> Figure:

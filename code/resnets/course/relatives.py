@@ -8,7 +8,7 @@
 Each module takes a (N, C, H, W) feature map, as a residual block does, and has a ``plain``
 switch like the blocks in ``blocks.py``: the same layers with the combining operation removed,
 the control that shows what the connection buys. ``build_stack`` makes a deep stack of any of
-them (or of ResNet blocks) for the side-by-side measurements of ``compare``.
+them (or of ResNet blocks) for the side-by-side measurements of ``compare_stacks``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .blocks import BasicBlock, conv1x1, conv3x3
-from .cache import cached
-from .models import count_parameters
-from .probes import input_gradient_gain, saved_activation_bytes
-from .tables import format_table
+from ..blocks import BasicBlock, conv1x1, conv3x3
+from ..cache import cached
+from ..errors import ConfigError
+from ..models import count_parameters
+from ..probes import input_gradient_gain, saved_activation_bytes
+from ..tables import format_table
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -77,7 +78,7 @@ class DenseBlock(nn.Sequential):
         self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4, plain: bool = False
     ) -> None:
         if num_layers < 1:
-            raise ValueError(f"a dense block needs at least one layer; got num_layers={num_layers}")
+            raise ConfigError(f"a dense block needs at least one layer; got num_layers={num_layers}")
         layers = []
         for i in range(num_layers):
             channels = (growth_rate if i else in_channels) if plain else in_channels + i * growth_rate
@@ -153,7 +154,7 @@ class UNet(nn.Module):
     ) -> None:
         super().__init__()
         if levels < 1:
-            raise ValueError(f"a U-Net needs at least one level; got levels={levels}")
+            raise ConfigError(f"a U-Net needs at least one level; got levels={levels}")
         self.levels = levels
         self.plain = plain
         widths = [width * 2**i for i in range(levels + 1)]
@@ -173,7 +174,7 @@ class UNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         factor = 2**self.levels
         if x.shape[-1] % factor or x.shape[-2] % factor:
-            raise ValueError(
+            raise ConfigError(
                 f"a {self.levels}-level U-Net halves the resolution {self.levels} times, so H and W must be "
                 f"multiples of {factor}; got {tuple(x.shape[-2:])}. Pad or crop the input, or use fewer levels."
             )
@@ -212,7 +213,7 @@ class FPN(nn.Module):
     ) -> None:
         super().__init__()
         if levels < 2:
-            raise ValueError(f"a pyramid needs at least two levels; got levels={levels}")
+            raise ConfigError(f"a pyramid needs at least two levels; got levels={levels}")
         self.plain = plain
         widths = [width * 2**i for i in range(levels)]
         self.bottom_up = nn.ModuleList(
@@ -272,7 +273,7 @@ def build_stack(kind: str, depth: int, channels: int = 16, plain: bool = False) 
         return UNet(channels, channels, width=channels, levels=depth, plain=plain)
     if kind == "fpn":
         return FPN(channels, channels, width=channels, levels=depth, plain=plain)
-    raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    raise ConfigError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,7 @@ def measure_stack(
 
 
 @cached
-def compare(
+def compare_stacks(
     depth: int = 16, levels: int = 4, channels: int = 16, size: int = 32, batch: int = 4
 ) -> list[tuple[StackMeasurement, StackMeasurement]]:
     """Every kind measured on the same input, with and without its connection.
@@ -322,11 +323,19 @@ def compare(
 
 
 def comparison_table(pairs: list[tuple[StackMeasurement, StackMeasurement]]) -> str:
-    """``compare``'s measurements side by side: what each connection costs and what it buys."""
+    """``compare_stacks``'s measurements side by side: what each connection costs and what it buys."""
     mib = 2**20
     rows = [
-        (c.kind, COMBINE_OPS[c.kind], c.depth, f"{c.parameters:,}", f"{c.activation_bytes / mib:.1f}",
-         f"{p.activation_bytes / mib:.1f}", f"{c.gradient_gain:.3g}", f"{p.gradient_gain:.3g}")
+        (
+            c.kind,
+            COMBINE_OPS[c.kind],
+            c.depth,
+            f"{c.parameters:,}",
+            f"{c.activation_bytes / mib:.1f}",
+            f"{p.activation_bytes / mib:.1f}",
+            f"{c.gradient_gain:.3g}",
+            f"{p.gradient_gain:.3g}",
+        )
         for c, p in pairs
     ]
     headers = ["kind", "combine", "depth", "parameters", "MiB", "plain MiB", "gain", "plain gain"]

@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class _Solution:
@@ -33,7 +35,7 @@ def solution(key: str, hint: str = "", rel: float = 1e-3) -> Callable[[Callable[
 
     def register(compute: Callable[[], Any]) -> Callable[[], Any]:
         if key in _SOLUTIONS:
-            raise ValueError(f"exercise {key!r} is registered twice")
+            raise ConfigError(f"exercise {key!r} is registered twice")
         _SOLUTIONS[key] = _Solution(compute, hint, rel)
         return compute
 
@@ -71,6 +73,13 @@ def check(key: str, answer: Any) -> bool:
     return False
 
 
+def solution_of(key: str) -> Any:
+    """The computed answer to exercise ``key`` (what ``check`` compares with)."""
+    if key not in _SOLUTIONS:
+        raise KeyError(f"no exercise {key!r}; known: {', '.join(sorted(_SOLUTIONS))}")
+    return _SOLUTIONS[key].compute()
+
+
 def keys() -> list[str]:
     """Every registered exercise."""
     return sorted(_SOLUTIONS)
@@ -79,14 +88,20 @@ def keys() -> list[str]:
 # --- Part 1 · The math ---------------------------------------------------------------------
 
 
-@solution("part1.chance_loss", hint="A logit of 0 means probability 1/2 for either class: the loss is -log(1/2) at every point.")
+@solution(
+    "part1.chance_loss",
+    hint="A logit of 0 means probability 1/2 for either class: the loss is -log(1/2) at every point.",
+)
 def _chance_loss() -> float:
     from .toy import bce_with_logits
 
     return bce_with_logits(np.zeros((2, 1)), np.array([0.0, 1.0]))[0]
 
 
-@solution("part1.toy_parameters_64", hint="W and b of the input layer (2 -> 16), of 64 blocks (16 -> 16) and of the head (16 -> 1).")
+@solution(
+    "part1.toy_parameters_64",
+    hint="W and b of the input layer (2 -> 16), of 64 blocks (16 -> 16) and of the head (16 -> 1).",
+)
 def _toy_parameters_64() -> int:
     from .toy import Net
     from .toy_experiments import WIDTH
@@ -113,7 +128,11 @@ def _gradient_after_50_layers() -> float:
     return 0.8**50
 
 
-@solution("part1.plain128_orders", hint="te.orders_of_magnitude(te.init_gradient_profile(128, residual=False, seed=0))", rel=0.02)
+@solution(
+    "part1.plain128_orders",
+    hint="te.orders_of_magnitude(te.init_gradient_profile(128, residual=False, seed=0))",
+    rel=0.02,
+)
 def _plain128_orders() -> float:
     from .toy_experiments import init_gradient_profile, orders_of_magnitude
 
@@ -127,7 +146,9 @@ def _paths_of_length_3() -> int:
     return int(path_counts(10)[3])
 
 
-@solution("part1.mean_path_length_resnet110", hint="ResNet-110 has 54 blocks; a random path's length is Binomial(54, 1/2).")
+@solution(
+    "part1.mean_path_length_resnet110", hint="ResNet-110 has 54 blocks; a random path's length is Binomial(54, 1/2)."
+)
 def _mean_path_length_resnet110() -> float:
     from .toy_experiments import path_counts
 
@@ -135,7 +156,10 @@ def _mean_path_length_resnet110() -> float:
     return float((np.arange(55) * counts).sum() / counts.sum())
 
 
-@solution("part1.clean_path_fraction", hint="A unit keeps its clean path only if all 54 gates let it through: 0.85 multiplied 54 times.")
+@solution(
+    "part1.clean_path_fraction",
+    hint="A unit keeps its clean path only if all 54 gates let it through: 0.85 multiplied 54 times.",
+)
 def _clean_path_fraction() -> float:
     return 0.85**54
 
@@ -143,17 +167,22 @@ def _clean_path_fraction() -> float:
 # --- Part 2 · The implementation -----------------------------------------------------------
 
 
-@solution("part2.resnet20_parameters", hint="count_parameters(build_model(...)), or do it by hand: 9·C_in·C_out per 3x3 conv.")
+@solution(
+    "part2.resnet20_parameters", hint="count_parameters(build_model(...)), or do it by hand: 9·C_in·C_out per 3x3 conv."
+)
 def _resnet20_parameters() -> int:
-    from .models import build_model, count_parameters
+    from ..models import build_model, count_parameters
 
     return count_parameters(build_model("resnet20"))
 
 
-@solution("part2.basic_block_parameters", hint="Two 3x3 convs of 64·64·9 weights (no bias), and two BNs with a scale and a shift per channel.")
+@solution(
+    "part2.basic_block_parameters",
+    hint="Two 3x3 convs of 64·64·9 weights (no bias), and two BNs with a scale and a shift per channel.",
+)
 def _basic_block_parameters() -> int:
-    from .blocks import BasicBlock
-    from .models import count_parameters
+    from ..blocks import BasicBlock
+    from ..models import count_parameters
 
     return count_parameters(BasicBlock(64, 64))
 
@@ -162,14 +191,17 @@ def _basic_block_parameters() -> int:
 def _strided_block_output_shape() -> list[int]:
     import torch
 
-    from .blocks import BasicBlock, make_shortcut
+    from ..blocks import BasicBlock, make_shortcut
 
     block = BasicBlock(32, 64, stride=2, downsample=make_shortcut("A", 32, 64, 2)).eval()
     with torch.no_grad():
         return list(block(torch.zeros(1, 32, 16, 16)).shape[1:])
 
 
-@solution("part2.resnet34_option_b_extra_parameters", hint="Three projections (64→128, 128→256, 256→512), each a 1x1 conv plus a BN.")
+@solution(
+    "part2.resnet34_option_b_extra_parameters",
+    hint="Three projections (64→128, 128→256, 256→512), each a 1x1 conv plus a BN.",
+)
 def _resnet34_option_b_extra_parameters() -> int:
     from .family import shortcut_costs
 
@@ -177,38 +209,51 @@ def _resnet34_option_b_extra_parameters() -> int:
     return b.parameters - a.parameters
 
 
-@solution("part2.resnet110_option_c_projections", hint="Option C puts a projection on every block; how many blocks has a 6n+2 net?")
+@solution(
+    "part2.resnet110_option_c_projections",
+    hint="Option C puts a projection on every block; how many blocks has a 6n+2 net?",
+)
 def _resnet110_option_c_projections() -> int:
     from .family import shortcut_costs
 
     return shortcut_costs("resnet110")[2].projections
 
 
-@solution("part2.bottleneck_macs_per_position", hint="Sum k·k·C_in·C_out over the three convs: 1024→256 (1x1), 256→256 (3x3), 256→1024 (1x1).")
+@solution(
+    "part2.bottleneck_macs_per_position",
+    hint="Sum k·k·C_in·C_out over the three convs: 1024→256 (1x1), 256→256 (3x3), 256→1024 (1x1).",
+)
 def _bottleneck_macs_per_position() -> int:
-    from .blocks import Bottleneck
-    from .flops import count_flops
+    from ..blocks import Bottleneck
+    from ..flops import count_flops
 
     return count_flops(Bottleneck(1024, 256), (1024, 14, 14)) // (14 * 14)
 
 
-@solution("part2.resnet50_stride_cost_ratio", hint="Divide torchvision's multiply-adds by the paper's (stride_in_1x1=True).")
+@solution(
+    "part2.resnet50_stride_cost_ratio", hint="Divide torchvision's multiply-adds by the paper's (stride_in_1x1=True)."
+)
 def _resnet50_stride_cost_ratio() -> float:
     from .family import summarize
 
     return summarize("resnet50").macs / summarize("resnet50", stride_in_1x1=True).macs
 
 
-@solution("part2.preact_minus_original_parameters", hint="Compare where the BNs sit: the stem's BN, each block's first BN (on its input), and bn_final.")
+@solution(
+    "part2.preact_minus_original_parameters",
+    hint="Compare where the BNs sit: the stem's BN, each block's first BN (on its input), and bn_final.",
+)
 def _preact_minus_original_parameters() -> int:
-    from .models import build_model, count_parameters
+    from ..models import build_model, count_parameters
 
     return count_parameters(build_model("preact_resnet110")) - count_parameters(build_model("resnet110"))
 
 
-@solution("part2.relus_on_the_original_identity_path", hint="One ReLU after every addition: count the blocks of ResNet-110.")
+@solution(
+    "part2.relus_on_the_original_identity_path", hint="One ReLU after every addition: count the blocks of ResNet-110."
+)
 def _relus_on_the_original_identity_path() -> int:
-    from .models import build_model
+    from ..models import build_model
 
     return len(build_model("resnet110").blocks())
 
@@ -217,21 +262,28 @@ def _relus_on_the_original_identity_path() -> int:
 def _resnet50_layer4_size_at_320() -> list[int]:
     import torch
 
-    from .models import build_model
-    from .probes import trace_shapes
+    from ..models import build_model
+    from ..probes import trace_shapes
 
     records = trace_shapes(build_model("resnet50"), torch.zeros(1, 3, 320, 320), depth=1)
     return list(next(r for r in records if r.name == "layer4").output_shape[2:])
 
 
-@solution("part2.densenet121_first_block_channels", hint="Each of the 6 layers appends k = 32 channels to the 64 it starts with.")
+@solution(
+    "part2.densenet121_first_block_channels",
+    hint="Each of the 6 layers appends k = 32 channels to the 64 it starts with.",
+)
 def _densenet121_first_block_channels() -> int:
     from .relatives import DenseBlock
 
     return DenseBlock(6, 64, growth_rate=32).out_channels
 
 
-@solution("part2.highway_carry_at_init", hint="Where the gate conv sees zeros, T = sigmoid(b_T); the carry share is 1 - T.", rel=1e-3)
+@solution(
+    "part2.highway_carry_at_init",
+    hint="Where the gate conv sees zeros, T = sigmoid(b_T); the carry share is 1 - T.",
+    rel=1e-3,
+)
 def _highway_carry_at_init() -> float:
     import torch
 
@@ -241,14 +293,19 @@ def _highway_carry_at_init() -> float:
     return 1 - layer.transform_gate(torch.zeros(1, 8, 1, 1)).mean().item()
 
 
-@solution("part2.channels_last_strides", hint="In channels_last the channel index moves fastest: stride 1 for C, then C for W, W·C for H.")
+@solution(
+    "part2.channels_last_strides",
+    hint="In channels_last the channel index moves fastest: stride 1 for C, then C for W, W·C for H.",
+)
 def _channels_last_strides() -> list[int]:
     import torch
 
     return list(torch.empty(8, 64, 56, 56).contiguous(memory_format=torch.channels_last).stride())
 
 
-@solution("part2.bf16_epsilon", hint="bfloat16 keeps 7 explicit mantissa bits: eps = 2**-7. Or ask torch.finfo.", rel=1e-6)
+@solution(
+    "part2.bf16_epsilon", hint="bfloat16 keeps 7 explicit mantissa bits: eps = 2**-7. Or ask torch.finfo.", rel=1e-6
+)
 def _bf16_epsilon() -> float:
     import torch
 
@@ -258,30 +315,40 @@ def _bf16_epsilon() -> float:
 # --- Part 3 · Training on CIFAR-10 ---------------------------------------------------------
 
 
-@solution("part3.quick_degradation_steps", hint="Steps per epoch = training images / batch size; then times the epochs.")
+@solution(
+    "part3.quick_degradation_steps", hint="Steps per epoch = training images / batch size; then times the epochs."
+)
 def _quick_degradation_steps() -> int:
-    from .reproduce import QUICK
+    from ..reproduce import QUICK
 
     return QUICK["train_subset"] // QUICK["batch_size"] * QUICK["epochs"]
 
 
-@solution("part3.plain56_extra_parameters", hint="resnets.count_parameters(resnets.build_model(...)) for both nets, then subtract.")
+@solution(
+    "part3.plain56_extra_parameters",
+    hint="resnets.count_parameters(resnets.build_model(...)) for both nets, then subtract.",
+)
 def _plain56_extra_parameters() -> int:
-    from .models import build_model, count_parameters
+    from ..models import build_model, count_parameters
 
     return count_parameters(build_model("plain56")) - count_parameters(build_model("plain20"))
 
 
-@solution("part3.augmented_views", hint="Each offset runs over 0..2·PAD in both directions, and each crop may be flipped or not.")
+@solution(
+    "part3.augmented_views",
+    hint="Each offset runs over 0..2·PAD in both directions, and each crop may be flipped or not.",
+)
 def _augmented_views() -> int:
-    from .data import PAD
+    from ..data import PAD
 
     return (2 * PAD + 1) ** 2 * 2
 
 
-@solution("part3.train_set_megabytes", hint="50,000 images × 32 × 32 × 3 values, at 1 byte (uint8) and at 4 bytes (float32).")
+@solution(
+    "part3.train_set_megabytes", hint="50,000 images × 32 × 32 × 3 values, at 1 byte (uint8) and at 4 bytes (float32)."
+)
 def _train_set_megabytes() -> list[float]:
-    from .data import CLASSES, IMAGE_SHAPE, IMAGES_PER_CLASS
+    from ..data import CLASSES, IMAGE_SHAPE, IMAGES_PER_CLASS
 
     values = len(CLASSES) * IMAGES_PER_CLASS[0] * math.prod(IMAGE_SHAPE)
     return [values * 1 / 1e6, values * 4 / 1e6]
@@ -289,51 +356,62 @@ def _train_set_megabytes() -> list[float]:
 
 @solution("part3.paper_epochs", hint="64,000 steps × 128 images per step, divided by the 45,000 training images.")
 def _paper_epochs() -> float:
-    from .data import CLASSES, IMAGES_PER_CLASS
-    from .train import SCHEDULE_DEFAULTS, TrainConfig
+    from ..data import CLASSES, IMAGES_PER_CLASS
+    from ..train import SCHEDULE_DEFAULTS, TrainConfig
 
     paper = SCHEDULE_DEFAULTS["paper"]
     training_images = len(CLASSES) * IMAGES_PER_CLASS[0] - TrainConfig().val_size
     return paper["iterations"] * paper["batch_size"] / training_images
 
 
-@solution("part3.table6_standard_error", hint="sqrt(p (1 - p) / n) with p = 0.0697 and n = 10,000, in percentage points.")
+@solution(
+    "part3.table6_standard_error", hint="sqrt(p (1 - p) / n) with p = 0.0697 and n = 10,000, in percentage points."
+)
 def _table6_standard_error() -> float:
-    from .reproduce import PAPER_TABLE6, binomial_standard_error
+    from ..reproduce import PAPER_TABLE6, binomial_standard_error
 
     return 100 * binomial_standard_error(PAPER_TABLE6["resnet56"] / 100, 10_000)
 
 
 @solution("part3.best_below_mean", hint="(mean - best) / std, with Table 6's ResNet-110 numbers.")
 def _best_below_mean() -> float:
-    from .reproduce import PAPER_RESNET110_MEAN_STD, PAPER_TABLE6
+    from ..reproduce import PAPER_RESNET110_MEAN_STD, PAPER_TABLE6
 
     mean, std = PAPER_RESNET110_MEAN_STD
     return (mean - PAPER_TABLE6["resnet110"]) / std
 
 
-@solution("part3.fig7_layers_resnet56", hint="probes.bn_after_3x3(build_model('resnet56')): the stem's 3x3 layer, then two per block.")
+@solution(
+    "part3.fig7_layers_resnet56",
+    hint="probes.bn_after_3x3(build_model('resnet56')): the stem's 3x3 layer, then two per block.",
+)
 def _fig7_layers_resnet56() -> int:
-    from .models import build_model
-    from .probes import bn_after_3x3
+    from ..models import build_model
+    from ..probes import bn_after_3x3
 
     return len(bn_after_3x3(build_model("resnet56")))
 
 
-@solution("part3.paths_left_after_three_lesions", hint="Each deleted block removes every path through its branch: half of those left.")
+@solution(
+    "part3.paths_left_after_three_lesions",
+    hint="Each deleted block removes every path through its branch: half of those left.",
+)
 def _paths_left_after_three_lesions() -> float:
-    from .models import build_model
+    from ..models import build_model
 
     blocks = len(build_model("resnet56").blocks())
     return 2.0 ** (blocks - 3) / 2.0**blocks
 
 
-@solution("part3.filter_normalized_step", hint="Filter normalisation gives every filter of d the norm of the same filter of the weight.")
+@solution(
+    "part3.filter_normalized_step",
+    hint="Filter normalisation gives every filter of d the norm of the same filter of the weight.",
+)
 def _filter_normalized_step() -> float:
     import torch
 
-    from .landscape import filter_normalized
-    from .models import build_model
+    from ..landscape import filter_normalized
+    from ..models import build_model
 
     weight = build_model("resnet56").layer1[0].conv1.weight.detach()
     direction = filter_normalized(torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)), weight)

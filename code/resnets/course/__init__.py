@@ -1,0 +1,13 @@
+"""The course's own support: what exists for one chapter of the book, not for a practitioner.
+
+    toy              Part 1  a numpy MLP small enough to read, with hand-written backward passes
+    toy_experiments  Part 1  the experiments run on it: degradation, identity fits, gradients, paths
+    widgets          Part 1  the explorers: sliders in Jupyter and Colab, pre-rendered frames on the site
+    family           Part 2  the family's tables against the papers' (Table 1, Table 3, parameters, FLOPs)
+    relatives        Part 2  DenseNet, highway, U-Net and FPN connections beside the residual one
+    inside           Part 3  looking inside the shipped trained nets: responses, lesions, landscapes
+    exercises                every chapter's exercises: the answers, computed, and the checks
+
+These modules import the library (``resnets``), never the other way round
+(``tests/test_layout.py`` checks the direction).
+"""

@@ -1,0 +1,189 @@
+"""The package's layout holds: two wings with arrows from the course to the library only, no
+private name used outside its module, one source for every default, one base for every error."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import resnets
+from resnets import bench, checkpoints, cli, data, errors, files, reproduce, train
+
+PACKAGE = Path(resnets.__file__).parent
+ROOT = PACKAGE.parents[1]
+LIBRARY = sorted(p for p in PACKAGE.glob("*.py"))
+COURSE = sorted((PACKAGE / "course").glob("*.py"))
+NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
+
+
+def imported_modules(tree: ast.AST, package: str) -> set[str]:
+    """Absolute names of every module a file of ``package`` imports (top-level or in a function)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_the_library_never_imports_the_course() -> None:
+    for path in LIBRARY:
+        imports = imported_modules(ast.parse(path.read_text()), "resnets")
+        assert not any(m.startswith("resnets.course") for m in imports), f"{path.name} imports course code"
+
+
+def test_the_course_imports_the_library_it_needs() -> None:
+    # The arrow the other way exists (else there would be no reason for two wings in one package).
+    imports = set().union(*(imported_modules(ast.parse(p.read_text()), "resnets.course") for p in COURSE))
+    assert {"resnets.probes", "resnets.cache", "resnets.models"} <= imports
+
+
+def private_imports(tree: ast.AST) -> list[str]:
+    """``from x import _name``: a private name taken out of its module."""
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+
+def private_attributes(tree: ast.AST, modules: set[str]) -> list[str]:
+    """``module._name`` for a name bound to one of our modules."""
+    return [
+        f"{node.value.id}.{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in modules
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+    ]
+
+
+def module_names(tree: ast.AST) -> set[str]:
+    """Names a file binds to modules of this package (``import resnets``, ``from resnets import toy as t``)."""
+    ours = {p.stem for p in LIBRARY + COURSE} | {"course", "resnets"}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("resnets"))
+        elif isinstance(node, ast.ImportFrom) and ((node.module or "").startswith("resnets") or node.level):
+            names.update(a.asname or a.name for a in node.names if a.name in ours)
+    return names
+
+
+def test_no_private_name_crosses_a_module() -> None:
+    for path in LIBRARY + COURSE + sorted((ROOT / "tests").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        assert not private_imports(tree), f"{path.name} imports private names: {private_imports(tree)}"
+        assert not private_attributes(tree, module_names(tree)), (
+            f"{path.name} reaches into a module: {private_attributes(tree, module_names(tree))}"
+        )
+
+
+def test_no_chapter_reaches_for_a_private_name() -> None:
+    for path in NOTEBOOKS:
+        code = "\n".join(
+            "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            for cell in nbformat.read(path, as_version=4).cells
+            if cell.cell_type == "code"
+        )
+        tree = ast.parse(code)
+        found = private_imports(tree) + private_attributes(tree, module_names(tree))
+        assert not found, f"{path.name} uses private names: {found}"
+
+
+# ---------------------------------------------------------------------------------------
+# One source for every default
+# ---------------------------------------------------------------------------------------
+
+
+def subcommand(name: str):
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")  # argparse keeps its subparsers here only
+    return commands.choices[name]
+
+
+def flags(parser) -> dict[str, object]:
+    return {a.dest: a for a in parser._actions if a.dest != "help"}
+
+
+def test_every_train_flag_is_a_config_field_and_leaves_its_default_to_the_config() -> None:
+    actions = flags(subcommand("train"))
+    fields = {f.name: f for f in dataclasses.fields(train.TrainConfig)}
+    assert set(actions) == set(fields), "a TrainConfig field without a flag, or a flag without a field"
+    config = train.TrainConfig()
+    for name, action in actions.items():
+        assert action.default in (None, False) and (action.default is None or name == "resume"), (
+            f"--{name} holds a default of its own ({action.default!r}); TrainConfig decides"
+        )
+        value = getattr(config, name)
+        if value is not None and name not in ("resume", "device"):
+            assert f"default {cli.describe_default(value)}" in action.help, f"--{name}'s help misstates {value!r}"
+    assert "default auto" in actions["device"].help
+
+
+def test_every_bench_flag_defaults_to_its_settings_field() -> None:
+    actions = flags(subcommand("bench"))
+    settings = bench.BenchSettings()
+    assert set(actions) == {f.name for f in dataclasses.fields(bench.BenchSettings)}
+    for name, action in actions.items():
+        expected = getattr(settings, name)
+        assert (dict(action.default) if name == "targets" else action.default) == expected, f"--{name}"
+        if expected not in (None, {}) and name != "name":
+            assert f"default {cli.describe_default(expected)}" in action.help or name == "out", f"--{name}"
+
+
+def test_a_changed_default_reaches_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "TRAIN", dataclasses.replace(cli.TRAIN, momentum=0.95))
+    assert "(default 0.95)" in flags(subcommand("train"))["momentum"].help
+
+
+# ---------------------------------------------------------------------------------------
+# One base for every error, one version
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.ConfigError,
+        errors.DeviceError,
+        files.FileError,
+        files.FolderInUse,
+        checkpoints.CheckpointError,
+        data.DataError,
+        train.TrainingDiverged,
+        reproduce.MissingResults,
+    ],
+)
+def test_every_error_that_names_its_fix_is_a_resnets_error(error: type) -> None:
+    assert issubclass(error, resnets.ResnetsError)
+
+
+def test_no_library_module_raises_a_bare_value_error() -> None:
+    for path in LIBRARY + COURSE:
+        assert not re.search(r"raise ValueError\(", path.read_text()), f"{path.name}: raise ConfigError instead"
+
+
+def test_the_version_is_written_once() -> None:
+    written = [
+        p.relative_to(ROOT)
+        for p in [*LIBRARY, *COURSE, ROOT / "pyproject.toml"]
+        if re.search(r"""^(__version__|version)\s*=\s*["']\d""", p.read_text(), re.M)
+    ]
+    assert written == [Path("code/resnets/version.py")]
+    assert resnets.__version__ == train.__version__
