@@ -61,14 +61,16 @@ def test_starts_with_a_title_and_the_set_up_cell(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
 def test_notebooks_define_no_modules_of_their_own(path: Path) -> None:
-    # Models, loaders and training loops live in the package; a notebook only calls them.
+    # Models, loaders and training loops live in the package; a notebook only calls them. The one
+    # exception is the reader's own: a build-it-yourself exercise's My... class, handed to build_it.
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         source = TransformerManager().transform_cell(cell.source)  # %magics -> plain Python
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.ClassDef):
+            readers_own = "build_it.check_" in source and getattr(node, "name", "").startswith("My")
+            if isinstance(node, ast.ClassDef) and not readers_own:
                 pytest.fail(f"{path.name} defines class {node.name}: put it in the package")
         assert not re.search(r"\bfor\b.*\bin\b.*loader", source) or "backward" not in source, (
             f"{path.name} has a training loop: use resnets.train"
