@@ -1,0 +1,37 @@
+"""A chapter's claim that fails shows the reader a sentence, not a traceback, and still fails the cell."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from resnets import ResnetsError
+from resnets.course import claims
+
+
+def test_a_claim_that_holds_says_nothing(capsys: pytest.CaptureFixture) -> None:
+    claims.claim(True, "one is one")
+    assert capsys.readouterr().out == ""
+
+
+def test_a_claim_that_fails_names_itself_and_why() -> None:
+    with pytest.raises(claims.ClaimNotHeld, match="This claim no longer holds: deep plain nets end higher. Why"):
+        claims.claim(False, "deep plain nets end higher", why=claims.TOY_TRAINING)
+    assert issubclass(claims.ClaimNotHeld, ResnetsError)
+
+
+def test_in_a_notebook_the_failure_is_the_sentence_not_a_traceback(capsys: pytest.CaptureFixture) -> None:
+    shell = InteractiveShell.instance()
+    try:
+        result = shell.run_cell(
+            "from resnets.course.claims import claim, SHIPPED_NETS\n"
+            "claim(0.3 < 0.2, 'ResNet-20 should survive a deletion far better', why=SHIPPED_NETS)"
+        )
+    finally:
+        InteractiveShell.clear_instance()
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert not result.success, "the cell must still fail, so that CI fails on a broken claim"
+    assert "✗ This claim no longer holds:" in text and "ResNet-20 should survive a deletion far better" in text
+    assert "shipped checkpoints" in text
+    assert "Traceback" not in text and "AssertionError" not in text and "File " not in text
