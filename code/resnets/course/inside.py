@@ -10,7 +10,7 @@ returns plain numbers; the expensive ones are ``@cached``. The figures take thos
     what does each stage see?         feature_maps       feature_map_explorer
     how big are the responses?        response_profile   plot_response_stds   (He et al. 2015, Fig. 7)
     how much does each block change?  block_ratios       plot_block_ratios
-    did the gradient reach layer 1?   Trained.metrics    plot_gradient_norms
+    did the gradient reach layer 1?   gradient_ratios    plot_gradient_norms, gradient_ratio_table
     can the net lose a block?         lesion_profile     plot_lesion_panels   (Veit et al. 2016)
     what does the loss look like?     landscape          plot_landscape_1d/2d (Li et al. 2018)
     what does it get wrong?           test_predictions   plot_confusion, mistakes_grid
@@ -38,6 +38,7 @@ from ..errors import ConfigError
 from ..landscape import loss_surface, random_directions
 from ..probes import lesion_errors, predict, residual_ratios, response_stds, stage_outputs
 from ..reproduce import cpu_run_name
+from ..tables import format_table
 from .widgets import Control, Explorer
 
 #: The nets of the chapter, in the order they are drawn: plain then residual, shallow then deep.
@@ -402,6 +403,24 @@ def plot_block_ratios(ratios: Mapping[Trained, Sequence[float]]) -> Figure:
     return fig
 
 
+def gradient_ratios(net: Trained) -> np.ndarray:
+    """The first layer's gradient norm over the last layer's, one per epoch of the shipped run's
+    log (each an epoch's mean of the engine's samples): (epochs,)."""
+    return np.array([m["grad_norm_early"] / m["grad_norm_late"] for m in net.metrics])
+
+
+def gradient_ratio_table(nets: Sequence[Trained]) -> str:
+    """``gradient_ratios`` of each net: the first epoch apart, then the later epochs' median and range."""
+    rows = []
+    for net in nets:
+        ratios = gradient_ratios(net)
+        later = ratios[1:]
+        spread = f"{later.min():.2g} to {later.max():.2g}" if len(later) else "(one epoch)"
+        rows.append((net.arch, f"{ratios[0]:.3g}", f"{np.median(later):.3g}" if len(later) else "–", spread))
+    headers = ["net", "epoch 1", "later epochs: median", "range"]
+    return format_table(headers, rows, title="first layer's gradient norm / last layer's")
+
+
 def plot_gradient_norms(nets: Sequence[Trained]) -> Figure:
     """Gradient norm of the first and last layer's weights over training, from the shipped
     runs' logs: one panel per depth, plain and residual in their colours."""
@@ -621,6 +640,8 @@ __all__ = [
     "lesion_profile",
     "mistakes_grid",
     "mosaic",
+    "gradient_ratios",
+    "gradient_ratio_table",
     "most_confused",
     "plot_block_ratios",
     "plot_confusion",
