@@ -7,8 +7,16 @@ import html
 import pytest
 from torch import nn
 
+from resnets import build_model
 from resnets.blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck, make_shortcut
-from resnets.diagrams import block_layers, draw_block, draw_blocks
+from resnets.diagrams import (
+    block_layers,
+    draw_block,
+    draw_blocks,
+    draw_unrolled,
+    residual_block_names,
+    unrolled_paths,
+)
 
 SHAPE = (16, 32, 32)
 
@@ -96,3 +104,17 @@ def test_a_network_layout_is_its_stem_stages_and_head_with_their_shapes() -> Non
     diagram = draw_networks({"ResNet-20": (resnets.build_model("resnet20"), (3, 32, 32))})
     texts = {t.get_text() for t in diagram.figure.axes[0].texts}
     assert {"stem", "layer1", "layer2", "layer3", "head", "64×8×8"} <= texts
+
+
+def test_the_unrolled_view_draws_every_path_once_and_names_every_block() -> None:
+    paths = unrolled_paths(3)
+    assert len(set(paths)) == 8 and [sum(p) for p in paths] == [0, 1, 1, 1, 2, 2, 2, 3]
+    model = build_model("resnet8")
+    assert residual_block_names(model) == ["layer1.0", "layer2.0", "layer3.0"]
+    diagram = draw_unrolled(model)
+    assert "8 paths" in diagram.alt and "layer1.0, layer2.0, layer3.0" in diagram.alt
+    assert "3 through 1 block," in diagram.alt and "1 through 3 blocks" in diagram.alt
+    assert diagram._repr_html_().startswith('<img src="data:image/svg+xml;base64,')
+    assert residual_block_names(build_model("plain8")) == []
+    with pytest.raises(ValueError, match="draw a smaller net"):
+        draw_unrolled(build_model("resnet56"))

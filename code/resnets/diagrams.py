@@ -40,6 +40,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from . import viz
 from .blocks import ZeroPadShortcut, is_residual_block
+from .errors import ConfigError
 
 PATHS = ("shared", "main", "shortcut")
 SHORTCUT_COLOR = "#555555"
@@ -418,6 +419,82 @@ def plot_network(ax: Axes, model: nn.Module, input_shape: tuple[int, int, int], 
     if title:
         ax.set_title(title, fontsize=11, fontweight="bold", color=color, loc="left")
     return stages
+
+
+# ----- the unrolled view: 2^n paths ------------------------------------------------------
+
+
+def residual_block_names(model: nn.Module) -> list[str]:
+    """The names of ``model``'s residual blocks, input side first ("layer1.0", ...)."""
+    return [name for name, module in model.named_modules() if is_residual_block(module) and not module.plain]
+
+
+def unrolled_paths(blocks: int) -> list[tuple[bool, ...]]:
+    """Every path through ``blocks`` residual blocks: for each block, True where the path goes
+    through its branch F, False where it takes the shortcut. Shortest paths first, then in the
+    order of the blocks they use: 2**blocks tuples."""
+    paths = [tuple(bool(index >> (blocks - 1 - i) & 1) for i in range(blocks)) for index in range(2**blocks)]
+    return sorted(paths, key=lambda path: (sum(path), [not used for used in path]))
+
+
+def draw_unrolled(model: nn.Module, title: str = "", max_blocks: int = 5) -> Diagram:
+    """The unrolled view of ``model`` (Veit et al. 2016): each of its n residual blocks either
+    passes the signal through its branch F or around it, so input and output are joined by
+    2^n paths, one row each, the blocks a path goes through drawn as boxes. Shortest first."""
+    names = residual_block_names(model)
+    if not 0 < len(names) <= max_blocks:
+        raise ConfigError(
+            f"the unrolled view draws 1 to {max_blocks} residual blocks ({2**max_blocks} paths); "
+            f"{type(model).__name__} has {len(names)}: draw a smaller net, e.g. build_model('resnet8')"
+        )
+    paths = unrolled_paths(len(names))
+    color = viz.COLORS["residual"]
+    column = 1.6  # horizontal distance between two blocks
+    x_in, x_out = 0.0, column * (len(names) + 1)
+    rows = len(paths)
+    fig, ax = viz.figure(figsize=(0.55 * (x_out + 1.8), 0.55 * (rows + 2.3) + 0.3))
+    ax.grid(False)
+    centre = (rows - 1) / 2
+    for row, path in enumerate(paths):
+        y = centre - row
+        fan = 0.55  # where the row leaves the input's fan and joins the output's
+        ax.plot([x_in, x_in + fan, x_out - fan, x_out], [0, y, y, 0], color=SHORTCUT_COLOR, linewidth=1.0, zorder=0.5)
+        for i, used in enumerate(path):
+            if used:
+                x = column * (i + 1)
+                ax.add_patch(
+                    FancyBboxPatch(
+                        (x - 0.42, y - 0.28),
+                        0.84,
+                        0.56,
+                        boxstyle="round,pad=0.02,rounding_size=0.1",
+                        facecolor="white",
+                        edgecolor=color,
+                        linewidth=1.4,
+                        zorder=2,
+                    )
+                )
+                ax.text(x, y, f"F{i + 1}", ha="center", va="center", fontsize=9, color="#111111", zorder=3)
+        ax.text(x_out + 0.55, y, f"{sum(path)}", ha="left", va="center", fontsize=8.5, color="#444444")
+    for x, label in ((x_in, "x"), (x_out, "Σ")):
+        ax.add_patch(Circle((x, 0), 0.3, facecolor="white", edgecolor="#111111", linewidth=1.4, zorder=2))
+        ax.text(x, 0, label, ha="center", va="center", fontsize=11, fontweight="bold", zorder=3)
+    for i, name in enumerate(names):
+        ax.text(column * (i + 1), centre + 0.8, f"F{i + 1}\n{name}", ha="center", va="bottom", fontsize=8, color=color)
+    ax.text(x_out + 0.55, centre + 0.8, "blocks\nused", ha="left", va="bottom", fontsize=8, color="#444444")
+    ax.set_xlim(x_in - 0.4, x_out + 1.4)
+    ax.set_ylim(-centre - 0.6, centre + 1.7)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    title = title or f"{type(model).__name__} unrolled"
+    ax.set_title(title, fontsize=11, fontweight="bold", color=color)
+    counts = [sum(1 for p in paths if sum(p) == k) for k in range(len(names) + 1)]
+    lengths = ", ".join(f"{count} through {k} block{'s' * (k != 1)}" for k, count in enumerate(counts))
+    alt = (
+        f"{title}: {len(names)} residual blocks ({', '.join(names)}) join the input x to the output by "
+        f"{len(paths)} paths, each through some of the branches F and around the others: {lengths}."
+    )
+    return Diagram(fig, alt)
 
 
 def draw_networks(models: Mapping[str, tuple[nn.Module, tuple[int, int, int]]]) -> Diagram:
