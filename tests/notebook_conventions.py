@@ -26,10 +26,10 @@ if "google.colab" in sys.modules:
         print(f"Installing from {{url}} failed: fix the URL, then rerun.")
     from google.colab import output
 
-    output.enable_custom_widget_manager()  # live widgets with any ipywidgets version
+    output.enable_custom_widget_manager()  # live widgets, any ipywidgets
 
 import resnets
-from resnets.course import exercises  # checks the answers to each chapter's exercises
+from resnets.course import exercises  # checks each exercise's answer
 
 rt = resnets.setup(seed=0)  # device, profile (RESNETS_PROFILE) and seeds'''
 

@@ -77,6 +77,19 @@ def test_notebooks_define_no_modules_of_their_own(path: Path) -> None:
         )
 
 
+#: Characters of code a line of the site's text column holds (_static/custom.css); the site test
+#: checks the rendered pages, this the source.
+CODE_COLUMNS = 84
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_code_lines_fit_the_page(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    long = [line for cell in nb.cells if cell.cell_type == "code" for line in cell.source.splitlines()]
+    long = [line for line in long if len(line) > CODE_COLUMNS]
+    assert not long, f"{path.name}: code lines over {CODE_COLUMNS} characters scroll sideways on the site: {long[:3]}"
+
+
 def test_part3_notebooks_ask_colab_for_a_gpu() -> None:
     for path in NOTEBOOKS:
         if "part3" in path.parts:

@@ -92,7 +92,19 @@ def test_page_renders(page, name: str) -> None:
     )
     assert page.locator("main .stderr").count() == 0 or name == "intro", f"{name}: stderr output on the page"
 
+    # Code and printed lines fit the page: no code cell or output scrolls sideways.
+    assert not overflowing_blocks(page), f"{name}: lines wider than the page: {overflowing_blocks(page)[:3]}"
+
     page.screenshot(path=str(SHOTS / f"{name.replace('/', '__')}.png"), full_page=True)
+
+
+def overflowing_blocks(page) -> list[str]:
+    """The longest line of every code block or printed output wider than its box."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('main pre'))
+            .filter(p => p.scrollWidth > p.clientWidth + 1)
+            .map(p => p.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''))"""
+    )
 
 
 def test_notebook_pages_have_the_colab_badge_and_launch_button(browser) -> None:
