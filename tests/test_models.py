@@ -10,7 +10,7 @@ from torch import nn
 
 import resnets
 from resnets import blocks, build_model, count_flops, count_parameters
-from resnets.models import cifar_blocks_per_stage
+from resnets.models import cifar_blocks_per_stage, input_size
 
 # He et al. 2015 Table 6 prints these rounded (0.27M ... 19.4M); exact counts with option A.
 CIFAR_PARAMS = {
@@ -93,7 +93,7 @@ def test_torchvision_parity(name: str) -> None:
 @pytest.mark.parametrize("name", resnets.list_models())
 def test_every_named_model_runs_forward_and_backward(name: str) -> None:
     model = build_model(name)
-    size = 64 if name in IMAGENET_PARAMS or name.startswith("plain") and name[5:] in ("18", "34") else 32
+    size = 64 if input_size(model) == 224 else 32  # ImageNet nets take any size; 64 keeps it quick
     x = torch.randn(2, 3, size, size, requires_grad=True)
     out = model(x)
     assert out.shape == (2, 1000 if size == 64 else 10)
@@ -281,3 +281,53 @@ def test_every_block_is_its_residual_plus_its_shortcut(name: str) -> None:
             expected = total if model.preact else torch.relu(total)
             h = block(h)
             assert torch.allclose(h, expected, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# ResNeXt and Wide ResNets: the family widened, from the same blocks
+# ---------------------------------------------------------------------------------------
+
+#: Parameters, in millions, as the papers print them: Xie et al. 2017 (ResNeXt), Table 1;
+#: Zagoruyko and Komodakis 2016 (Wide ResNets), Tables 1 and 4. torchvision's counts for the two
+#: ImageNet nets.
+WIDENED_PARAMS = {"resnext50_32x4d": 25_028_904, "wide_resnet50_2": 68_883_240}
+PAPER_WIDE_CIFAR_MPARAMS = {"wrn28_10": 36.5, "wrn40_4": 8.9}
+
+
+@pytest.mark.parametrize("name, expected", WIDENED_PARAMS.items())
+def test_widened_imagenet_nets_are_torchvision_s(name: str, expected: int) -> None:
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, name)(weights=None)
+    ours = build_model(name)
+    assert count_parameters(ours) == count_parameters(reference) == expected
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    reference.eval(), ours.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert (ours(x) - reference(x)).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("name, mparams", PAPER_WIDE_CIFAR_MPARAMS.items())
+def test_wide_cifar_resnets_have_the_papers_parameter_counts(name: str, mparams: float) -> None:
+    model = build_model(name)
+    assert count_parameters(model) / 1e6 == pytest.approx(mparams, abs=0.05)
+    assert model.conv1.out_channels == 16 and model.preact
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_resnext_groups_its_3x3_and_keeps_the_resnet_s_cost() -> None:
+    block = build_model("resnext50_32x4d").layer1[0]
+    assert block.conv2.groups == 32 and block.conv2.in_channels == 128  # 32 groups of 4
+    resnext = count_flops(build_model("resnext50_32x4d"), (3, 224, 224))
+    resnet = count_flops(build_model("resnet50"), (3, 224, 224))
+    assert resnext / resnet == pytest.approx(1.03, abs=0.02)  # Xie et al.: "similar complexity"
+
+
+def test_bad_wide_names_and_options_say_what_is_valid() -> None:
+    with pytest.raises(ValueError, match="depth 6n \\+ 4"):
+        build_model("wrn27_10")
+    with pytest.raises(TypeError, match="valid: zero_init_residual"):
+        build_model("resnext50_32x4d", shortcut="A")
+    with pytest.raises(ValueError, match="only apply to the post-activation Bottleneck"):
+        resnets.models.ResNet(blocks.BasicBlock, (2, 2), (64, 128), groups=32, base_width=4)

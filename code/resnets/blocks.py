@@ -33,9 +33,10 @@ Shortcut = Literal["A", "B", "C"]
 SHORTCUT_OPTIONS: tuple[str, ...] = ("A", "B", "C")
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    """3x3 convolution with padding 1. No bias: the BN that follows has its own shift."""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    """3x3 convolution with padding 1. No bias: the BN that follows has its own shift.
+    ``groups`` > 1 splits the channels into independent groups (ResNeXt)."""
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False)
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -178,6 +179,10 @@ class Bottleneck(PostActivationBlock):
     The 3x3 works on ``planes`` channels, four times fewer than the block's output, which is
     what makes a 50-layer net cost about as much as a 34-layer one.
 
+    ``groups`` and ``base_width`` make the 3x3 a grouped or a wider convolution: ResNeXt
+    (Xie et al. 2017; ``groups=32, base_width=4`` is 32x4d) and Wide ResNet-50-2
+    (``base_width=128``), with torchvision's names and shapes.
+
     Where the stride goes is a historical detail with a cost: the paper (and Caffe) put it on
     the first 1x1 (``stride_in_1x1=True``); torchvision puts it on the 3x3 ("ResNet v1.5"),
     which is a little more accurate and ~6% more multiply-adds for ResNet-50. The weights
@@ -194,14 +199,19 @@ class Bottleneck(PostActivationBlock):
         downsample: nn.Module | None = None,
         plain: bool = False,
         stride_in_1x1: bool = False,
+        groups: int = 1,
+        base_width: int = 64,
     ) -> None:
         super().__init__()
+        # The 3x3's width: ``planes`` for ResNet; ResNeXt splits it into ``groups`` groups of
+        # ``base_width * planes / 64`` channels, Wide ResNet-50-2 doubles it (torchvision's rule).
+        width = int(planes * (base_width / 64.0)) * groups
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
-        self.conv1 = conv1x1(inplanes, planes, stride_1x1)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = conv3x3(planes, planes, stride_3x3)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = conv1x1(planes, planes * self.expansion)
+        self.conv1 = conv1x1(inplanes, width, stride_1x1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride_3x3, groups)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU()
         self.downsample = downsample

@@ -70,11 +70,13 @@ class ResNet(nn.Module):
         widths: ``planes`` of each stage (a stage outputs ``planes * block.expansion`` channels).
         num_classes: size of the classifier's output.
         stem: ``"cifar"`` (3x3 conv) or ``"imagenet"`` (7x7/2 conv + 3x3/2 max-pool).
+        stem_width: the stem's output channels (default ``widths[0]``; Wide ResNets keep 16).
         shortcut: "A", "B" or "C" (see ``blocks.py``).
         plain: drop every addition: the paper's plain network with the very same layers.
         zero_init_residual: start every residual branch at zero, so each block begins as the
             identity (Goyal et al. 2017); torchvision's option of the same name.
         stride_in_1x1: bottlenecks only: put the stride on the first 1x1 as the paper did.
+        groups, base_width: bottlenecks only: a grouped or wider 3x3 (ResNeXt, Wide ResNet-50-2).
         arch: the name ``build_model`` knew it by (kept in checkpoints).
     """
 
@@ -90,6 +92,9 @@ class ResNet(nn.Module):
         plain: bool = False,
         zero_init_residual: bool = False,
         stride_in_1x1: bool = False,
+        groups: int = 1,
+        base_width: int = 64,
+        stem_width: int | None = None,
         arch: str = "resnet",
     ) -> None:
         super().__init__()
@@ -99,7 +104,7 @@ class ResNet(nn.Module):
         self.preact = issubclass(block, PreActivationBlock)
         self.shortcut = shortcut
         self.plain = plain
-        self.inplanes = widths[0]
+        self.inplanes = stem_width or widths[0]
 
         if stem == "imagenet":
             self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
@@ -114,11 +119,13 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem == "imagenet" else nn.Identity()
 
-        block_options = {}
+        block_options: dict[str, Any] = {}
         if stride_in_1x1:
-            if block is not Bottleneck:
-                raise ConfigError("stride_in_1x1 only applies to the post-activation Bottleneck block")
             block_options["stride_in_1x1"] = True
+        if (groups, base_width) != (1, 64):
+            block_options.update(groups=groups, base_width=base_width)
+        if block_options and block is not Bottleneck:
+            raise ConfigError(f"{', '.join(block_options)} only apply to the post-activation Bottleneck block")
         self.stages: list[str] = []
         for index, (planes, blocks) in enumerate(zip(widths, layers)):
             stride = 1 if index == 0 else 2  # every stage after the first halves H and W
@@ -314,6 +321,62 @@ def imagenet_resnet(
     )
 
 
+#: The family's two best-known widenings on ImageNet, as torchvision names them: (depth, groups,
+#: base width of a group). ResNeXt (Xie et al. 2017) splits each bottleneck's 3x3 into groups;
+#: Wide ResNet-50-2 (Zagoruyko and Komodakis 2016) doubles its width.
+IMAGENET_WIDENINGS: dict[str, tuple[int, int, int]] = {
+    "resnext50_32x4d": (50, 32, 4),
+    "resnext101_32x8d": (101, 32, 8),
+    "resnext101_64x4d": (101, 64, 4),
+    "wide_resnet50_2": (50, 1, 128),
+    "wide_resnet101_2": (101, 1, 128),
+}
+WIDE_CIFAR_PATTERN = re.compile(r"^wrn(\d+)_(\d+)$")  # wrn28_10: Wide ResNet-28-10
+
+
+def widened_resnet(name: str, num_classes: int = 1000, *, zero_init_residual: bool = False) -> ResNet:
+    """ResNeXt or Wide ResNet-50/101-2 by torchvision's name (``IMAGENET_WIDENINGS``): ImageNet
+    bottleneck ResNets whose 3x3 convolutions are grouped or wider. State dicts are torchvision's."""
+    if name not in IMAGENET_WIDENINGS:
+        raise ConfigError(f"unknown widened ResNet {name!r}; choose one of {', '.join(IMAGENET_WIDENINGS)}")
+    depth, groups, base_width = IMAGENET_WIDENINGS[name]
+    block, layers = IMAGENET_LAYERS[depth]
+    return ResNet(
+        block,
+        layers,
+        IMAGENET_WIDTHS,
+        num_classes,
+        stem="imagenet",
+        zero_init_residual=zero_init_residual,
+        groups=groups,
+        base_width=base_width,
+        arch=name,
+    )
+
+
+def wide_cifar_resnet(depth: int, widen: int, num_classes: int = 10, *, zero_init_residual: bool = False) -> ResNet:
+    """Wide ResNet-``depth``-``widen`` for CIFAR (Zagoruyko and Komodakis 2016): pre-activation
+    basic blocks, (depth - 4) / 6 a stage, stages ``widen`` times as wide as ResNet's (16k, 32k,
+    64k channels) after a 16-channel stem, and a 1x1 projection wherever the shape changes (the
+    "4" counts the stem, the classifier and two of the three projections)."""
+    if depth < 10 or (depth - 4) % 6 or widen < 1:
+        raise ConfigError(
+            f"a Wide ResNet has depth 6n + 4 (10, 16, 22, 28, 40...) and widen >= 1; got {depth}, {widen}"
+        )
+    n = (depth - 4) // 6
+    return ResNet(
+        PreActBasicBlock,
+        (n, n, n),
+        tuple(widen * width for width in CIFAR_WIDTHS),
+        num_classes,
+        stem="cifar",
+        stem_width=CIFAR_WIDTHS[0],
+        shortcut="B",
+        zero_init_residual=zero_init_residual,
+        arch=f"wrn{depth}_{widen}",
+    )
+
+
 def _default_arch(family: str, depth: int, preact: bool, plain: bool) -> str:
     kind = "plain" if plain else ("preact_resnet" if preact else "resnet")
     if family == "cifar" and depth in IMAGENET_LAYERS:
@@ -332,12 +395,15 @@ MODEL_NAMES: tuple[str, ...] = (
     *(f"preact_resnet{d}" for d in PREACT_PAPER_DEPTHS),
     *(f"resnet{d}" for d in IMAGENET_LAYERS),
     *(f"plain{d}" for d in (18, 34)),
+    *IMAGENET_WIDENINGS,
+    "wrn28_10",
+    "wrn40_4",
 )
 NAME_PATTERN = re.compile(r"^(cifar_)?(resnet|plain|preact_resnet)(\d+)$")
 _NAME_HELP = (
     "Any CIFAR depth works as resnet{d}, plain{d} or preact_resnet{d} (d = 6n+2, or 9n+2 with "
     "block='bottleneck'); depths 18, 34, 50, 101 and 152 are the ImageNet nets "
-    "(cifar_resnet50 forces the CIFAR one)."
+    "(cifar_resnet50 forces the CIFAR one); wrn{d}_{k} is a CIFAR Wide ResNet-d-k (d = 6n+4)."
 )
 
 
@@ -350,7 +416,9 @@ def build_model(name: str, num_classes: int | None = None, **options: Any) -> Re
     """Build a model by name: ``build_model("resnet56")``, ``build_model("resnet50")``...
 
     Args:
-        name: ``resnet{d}``, ``plain{d}``, ``preact_resnet{d}`` or ``cifar_...``; see ``list_models()``.
+        name: ``resnet{d}``, ``plain{d}``, ``preact_resnet{d}`` or ``cifar_...``; ResNeXt and Wide
+            ResNet by torchvision's names (``resnext50_32x4d``, ``wide_resnet50_2``); ``wrn{d}_{k}``
+            for a CIFAR Wide ResNet; see ``list_models()``.
         num_classes: classifier outputs; default 10 for CIFAR nets, 1000 for ImageNet nets.
         **options: passed on to ``cifar_resnet`` (block, shortcut, zero_init_residual) or
             ``imagenet_resnet`` (shortcut, zero_init_residual, stride_in_1x1).
@@ -358,6 +426,8 @@ def build_model(name: str, num_classes: int | None = None, **options: Any) -> Re
     Returns:
         The model, in training mode, on the CPU; ``model.arch`` holds ``name``.
     """
+    if isinstance(name, str) and (name in IMAGENET_WIDENINGS or WIDE_CIFAR_PATTERN.match(name)):
+        return _build_widened(name, num_classes, **options)
     match = NAME_PATTERN.match(name.strip().lower()) if isinstance(name, str) else None
     if match is None:
         close = difflib.get_close_matches(str(name), MODEL_NAMES, n=3)
@@ -386,6 +456,16 @@ def build_model(name: str, num_classes: int | None = None, **options: Any) -> Re
     return cifar_resnet(depth, num_classes, preact=kind == "preact_resnet", plain=kind == "plain", arch=name, **options)
 
 
+def _build_widened(name: str, num_classes: int | None, **options: Any) -> ResNet:
+    unknown = set(options) - {"zero_init_residual"}
+    if unknown:
+        raise TypeError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}; valid: zero_init_residual")
+    wide = WIDE_CIFAR_PATTERN.match(name)
+    if wide:
+        return wide_cifar_resnet(int(wide.group(1)), int(wide.group(2)), num_classes or 10, **options)
+    return widened_resnet(name, num_classes or 1000, **options)
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (BN's scale and shift included, running statistics not)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
@@ -403,6 +483,9 @@ __all__ = [
     "build_model",
     "cifar_resnet",
     "imagenet_resnet",
+    "wide_cifar_resnet",
+    "widened_resnet",
+    "IMAGENET_WIDENINGS",
     "list_models",
     "count_parameters",
     "cifar_blocks_per_stage",
