@@ -316,6 +316,17 @@ def _bf16_epsilon() -> float:
 
 
 @solution(
+    "part2.resnext101_first_group_width",
+    hint="32x8d: groups x channels per group; look at conv2.groups and conv2.in_channels.",
+)
+def _resnext101_first_group_width() -> list[int]:
+    from ..models import build_model
+
+    conv = build_model("resnext101_32x8d").layer1[0].conv2
+    return [conv.in_channels // conv.groups, conv.in_channels]
+
+
+@solution(
     "part3.quick_degradation_steps", hint="Steps per epoch = training images / batch size; then times the epochs."
 )
 def _quick_degradation_steps() -> int:
