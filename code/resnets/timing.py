@@ -214,8 +214,8 @@ def plot_results(results: Sequence[ModelTiming]):  # -> matplotlib Figure
         labels = [r.setting for r in rows]
         colors = [viz.COLORS["reference"]] + [viz.COLORS["residual"]] * (len(rows) - 1)
         ax.barh(labels, speeds, xerr=[low, high], color=colors, capsize=3)
-        for y, speed in enumerate(speeds):
-            ax.text(speed, y, f"  {speed / speeds[0]:.2f}×", va="center", fontsize=9)
+        for y, (speed, whisker) in enumerate(zip(speeds, high)):  # the ratio beyond the whisker's end
+            ax.text(speed + whisker, y, f"  {speed / speeds[0]:.2f}×", va="center", fontsize=9)
         ax.invert_yaxis()
         ax.set_title(model)
         ax.set_xlabel("training images/s")
