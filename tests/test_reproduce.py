@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from matplotlib.figure import Figure
 
-from resnets import reproduce
+from resnets import build_model, count_flops, reproduce
+from resnets.course import inside
 from resnets.train import learning_rate
 
 
@@ -71,3 +72,18 @@ def test_max_iterations_compresses_the_full_profile_and_leaves_quick_alone(monke
         ValueError, match="RESNETS_MAX_ITERATIONS='many' is not a count; set it to a positive integer or unset it"
     ):
         reproduce.experiment_config("plain56", "full")
+
+
+def test_the_gpu_time_of_a_full_profile_is_an_estimate_from_its_flops() -> None:
+    macs = count_flops(build_model("resnet20"), (3, 32, 32))
+    assert reproduce.training_flops("resnet20", 100) == 6 * macs * 100  # forward + backward, 2 FLOPs a MAC
+    assert reproduce.training_flops("resnet20", 0, evaluated=10) == 2 * macs * 10
+    one_seed = reproduce.full_profile_flops("degradation")
+    per_image = sum(6 * count_flops(build_model(m), (3, 32, 32)) for m in reproduce.DEGRADATION_MODELS)
+    assert one_seed > per_image * 64_000 * 128  # the training, and an evaluation after every epoch
+    assert reproduce.full_profile_flops("table6") > 5 * reproduce.full_profile_flops("degradation") / 2
+    table = reproduce.gpu_time_estimate(one_seed, "Fig. 6")
+    assert "an estimate at 5% to 25% of peak" in table and "T4 (fp16)" in table and "H100" in table
+    assert inside.full_profile_flops(inside.SETTINGS["quick"]) < inside.full_profile_flops() / 10
+    with pytest.raises(ValueError, match="unknown experiment"):
+        reproduce.full_profile_flops("fig7")

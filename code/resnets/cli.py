@@ -583,11 +583,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from . import reproduce
 
     profile = args.profile or get_profile(pick_device(args.device))
-    seeds = (
-        tuple(args.seeds)
-        if args.seeds
-        else ((0, 1, 2, 3, 4) if args.experiment == "table6" and profile == "full" else (0,))
-    )
+    seeds = tuple(args.seeds) if args.seeds else (reproduce.FULL_SEEDS[args.experiment] if profile == "full" else (0,))
     runs_dir = None if args.runs.lower() == "none" else args.runs
     experiment = getattr(reproduce, args.experiment)
     result = experiment(profile, seeds, device=args.device, runs_dir=runs_dir, progress=args.progress)

@@ -64,6 +64,8 @@ class MissingResults(ResnetsError, FileNotFoundError):
 
 DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 TABLE6_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
+#: The seeds each experiment runs in the full profile (``python -m resnets reproduce --full``).
+FULL_SEEDS = {"degradation": (0,), "table6": (0, 1, 2, 3, 4)}
 #: Quick profile: 500 real training images (50 a class), no augmentation, 16 epochs of 20
 #: batches of 25 (320 steps), the fast schedule (5% linear warm-up, then cosine) at a peak lr of
 #: 0.02 without label smoothing. Every run also records ``train_eval_error``: the error on those
@@ -530,6 +532,64 @@ def recipe_differences(config: dict[str, Any], runs: int = 1) -> list[str]:
     return lines
 
 
+# ---------------------------------------------------------------------------------------
+# How long a full profile takes on a GPU: estimated from the FLOPs until one is measured
+# ---------------------------------------------------------------------------------------
+
+#: Peak dense tensor throughput (FLOP/s) in the precision the engine trains in there
+#: (``runtime.autocast_dtype``), from NVIDIA's data sheets: the T4's fp16 tensor cores (Colab's
+#: free GPU; no bf16) and an H100 SXM's bf16 tensor cores, dense.
+GPU_PEAK_FLOPS = {"T4 (fp16)": 65e12, "H100 SXM (bf16)": 989e12}
+#: The share of that peak that nets this small are assumed to reach. An assumption, not a
+#: measurement: 16- to 64-channel convolutions at batch 128 leave most of a GPU idle, and data
+#: movement and Python add their share. ``make gpu-check`` measures the real rate.
+ASSUMED_UTILISATION = (0.05, 0.25)
+
+
+def training_flops(model: str, images: int, evaluated: int = 0) -> float:
+    """Floating-point operations to train ``model`` on ``images`` 32x32 images and evaluate it on
+    ``evaluated`` more: a forward is 2 FLOPs per multiply-add (``count_flops``), a backward about
+    twice a forward."""
+    from .flops import count_flops
+    from .models import build_model
+
+    forward = 2 * count_flops(build_model(model), (3, 32, 32))
+    return forward * (3 * images + evaluated)
+
+
+def full_profile_flops(experiment: str) -> float:
+    """FLOPs of an experiment's full profile: every model and seed on the paper's schedule (64k
+    iterations of 128 images), with the validation and test sets evaluated after every epoch."""
+    if experiment not in FULL_SEEDS:
+        raise ConfigError(f"unknown experiment {experiment!r}; choose one of {', '.join(FULL_SEEDS)}")
+    models = DEGRADATION_MODELS if experiment == "degradation" else TABLE6_MODELS
+    paper = SCHEDULE_DEFAULTS["paper"]
+    images = paper["iterations"] * paper["batch_size"]
+    train_per_class, test_per_class = IMAGES_PER_CLASS
+    val_size = TrainConfig().val_size  # the paper's 45k/5k split
+    epochs = math.ceil(images / (len(CLASSES) * train_per_class - val_size))
+    evaluated = epochs * (val_size + len(CLASSES) * test_per_class)
+    return len(FULL_SEEDS[experiment]) * sum(training_flops(m, images, evaluated) for m in models)
+
+
+def gpu_time_estimate(flops: float, what: str) -> str:
+    """A table of the time ``flops`` take on each GPU of ``GPU_PEAK_FLOPS`` at the assumed
+    utilisations, titled as the estimate it is."""
+    low, high = ASSUMED_UTILISATION
+    rows = [
+        (gpu, f"{peak / 1e12:,.0f} TFLOP/s", f"{_duration(flops / (peak * high))} to {_duration(flops / (peak * low))}")
+        for gpu, peak in GPU_PEAK_FLOPS.items()
+    ]
+    title = f"{what}: {flops / 1e15:,.1f} PFLOP; an estimate at {low:.0%} to {high:.0%} of peak"
+    return format_table(["GPU", "peak", "time"], rows, title=title)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:,.0f} min" if seconds < 5400 else f"{seconds / 3600:,.1f} h"
+
+
 def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> matplotlib Figure
     """The paper's Fig. 6, from a result: error per epoch, plain nets left and ResNets right;
     thin lines the training error, bold lines the test error; 20 layers pale, 56 layers dark.
@@ -589,6 +649,12 @@ __all__ = [
     "PAPER_TABLE6",
     "PAPER_RESNET110_MEAN_STD",
     "PAPER_TABLE6_PARAMETERS",
+    "ASSUMED_UTILISATION",
+    "FULL_SEEDS",
+    "GPU_PEAK_FLOPS",
+    "full_profile_flops",
+    "gpu_time_estimate",
+    "training_flops",
     "TABLE6_MODELS",
     "degradation",
     "degradation_holds",

@@ -35,7 +35,9 @@ from ..cache import cached
 from ..checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
 from ..data import CLASSES, load_cifar10, make_splits, normalize
 from ..errors import ConfigError
+from ..flops import count_flops
 from ..landscape import loss_surface, random_directions
+from ..models import build_model
 from ..probes import lesion_errors, predict, residual_ratios, response_stds, stage_outputs
 from ..reproduce import cpu_run_name
 from ..tables import format_table
@@ -403,6 +405,19 @@ def plot_block_ratios(ratios: Mapping[Trained, Sequence[float]]) -> Figure:
     return fig
 
 
+def full_profile_flops(settings: ProbeSettings = SETTINGS["full"]) -> float:
+    """FLOPs of this chapter's experiments in ``settings`` (forwards only, nothing trains): the
+    responses, block ratios and predictions, every block's lesion and every point of both loss
+    slices, for the four nets; 2 FLOPs per multiply-add of ``count_flops``."""
+    forward = {arch: 2 * count_flops(build_model(arch), (3, 32, 32)) for arch in ARCHS}
+    blocks = {arch: len(build_model(arch).blocks()) for arch in ARCHS}
+    points = settings.line_points + settings.grid_points**2
+    per_net = settings.response_images + settings.ratio_images + points * settings.landscape_images
+    flops = sum(forward[arch] * per_net for arch in ARCHS)
+    flops += sum(forward[arch] * (blocks[arch] + 1) * settings.lesion_images for arch in settings.lesion_archs)
+    return flops + max(forward.values()) * settings.test_images
+
+
 def gradient_ratios(net: Trained) -> np.ndarray:
     """The first layer's gradient norm over the last layer's, one per epoch of the shipped run's
     log (each an epoch's mean of the engine's samples): (epochs,)."""
@@ -641,6 +656,7 @@ __all__ = [
     "mistakes_grid",
     "mosaic",
     "gradient_ratios",
+    "full_profile_flops",
     "gradient_ratio_table",
     "most_confused",
     "plot_block_ratios",
