@@ -457,7 +457,8 @@ def plot_gradient_norms(nets: Sequence[Trained]) -> Figure:
                         label=f"{_label(net)}, {where}",
                     )
             viz.log_axis(ax)
-            ax.set(xlabel="epoch", title=f"{depth} layers", xticks=epochs)
+            ax.set(xlabel="epoch", title=f"{depth} layers")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # 40 epochs: not one tick each
             ax.legend(fontsize=9)
         axes[0, 0].set_ylabel("‖∂loss/∂W‖, epoch mean (log scale)")
     return fig
