@@ -301,9 +301,12 @@ def imagenet_resnet(
     shortcut: Shortcut = "B",
     zero_init_residual: bool = False,
     stride_in_1x1: bool = False,
+    groups: int = 1,
+    base_width: int = 64,
     arch: str | None = None,
 ) -> ResNet:
-    """ResNet-18/34/50/101/152 (He et al. 2015, Table 1), torchvision-compatible."""
+    """ResNet-18/34/50/101/152 (He et al. 2015, Table 1), torchvision-compatible; ``groups`` and
+    ``base_width`` widen the bottlenecks' 3x3 (``widened_resnet``)."""
     if depth not in IMAGENET_LAYERS:
         raise ConfigError(f"no ImageNet ResNet of depth {depth}; choose one of {', '.join(map(str, IMAGENET_LAYERS))}")
     block, layers = IMAGENET_LAYERS[depth]
@@ -317,6 +320,8 @@ def imagenet_resnet(
         plain=plain,
         zero_init_residual=zero_init_residual,
         stride_in_1x1=stride_in_1x1,
+        groups=groups,
+        base_width=base_width,
         arch=arch or _default_arch("imagenet", depth, False, plain),
     )
 
@@ -340,17 +345,8 @@ def widened_resnet(name: str, num_classes: int = 1000, *, zero_init_residual: bo
     if name not in IMAGENET_WIDENINGS:
         raise ConfigError(f"unknown widened ResNet {name!r}; choose one of {', '.join(IMAGENET_WIDENINGS)}")
     depth, groups, base_width = IMAGENET_WIDENINGS[name]
-    block, layers = IMAGENET_LAYERS[depth]
-    return ResNet(
-        block,
-        layers,
-        IMAGENET_WIDTHS,
-        num_classes,
-        stem="imagenet",
-        zero_init_residual=zero_init_residual,
-        groups=groups,
-        base_width=base_width,
-        arch=name,
+    return imagenet_resnet(
+        depth, num_classes, zero_init_residual=zero_init_residual, groups=groups, base_width=base_width, arch=name
     )
 
 

@@ -27,11 +27,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from .cache import cached
 from .checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
 from .data import CLASSES, IMAGES_PER_CLASS, load_cifar10, make_splits, normalize
 from .errors import ConfigError, ResnetsError
 from .files import write_atomic
+from .flops import count_flops
+from .models import build_model
 from .runtime import PROFILES, max_iterations
 from .tables import format_table
 from .train import SCHEDULE_DEFAULTS, TrainConfig, train
@@ -546,15 +550,16 @@ GPU_PEAK_FLOPS = {"T4 (fp16)": 65e12, "H100 SXM (bf16)": 989e12}
 ASSUMED_UTILISATION = (0.05, 0.25)
 
 
+def forward_flops(model: nn.Module) -> float:
+    """Floating-point operations of one forward pass on a 32x32 image: 2 per multiply-add
+    (``count_flops``)."""
+    return 2 * count_flops(model, (3, 32, 32))
+
+
 def training_flops(model: str, images: int, evaluated: int = 0) -> float:
     """Floating-point operations to train ``model`` on ``images`` 32x32 images and evaluate it on
-    ``evaluated`` more: a forward is 2 FLOPs per multiply-add (``count_flops``), a backward about
-    twice a forward."""
-    from .flops import count_flops
-    from .models import build_model
-
-    forward = 2 * count_flops(build_model(model), (3, 32, 32))
-    return forward * (3 * images + evaluated)
+    ``evaluated`` more: a backward costs about twice a forward."""
+    return forward_flops(build_model(model)) * (3 * images + evaluated)
 
 
 def full_profile_flops(experiment: str) -> float:
@@ -655,6 +660,7 @@ __all__ = [
     "full_profile_flops",
     "gpu_time_estimate",
     "training_flops",
+    "forward_flops",
     "TABLE6_MODELS",
     "degradation",
     "degradation_holds",

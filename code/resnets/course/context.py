@@ -16,6 +16,7 @@ from torch import nn
 from ..cache import cached
 from ..flops import count_flops
 from ..models import build_model, count_parameters, input_size
+from ..probes import weight_layers
 from ..tables import format_table
 
 #: The nets the chapter compares: ResNet-50 and its two widenings on ImageNet; ResNet-110, the
@@ -43,7 +44,7 @@ def widening_rows(names: tuple[str, ...] = WIDENED) -> list[tuple[str, int, int,
     for name in names:
         model = build_model(name)
         size = input_size(model)
-        depth = sum(1 for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+        depth = len(weight_layers(model))
         rows.append((name, depth, count_parameters(model), count_flops(model, (3, size, size)), size))
     return rows
 

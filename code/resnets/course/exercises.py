@@ -58,14 +58,18 @@ def _matches(given: Any, expected: Any, rel: float) -> bool:
     return given == expected
 
 
-def check(key: str, answer: Any) -> bool:
-    """Print whether ``answer`` is right for exercise ``key``; return True if it is."""
+def _entry(key: str) -> _Solution:
     if key not in _SOLUTIONS:
         raise KeyError(f"no exercise {key!r}; known: {', '.join(sorted(_SOLUTIONS))}")
+    return _SOLUTIONS[key]
+
+
+def check(key: str, answer: Any) -> bool:
+    """Print whether ``answer`` is right for exercise ``key``; return True if it is."""
+    entry = _entry(key)
     if answer is None:
         print(f"[{key}] Put your answer in `answer`, then run this cell again.")
         return False
-    entry = _SOLUTIONS[key]
     if _matches(answer, entry.compute(), entry.rel):
         print(f"[{key}] ✓ Correct.")
         return True
@@ -75,9 +79,7 @@ def check(key: str, answer: Any) -> bool:
 
 def solution_of(key: str) -> Any:
     """The computed answer to exercise ``key`` (what ``check`` compares with)."""
-    if key not in _SOLUTIONS:
-        raise KeyError(f"no exercise {key!r}; known: {', '.join(sorted(_SOLUTIONS))}")
-    return _SOLUTIONS[key].compute()
+    return _entry(key).compute()
 
 
 def keys() -> list[str]:

@@ -35,11 +35,10 @@ from ..cache import cached
 from ..checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
 from ..data import CLASSES, load_cifar10, make_splits, normalize
 from ..errors import ConfigError
-from ..flops import count_flops
 from ..landscape import loss_surface, random_directions
 from ..models import build_model
 from ..probes import lesion_errors, predict, residual_ratios, response_stds, stage_outputs
-from ..reproduce import cpu_run_name
+from ..reproduce import cpu_run_name, forward_flops
 from ..tables import format_table
 from .widgets import Control, Explorer
 
@@ -408,9 +407,10 @@ def plot_block_ratios(ratios: Mapping[Trained, Sequence[float]]) -> Figure:
 def full_profile_flops(settings: ProbeSettings = SETTINGS["full"]) -> float:
     """FLOPs of this chapter's experiments in ``settings`` (forwards only, nothing trains): the
     responses, block ratios and predictions, every block's lesion and every point of both loss
-    slices, for the four nets; 2 FLOPs per multiply-add of ``count_flops``."""
-    forward = {arch: 2 * count_flops(build_model(arch), (3, 32, 32)) for arch in ARCHS}
-    blocks = {arch: len(build_model(arch).blocks()) for arch in ARCHS}
+    slices, for the four nets (``reproduce.forward_flops`` each)."""
+    models = {arch: build_model(arch) for arch in ARCHS}
+    forward = {arch: forward_flops(model) for arch, model in models.items()}
+    blocks = {arch: len(model.blocks()) for arch, model in models.items()}
     points = settings.line_points + settings.grid_points**2
     per_net = settings.response_images + settings.ratio_images + points * settings.landscape_images
     flops = sum(forward[arch] * per_net for arch in ARCHS)
