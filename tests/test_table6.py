@@ -173,3 +173,29 @@ def test_recipe_differences_name_every_setting_that_is_not_the_papers() -> None:
     assert "weight decay: 0.0005 instead of 0.0001" in text and "label smoothing: 0.1 instead of 0.0" in text
     assert "Nesterov momentum: True instead of False" in text and "one run per depth" in text
     assert "batch size" not in text and "learning rate" not in text, "the same as the paper's: not a difference"
+
+
+def test_cpu_recipe_seeds_gather_one_models_seeds_and_report_their_spread(tmp_path: Path) -> None:
+    def seeded(seed: int, test_error: float, **kwargs) -> dict:
+        entry = _cpu_entry("resnet20", test_error, **kwargs)
+        entry["provenance"]["seed"] = seed
+        return entry
+
+    entries = {
+        reproduce.cpu_run_name("resnet20", 2): seeded(2, 0.13),
+        reproduce.cpu_run_name("resnet20", 0): seeded(0, 0.12),
+        reproduce.cpu_run_name("resnet20", 1): seeded(1, 0.14),
+        "resnet20-cifar10-cpu-seed3": seeded(3, 0.2, schedule="fast"),  # another recipe
+        "resnet20-other": seeded(4, 0.2),  # not a name the cpu recipe ships under
+        "resnet56-cifar10-cpu": _cpu_entry("resnet56", 0.11),
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"checkpoints": entries}))
+    seeds = reproduce.cpu_recipe_seeds("resnet20", manifest)
+    assert list(seeds) == ["resnet20-cifar10-cpu", "resnet20-cifar10-cpu-seed1", "resnet20-cifar10-cpu-seed2"]
+    assert list(reproduce.cpu_recipe_runs(manifest)) == ["resnet20", "resnet56"], "seed 0 alone stands for a depth"
+    text = reproduce.format_seed_runs(seeds)
+    assert "13.00 ± 1.00 % (mean ± std)" in text and "over 3 seeds" in text
+    assert "on 10,000 images: 0.34 points" in text, "sqrt(0.13 * 0.87 / 10,000)"
+    [row] = reproduce.table6_summary(reproduce.shipped_result(seeds))
+    assert row["runs"] == 3 and row["test_error_std"] == pytest.approx(1.0)

@@ -2,6 +2,8 @@
 
     degradation(profile)   plain-20/56 against ResNet-20/56 (He et al. 2015, Fig. 6)
     table6(profile)        ResNet-20...110 test error against the paper's Table 6
+    cpu_recipe_runs()      the shipped nets of the ``cpu`` recipe, one per depth, beside the paper
+    cpu_recipe_seeds(m)    one model's shipped ``cpu`` runs over several seeds: their spread
 
 Each returns plain data (per-epoch metrics of every run, with provenance) and is ``@cached``,
 so a chapter executed twice trains once. ``write_results`` stores a result as JSON (with the
@@ -440,27 +442,69 @@ CPU_SCHEDULE = "cpu"
 CPU_RUN_MODELS = ("resnet20", "plain20", "resnet56", "plain56", "resnet32", "resnet44")
 
 
-def cpu_run_name(model: str) -> str:
-    """The name a CPU-recipe run of ``model`` is shipped under."""
-    return f"{model}-cifar10-cpu"
+def cpu_run_name(model: str, seed: int = 0) -> str:
+    """The name a CPU-recipe run of ``model`` is shipped under: seed 0's is the one the chapters
+    stand on; another seed's (run to measure the spread between seeds) ends in ``-seed<N>``."""
+    return f"{model}-cifar10-cpu" + (f"-seed{seed}" if seed else "")
+
+
+def _is_cpu_recipe_run(entry: dict[str, Any]) -> bool:
+    """A manifest entry trained with the ``cpu`` schedule on all 45k training images, with its metrics."""
+    config = entry["provenance"].get("config", {})
+    return config.get("schedule") == CPU_SCHEDULE and config.get("train_subset") is None and bool(entry.get("metrics"))
 
 
 def cpu_recipe_runs(manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
-    """The shipped runs of the ``cpu`` schedule on the full 45k training images, by model, in
-    ``CPU_RUN_MODELS`` order; a model whose shipped run is of another recipe is left out."""
+    """The shipped seed-0 runs of the ``cpu`` schedule on the full 45k training images, by model,
+    in ``CPU_RUN_MODELS`` order; a model whose shipped run is of another recipe is left out."""
     entries = read_manifest(manifest)
-    runs = {}
-    for model in CPU_RUN_MODELS:
-        entry = entries.get(cpu_run_name(model))
-        config = entry["provenance"]["config"] if entry else {}
-        if (
-            entry
-            and config.get("schedule") == CPU_SCHEDULE
-            and config.get("train_subset") is None
-            and entry.get("metrics")
-        ):
-            runs[model] = entry
-    return runs
+    return {
+        model: entries[cpu_run_name(model)]
+        for model in CPU_RUN_MODELS
+        if cpu_run_name(model) in entries and _is_cpu_recipe_run(entries[cpu_run_name(model)])
+    }
+
+
+def cpu_recipe_seeds(model: str, manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    """Every shipped run of the ``cpu`` recipe of ``model``, one per seed, by name in seed order
+    (``shipped_result`` and ``table6_summary`` turn them into a mean ± std)."""
+    runs = {
+        name: entry
+        for name, entry in read_manifest(manifest).items()
+        if entry["arch"] == model
+        and _is_cpu_recipe_run(entry)
+        and name == cpu_run_name(model, entry["provenance"].get("seed", 0))
+    }
+    return dict(sorted(runs.items(), key=lambda item: item[1]["provenance"]["seed"]))
+
+
+def format_seed_runs(runs: dict[str, dict[str, Any]]) -> str:
+    """``cpu_recipe_seeds`` as a text table, one row per seed (final-epoch errors, %), then their
+    mean ± std and the binomial standard error of one run's test error on the test images."""
+    rows, tests = [], []
+    for name, entry in runs.items():
+        last = entry["metrics"][-1]
+        tests.append(100 * last["test_error"])
+        fit = last.get("train_eval_error")
+        rows.append(
+            (
+                name,
+                entry["provenance"]["seed"],
+                f"{tests[-1]:.2f}",
+                f"{100 * last['val_error']:.2f}" if "val_error" in last else None,
+                None if fit is None else f"{100 * fit:.2f}",
+            )
+        )
+    headers = ["checkpoint", "seed", "test %", "val %", "train fit %"]
+    table = format_table(headers, rows, title="One recipe, several seeds: final-epoch errors")
+    mean = statistics.fmean(tests)
+    spread = statistics.stdev(tests) if len(tests) > 1 else float("nan")
+    test_images = len(CLASSES) * IMAGES_PER_CLASS[1]
+    one_run = 100 * binomial_standard_error(mean / 100, test_images)
+    return (
+        f"{table}\ntest error over {len(tests)} seeds: {_percent(mean, spread)} % (mean ± std); "
+        f"binomial standard error of one run on {test_images:,} images: {one_run:.2f} points"
+    )
 
 
 def paper_comparison(
@@ -667,6 +711,8 @@ __all__ = [
     "depth_gaps",
     "binomial_standard_error",
     "cpu_recipe_runs",
+    "cpu_recipe_seeds",
+    "format_seed_runs",
     "cpu_run_name",
     "format_paper_comparison",
     "paper_comparison",
