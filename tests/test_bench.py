@@ -65,7 +65,7 @@ def test_classic_loader_uses_a_worker_per_core_and_shuffles_for_training(cifar10
 def test_both_paths_train_and_evaluate_on_real_batches(
     kind: str, cifar10: CIFAR10, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = bench.engine_config("resnet8", torch.device("cpu"), **TINY)
+    config = bench.engine_config("resnet8", torch.device("cpu"), bench.BenchSettings(**TINY))
     path = bench.engine_path(config, cifar10) if kind == "engine" else bench.classic_path(config, cifar10, workers=1)
     inputs = []
     real_forward = type(path.model).forward
@@ -92,7 +92,7 @@ def test_both_paths_train_and_evaluate_on_real_batches(
 
 
 def test_both_paths_start_from_the_same_weights_and_settings(cifar10: CIFAR10) -> None:
-    config = bench.engine_config("resnet8", torch.device("cpu"), **TINY)
+    config = bench.engine_config("resnet8", torch.device("cpu"), bench.BenchSettings(**TINY))
     engine, classic = bench.engine_path(config, cifar10), bench.classic_path(config, cifar10, workers=0)
     for a, b in zip(engine.model.state_dict().values(), classic.model.state_dict().values()):
         assert torch.equal(a, b)
@@ -148,7 +148,9 @@ def test_cpu_peak_memory_sees_a_step_that_touches_64_mib() -> None:
 
 
 def test_time_to_accuracy_stops_at_the_first_epoch_on_target(cifar10: CIFAR10) -> None:
-    result = bench.time_to_accuracy("resnet8", cifar10, 0.01, device="cpu", epochs=3, train_subset=300, test_subset=50)
+    result = bench.time_to_accuracy(
+        "resnet8", cifar10, 0.01, bench.BenchSettings(device="cpu", tta_epochs=3, train_subset=300, test_subset=50)
+    )
     assert result.reached and result.epochs == 1 and result.epochs_planned == 3 and result.accuracy >= 0.01
     assert 0 < result.train_seconds <= result.wall_seconds and (result.train_images, result.test_images) == (300, 50)
     assert bench.default_target("resnet20", cifar10) == pytest.approx(0.90 if cifar10.from_image_folder else 0.91)

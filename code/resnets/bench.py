@@ -2,7 +2,7 @@
 
     python -m resnets bench                            # the command line (see its --help)
     text, files = run(BenchSettings(models=("resnet20",)))   # the same from Python
-    result = compare("resnet20", load_cifar10(), device="cpu")  # one model's comparison
+    result = compare("resnet20", load_cifar10(), BenchSettings(device="cpu"))  # one model
     print(format_report([result]))
 
 ``BenchSettings`` is the one description of a benchmark (the command's flags are made from
@@ -89,6 +89,34 @@ def default_target(model: str, data: CIFAR10) -> float:
     return round(TARGETS[model] - (IMAGE_FOLDER_TARGET_DROP if data.from_image_folder else 0.0), 4)
 
 
+@dataclass
+class BenchSettings:
+    """What ``python -m resnets bench`` measures, and how. The command's flags and their
+    defaults are made from these fields (``cli.py``), so a default lives here alone."""
+
+    models: tuple[str, ...] = MODELS
+    device: str = "auto"
+    data: str | None = None  # CIFAR-10 source; None reads RESNETS_DATA, else downloads
+    throughput: bool = True  # training and evaluation throughput and peak memory
+    batch_size: int = BATCH_SIZE
+    warmup: int = 3  # untimed steps of each path before its timed windows
+    windows: int = 5  # timed windows per path
+    steps_per_window: int = 5
+    memory_steps: int = 3  # steps over which peak memory is taken
+    workers: int | None = None  # the classic DataLoader's processes; None: one per core
+    train_subset: int | None = None
+    test_subset: int | None = None
+    amp: str = "auto"  # the engine's mixed precision (the classic recipe is always float32)
+    compile: bool = False
+    cudagraphs: bool = False
+    time_to_accuracy: bool | None = None  # None: on with CUDA, off elsewhere
+    targets: dict[str, float] = field(default_factory=dict)  # test accuracy to reach, by model
+    tta_epochs: int | None = None  # the fast schedule's length for time to accuracy (None: its 40)
+    out: str = "benchmarks"
+    name: str | None = None  # file name without suffix; None: the device's name
+    seed: int = 0
+
+
 # ---------------------------------------------------------------------------------------
 # The classic recipe
 # ---------------------------------------------------------------------------------------
@@ -168,28 +196,29 @@ class Pipeline:
 def engine_config(
     model: str,
     device: torch.device,
+    settings: BenchSettings | None = None,
     *,
-    batch_size: int = BATCH_SIZE,
-    train_subset: int | None = None,
-    test_subset: int | None = None,
-    amp: str = "auto",
-    compile: bool = False,
-    cudagraphs: bool = False,
-    seed: int = 0,
+    epochs: int | None = None,
+    target_error: float | None = None,
 ) -> TrainConfig:
-    """The engine's fast-schedule run at ``batch_size``, on all 50k training images (or a subset)."""
+    """The engine's fast-schedule run of ``model`` as ``settings`` describe it (batch size,
+    subsets, precision, compilation, seed), on all 50k training images or a subset; ``epochs``
+    and ``target_error`` for a run that trains to a target (``time_to_accuracy``)."""
+    settings = settings or BenchSettings()
     return TrainConfig(
         model=model,
         schedule="fast",
-        batch_size=batch_size,
+        epochs=epochs,
+        batch_size=settings.batch_size,
         val_size=0,
-        train_subset=train_subset,
-        test_subset=test_subset,
-        seed=seed,
+        train_subset=settings.train_subset,
+        test_subset=settings.test_subset,
+        target_error=target_error,
+        seed=settings.seed,
         device=str(device),
-        amp=amp,
-        compile=compile or cudagraphs,
-        cudagraphs=cudagraphs,
+        amp=settings.amp,
+        compile=settings.compile or settings.cudagraphs,
+        cudagraphs=settings.cudagraphs,
         progress=False,
     ).resolved()
 
@@ -386,43 +415,22 @@ def spread(seconds: Sequence[float]) -> float:
 
 
 def compare(
-    model: str,
-    data: CIFAR10,
-    *,
-    device: torch.device | str = "auto",
-    batch_size: int = BATCH_SIZE,
-    warmup: int = 3,
-    windows: int = 5,
-    steps_per_window: int = 5,
-    memory_steps: int = 3,
-    train_subset: int | None = None,
-    test_subset: int | None = None,
-    workers: int | None = None,
-    amp: str = "auto",
-    compile: bool = False,
-    cudagraphs: bool = False,
-    seed: int = 0,
+    model: str, data: CIFAR10, settings: BenchSettings | None = None, device: torch.device | None = None
 ) -> Comparison:
-    """Time the engine and the classic recipe training (then evaluating) ``model``, in turns.
+    """Time the engine and the classic recipe training (then evaluating) ``model``, in turns, as
+    ``settings`` say (default ``BenchSettings()``) on ``device`` (default: ``settings.device``).
 
     Both train on the same images (all 50k training images, or ``train_subset`` of them) from
     the same initial weights with the same optimizer settings: the engine's fast schedule at
     ``batch_size``. Evaluation runs over the test set (or ``test_subset``) in batches of
     ``EVAL_BATCH_SIZE``. ``workers``: the classic DataLoader's processes (default one per core).
     """
-    device = pick_device(device)
-    config = engine_config(
-        model,
-        device,
-        batch_size=batch_size,
-        train_subset=train_subset,
-        test_subset=test_subset,
-        amp=amp,
-        compile=compile,
-        cudagraphs=cudagraphs,
-        seed=seed,
-    )
-    paths = [engine_path(config, data), classic_path(config, data, workers)]
+    settings = settings or BenchSettings()
+    device = device or pick_device(settings.device)
+    config = engine_config(model, device, settings)
+    warmup, windows, steps_per_window = settings.warmup, settings.windows, settings.steps_per_window
+    memory_steps = settings.memory_steps
+    paths = [engine_path(config, data), classic_path(config, data, settings.workers)]
     cudnn_benchmark = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = True  # the classic recipe sets it too (the engine sets it for its own steps)
     try:
@@ -444,9 +452,15 @@ def compare(
         )
         for p in paths
     }
-    eval_batch = min(EVAL_BATCH_SIZE, test_subset or len(data.test_labels))
+    eval_batch = min(EVAL_BATCH_SIZE, settings.test_subset or len(data.test_labels))
     return Comparison(
-        model, device_name(device), batch_size, eval_batch, steps_per_window, results["engine"], results["classic"]
+        model,
+        device_name(device),
+        settings.batch_size,
+        eval_batch,
+        steps_per_window,
+        results["engine"],
+        results["classic"],
     )
 
 
@@ -474,43 +488,21 @@ class TimeToAccuracy:
 
 
 def time_to_accuracy(
-    model: str,
-    data: CIFAR10,
-    target: float,
-    *,
-    device: torch.device | str = "auto",
-    epochs: int | None = None,
-    train_subset: int | None = None,
-    test_subset: int | None = None,
-    amp: str = "auto",
-    compile: bool = False,
-    cudagraphs: bool = False,
-    seed: int = 0,
+    model: str, data: CIFAR10, target: float, settings: BenchSettings | None = None, device: torch.device | None = None
 ) -> TimeToAccuracy:
-    """Train ``model`` with the fast schedule on all 50k training images until the test
-    accuracy reaches ``target`` (checked after every epoch), or the schedule ends.
+    """Train ``model`` with the fast schedule on all 50k training images (or ``train_subset``)
+    until the test accuracy reaches ``target`` (checked after every epoch), or the schedule ends;
+    ``settings`` (default ``BenchSettings()``) say how, on ``device`` (default ``settings.device``).
 
-    ``epochs``: the schedule's length (default: the fast schedule's 40); the learning rate
-    follows it, so a shorter schedule anneals sooner. With ``compile`` the compilation falls
+    ``settings.tta_epochs``: the schedule's length (default: the fast schedule's 40); the learning
+    rate follows it, so a shorter schedule anneals sooner. With ``compile`` the compilation falls
     in the first epoch and is part of the time, as it is for anyone running it.
     """
     if not 0 < target < 1:
         raise ConfigError(f"target is a test accuracy in (0, 1), e.g. 0.91; got {target!r}")
-    config = TrainConfig(
-        model=model,
-        schedule="fast",
-        epochs=epochs,
-        val_size=0,
-        train_subset=train_subset,
-        test_subset=test_subset,
-        target_error=round(1 - target, 6),
-        seed=seed,
-        device=str(pick_device(device)),
-        amp=amp,
-        compile=compile or cudagraphs,
-        cudagraphs=cudagraphs,
-        progress=False,
-    )
+    settings = settings or BenchSettings()
+    device = device or pick_device(settings.device)
+    config = engine_config(model, device, settings, epochs=settings.tta_epochs, target_error=round(1 - target, 6))
     result = train(config, data)
     last = result.final
     return TimeToAccuracy(
@@ -521,11 +513,11 @@ def time_to_accuracy(
         train_seconds=sum(m["train_seconds"] for m in result.metrics),
         wall_seconds=last["wall_seconds"],
         accuracy=1 - last["test_error"],
-        train_images=train_subset or len(data.train_labels),
-        test_images=test_subset or len(data.test_labels),
+        train_images=settings.train_subset or len(data.train_labels),
+        test_images=settings.test_subset or len(data.test_labels),
         epochs_planned=result.config.epochs,
         compiled=result.config.compile,
-        cudagraphs=cudagraphs,
+        cudagraphs=settings.cudagraphs,
     )
 
 
@@ -717,34 +709,6 @@ def report_dict(
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class BenchSettings:
-    """What ``python -m resnets bench`` measures, and how. The command's flags and their
-    defaults are made from these fields (``cli.py``), so a default lives here alone."""
-
-    models: tuple[str, ...] = MODELS
-    device: str = "auto"
-    data: str | None = None  # CIFAR-10 source; None reads RESNETS_DATA, else downloads
-    throughput: bool = True  # training and evaluation throughput and peak memory
-    batch_size: int = BATCH_SIZE
-    warmup: int = 3  # untimed steps of each path before its timed windows
-    windows: int = 5  # timed windows per path
-    steps_per_window: int = 5
-    memory_steps: int = 3  # steps over which peak memory is taken
-    workers: int | None = None  # the classic DataLoader's processes; None: one per core
-    train_subset: int | None = None
-    test_subset: int | None = None
-    amp: str = "auto"  # the engine's mixed precision (the classic recipe is always float32)
-    compile: bool = False
-    cudagraphs: bool = False
-    time_to_accuracy: bool | None = None  # None: on with CUDA, off elsewhere
-    targets: dict[str, float] = field(default_factory=dict)  # test accuracy to reach, by model
-    tta_epochs: int | None = None  # the fast schedule's length for time to accuracy (None: its 40)
-    out: str = "benchmarks"
-    name: str | None = None  # file name without suffix; None: the device's name
-    seed: int = 0
-
-
 def run(settings: BenchSettings, command: str = "python -m resnets bench") -> tuple[str, tuple[Path, Path]]:
     """Measure everything ``settings`` asks for, write the report, and return its tables and
     the two files written (JSON, markdown). Progress goes to stderr."""
@@ -757,25 +721,10 @@ def run(settings: BenchSettings, command: str = "python -m resnets bench") -> tu
             "(--target MODEL=ACC)"
         )
     data = load_cifar10(settings.data)
-    subsets = {"train_subset": settings.train_subset, "test_subset": settings.test_subset}
-    engine = {"amp": settings.amp, "compile": settings.compile, "cudagraphs": settings.cudagraphs}
     comparisons = []
     for model in settings.models if settings.throughput else []:
         _say(f"Timing {model}: the engine and the classic recipe in turn...")
-        comparison = compare(
-            model,
-            data,
-            device=device,
-            batch_size=settings.batch_size,
-            warmup=settings.warmup,
-            windows=settings.windows,
-            steps_per_window=settings.steps_per_window,
-            memory_steps=settings.memory_steps,
-            workers=settings.workers,
-            seed=settings.seed,
-            **subsets,
-            **engine,
-        )
+        comparison = compare(model, data, settings, device)
         comparisons.append(comparison)
         _say(
             f"  training {comparison.images_per_second('engine'):,.0f} against "
@@ -785,11 +734,7 @@ def run(settings: BenchSettings, command: str = "python -m resnets bench") -> tu
     for model in to_train:
         target = settings.targets.get(model) or default_target(model, data)
         _say(f"Training {model} to {target:.1%} test accuracy...")
-        accuracies.append(
-            time_to_accuracy(
-                model, data, target, device=device, epochs=settings.tta_epochs, seed=settings.seed, **subsets, **engine
-            )
-        )
+        accuracies.append(time_to_accuracy(model, data, target, settings, device))
     text = format_report(comparisons, accuracies)
     report = report_dict(command, device, data, comparisons, accuracies, dataclasses.asdict(settings))
     name = settings.name or re.sub(r"[^a-z0-9]+", "-", device_name(device).lower()).strip("-")
