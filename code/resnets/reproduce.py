@@ -497,12 +497,12 @@ def format_seed_runs(runs: dict[str, dict[str, Any]]) -> str:
         )
     headers = ["checkpoint", "seed", "test %", "val %", "train fit %"]
     table = format_table(headers, rows, title="One recipe, several seeds: final-epoch errors")
-    mean = statistics.fmean(tests)
-    spread = statistics.stdev(tests) if len(tests) > 1 else float("nan")
+    mean, several = statistics.fmean(tests), len(tests) > 1
+    summary = f"{mean:.2f} ± {statistics.stdev(tests):.2f} % (mean ± std)" if several else f"{mean:.2f} %"
     test_images = len(CLASSES) * IMAGES_PER_CLASS[1]
     one_run = 100 * binomial_standard_error(mean / 100, test_images)
     return (
-        f"{table}\ntest error over {len(tests)} seeds: {_percent(mean, spread)} % (mean ± std); "
+        f"{table}\ntest error over {len(tests)} seed{'s' * several}: {summary}; "
         f"binomial standard error of one run on {test_images:,} images: {one_run:.2f} points"
     )
 
