@@ -155,6 +155,13 @@ def test_cpu_recipe_runs_are_only_the_full_data_runs_of_the_cpu_schedule(tmp_pat
     manifest.write_text(json.dumps({"checkpoints": entries}))
     runs = reproduce.cpu_recipe_runs(manifest)
     assert list(runs) == ["resnet20", "resnet56"], "in the order the runs are trained, other recipes left out"
+    entries["plain20-cifar10-cpu"] = _cpu_entry("plain20", 0.14)
+    entries["resnet32-cifar10-cpu"] = _cpu_entry("resnet32", 0.12)
+    manifest.write_text(json.dumps({"checkpoints": entries}))
+    every = reproduce.cpu_recipe_runs(manifest)
+    assert list(every) == ["resnet20", "plain20", "resnet56", "resnet32"], "the order the runs are trained in"
+    ordered = [row["model"] for row in reproduce.paper_comparison(every)]
+    assert ordered == ["resnet20", "resnet32", "resnet56", "plain20"], "Table 6's rows in its order, then plain nets"
 
     rows = {row["model"]: row for row in reproduce.paper_comparison(runs, {"resnet20": 0.1204})}
     assert rows["resnet20"]["ours"] == pytest.approx(12.77) and rows["resnet20"]["difference"] == pytest.approx(

@@ -511,10 +511,16 @@ def paper_comparison(
     runs: dict[str, dict[str, Any]], flip_errors: dict[str, float] | None = None
 ) -> list[dict[str, Any]]:
     """One row per run of ``cpu_recipe_runs``: the paper's Table 6 error beside ours (%), and
-    what else the run recorded at its final epoch. ``flip_errors``: model -> test error with flip
-    test-time augmentation (``shipped_test_error(..., flip=True)``), reported in its own column."""
+    what else the run recorded at its final epoch; Table 6's rows first, in its order, then the
+    nets it has no row for (plain). ``flip_errors``: model -> test error with flip test-time
+    augmentation (``shipped_test_error(..., flip=True)``), reported in its own column."""
+    table6 = list(PAPER_TABLE6)
+
+    def table6_order(model: str) -> tuple[int, int]:
+        return (0, table6.index(model)) if model in table6 else (1, list(runs).index(model))
+
     rows = []
-    for model, entry in runs.items():
+    for model, entry in sorted(runs.items(), key=lambda item: table6_order(item[0])):
         last, paper = entry["metrics"][-1], PAPER_TABLE6.get(model)
         ours = 100 * last["test_error"]
         rows.append(
