@@ -395,6 +395,22 @@ def _best_below_mean() -> float:
 
 
 @solution(
+    "part3.resnet56_lead_in_seed_stds",
+    hint="(mean of ResNet-20's seeds - ResNet-56's final test error) / the standard deviation of ResNet-20's "
+    "seeds, from the printed tables (within 5% counts: they are rounded).",
+    rel=0.05,
+)
+def _resnet56_lead_in_seed_stds() -> float:
+    import statistics
+
+    from ..reproduce import cpu_recipe_runs, cpu_recipe_seeds
+
+    seeds = [100 * entry["metrics"][-1]["test_error"] for entry in cpu_recipe_seeds("resnet20").values()]
+    resnet56 = 100 * cpu_recipe_runs()["resnet56"]["metrics"][-1]["test_error"]
+    return (statistics.fmean(seeds) - resnet56) / statistics.stdev(seeds)
+
+
+@solution(
     "part3.fig7_layers_resnet56",
     hint="probes.bn_after_3x3(build_model('resnet56')): the stem's 3x3 layer, then two per block.",
 )
