@@ -481,28 +481,28 @@ def cpu_recipe_seeds(model: str, manifest: str | Path = MANIFEST) -> dict[str, d
 def format_seed_runs(runs: dict[str, dict[str, Any]]) -> str:
     """``cpu_recipe_seeds`` as a text table, one row per seed (final-epoch errors, %), then their
     mean ± std and the binomial standard error of one run's test error on the test images."""
-    rows, tests = [], []
+    rows = []
     for name, entry in runs.items():
         last = entry["metrics"][-1]
-        tests.append(100 * last["test_error"])
         fit = last.get("train_eval_error")
         rows.append(
             (
                 name,
                 entry["provenance"]["seed"],
-                f"{tests[-1]:.2f}",
+                f"{100 * last['test_error']:.2f}",
                 f"{100 * last['val_error']:.2f}" if "val_error" in last else None,
                 None if fit is None else f"{100 * fit:.2f}",
             )
         )
     headers = ["checkpoint", "seed", "test %", "val %", "train fit %"]
     table = format_table(headers, rows, title="One recipe, several seeds: final-epoch errors")
-    mean, several = statistics.fmean(tests), len(tests) > 1
-    summary = f"{mean:.2f} ± {statistics.stdev(tests):.2f} % (mean ± std)" if several else f"{mean:.2f} %"
+    [summary] = table6_summary(shipped_result(runs))  # one model: its mean ± std over the seeds
+    mean, several = summary["test_error_mean"], summary["runs"] > 1
+    spread = f"{_percent(mean, summary['test_error_std'])} % (mean ± std)" if several else f"{mean:.2f} %"
     test_images = len(CLASSES) * IMAGES_PER_CLASS[1]
     one_run = 100 * binomial_standard_error(mean / 100, test_images)
     return (
-        f"{table}\ntest error over {len(tests)} seed{'s' * several}: {summary}; "
+        f"{table}\ntest error over {summary['runs']} seed{'s' * several}: {spread}; "
         f"binomial standard error of one run on {test_images:,} images: {one_run:.2f} points"
     )
 
