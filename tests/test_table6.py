@@ -182,18 +182,21 @@ def test_recipe_differences_name_every_setting_that_is_not_the_papers() -> None:
     assert "batch size" not in text and "learning rate" not in text, "the same as the paper's: not a difference"
 
 
-def test_cpu_recipe_seeds_gather_one_models_seeds_and_report_their_spread(tmp_path: Path) -> None:
-    def seeded(seed: int, test_error: float, **kwargs) -> dict:
-        entry = _cpu_entry("resnet20", test_error, **kwargs)
-        entry["provenance"]["seed"] = seed
-        return entry
+def _cpu_run(seed: int, test_error: float, epochs: int = reproduce.CPU_EPOCHS, **kwargs) -> dict:
+    entry = _cpu_entry("resnet20", test_error, **kwargs)
+    entry["provenance"]["seed"] = seed
+    entry["provenance"]["config"]["epochs"] = entry["metrics"][-1]["epoch"] = epochs
+    return entry
 
+
+def test_cpu_recipe_seeds_gather_one_models_seeds_and_report_their_spread(tmp_path: Path) -> None:
     entries = {
-        reproduce.cpu_run_name("resnet20", 2): seeded(2, 0.13),
-        reproduce.cpu_run_name("resnet20", 0): seeded(0, 0.12),
-        reproduce.cpu_run_name("resnet20", 1): seeded(1, 0.14),
-        "resnet20-cifar10-cpu-seed3": seeded(3, 0.2, schedule="fast"),  # another recipe
-        "resnet20-other": seeded(4, 0.2),  # not a name the cpu recipe ships under
+        reproduce.cpu_run_name("resnet20", 2): _cpu_run(2, 0.13),
+        reproduce.cpu_run_name("resnet20", 0): _cpu_run(0, 0.12),
+        reproduce.cpu_run_name("resnet20", 1): _cpu_run(1, 0.14),
+        "resnet20-cifar10-cpu-seed3": _cpu_run(3, 0.2, schedule="fast"),  # another recipe
+        "resnet20-other": _cpu_run(4, 0.2),  # not a name the cpu recipe ships under
+        reproduce.cpu_run_name("resnet20", 0, epochs=60): _cpu_run(0, 0.115, epochs=60),  # another length
         "resnet56-cifar10-cpu": _cpu_entry("resnet56", 0.11),
     }
     manifest = tmp_path / "manifest.json"
@@ -201,8 +204,38 @@ def test_cpu_recipe_seeds_gather_one_models_seeds_and_report_their_spread(tmp_pa
     seeds = reproduce.cpu_recipe_seeds("resnet20", manifest)
     assert list(seeds) == ["resnet20-cifar10-cpu", "resnet20-cifar10-cpu-seed1", "resnet20-cifar10-cpu-seed2"]
     assert list(reproduce.cpu_recipe_runs(manifest)) == ["resnet20", "resnet56"], "seed 0 alone stands for a depth"
-    text = reproduce.format_seed_runs(seeds)
-    assert "13.00 ± 1.00 % (mean ± std)" in text and "over 3 seeds" in text
+    text = reproduce.format_cpu_runs(seeds)
+    assert "40 epochs, test error over 3 seeds: 13.00 ± 1.00 % (mean ± std)" in text
     assert "on 10,000 images: 0.34 points" in text, "sqrt(0.13 * 0.87 / 10,000)"
+    assert "against" not in text, "one length: nothing to compare"
     [row] = reproduce.table6_summary(reproduce.shipped_result(seeds))
     assert row["runs"] == 3 and row["test_error_std"] == pytest.approx(1.0)
+
+
+def test_a_longer_cpu_schedule_is_measured_against_the_recipes_seeds(tmp_path: Path) -> None:
+    longer = reproduce.cpu_run_name("resnet20", 0, epochs=60)
+    assert longer == "resnet20-cifar10-cpu-60ep" and reproduce.cpu_run_name("resnet20", 1, 60).endswith("-60ep-seed1")
+    entries = {
+        longer: _cpu_run(0, 0.115, epochs=60),
+        "resnet20-cifar10-cpu-seed1": _cpu_run(1, 0.14),
+        "resnet20-cifar10-cpu": _cpu_run(0, 0.12),
+        "resnet20-cifar10-cpu-80ep": _cpu_run(0, 0.11, epochs=60),  # named for another length than it has
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"checkpoints": entries}))
+    runs = reproduce.cpu_schedule_runs("resnet20", manifest)
+    assert list(runs) == ["resnet20-cifar10-cpu", "resnet20-cifar10-cpu-seed1", longer], "recipe's length first"
+    assert reproduce.cpu_recipe_runs(manifest)["resnet20"]["metrics"][-1]["epoch"] == 40, "the recipe stands"
+    assert list(reproduce.cpu_recipe_seeds("resnet20", manifest)) == list(runs)[:2]
+    text = reproduce.format_cpu_runs(runs)
+    assert "40 epochs, test error over 2 seeds: 13.00 ± 1.41 % (mean ± std)" in text
+    assert "60 epochs, test error over 1 seed: 11.50 %; -1.50 points against 40 epochs" in text
+    fig = reproduce.plot_cpu_runs(runs)
+    [ax] = fig.axes
+    assert len(ax.lines) == 6, "test error and training fit of each of the three runs"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "40 epochs, test",
+        "40 epochs, train fit",
+        "60 epochs, test",
+        "60 epochs, train fit",
+    ]

@@ -4,6 +4,7 @@
     table6(profile)        ResNet-20...110 test error against the paper's Table 6
     cpu_recipe_runs()      the shipped nets of the ``cpu`` recipe, one per depth, beside the paper
     cpu_recipe_seeds(m)    one model's shipped ``cpu`` runs over several seeds: their spread
+    cpu_schedule_runs(m)   ... and at other lengths of the schedule: what the short schedule costs
 
 Each returns plain data (per-epoch metrics of every run, with provenance) and is ``@cached``,
 so a chapter executed twice trains once. ``write_results`` stores a result as JSON (with the
@@ -438,24 +439,37 @@ def shipped_test_error(
 # ---------------------------------------------------------------------------------------
 
 CPU_SCHEDULE = "cpu"
+#: The recipe's length; a run of another length measures what the short schedule costs.
+CPU_EPOCHS = SCHEDULE_DEFAULTS[CPU_SCHEDULE]["epochs"]
 #: Part 3's nets, in the order ``tools/train_cpu_runs.sh`` trains them.
 CPU_RUN_MODELS = ("resnet20", "plain20", "resnet56", "plain56", "resnet32", "resnet44")
 
 
-def cpu_run_name(model: str, seed: int = 0) -> str:
+def cpu_run_name(model: str, seed: int = 0, epochs: int = CPU_EPOCHS) -> str:
     """The name a CPU-recipe run of ``model`` is shipped under: seed 0's is the one the chapters
-    stand on; another seed's (run to measure the spread between seeds) ends in ``-seed<N>``."""
-    return f"{model}-cifar10-cpu" + (f"-seed{seed}" if seed else "")
+    stand on; another seed's (run to measure the spread between seeds) ends in ``-seed<N>``, and
+    a run of another length than the recipe's has ``-<E>ep`` before that."""
+    length = "" if epochs == CPU_EPOCHS else f"-{epochs}ep"
+    return f"{model}-cifar10-cpu{length}" + (f"-seed{seed}" if seed else "")
 
 
-def _is_cpu_recipe_run(entry: dict[str, Any]) -> bool:
-    """A manifest entry trained with the ``cpu`` schedule on all 45k training images, with its metrics."""
+def _seed_and_epochs(entry: dict[str, Any]) -> tuple[int, int]:
+    return entry["provenance"].get("seed", 0), entry["provenance"]["config"].get("epochs")
+
+
+def _is_cpu_schedule_run(entry: dict[str, Any]) -> bool:
+    """A manifest entry trained with the ``cpu`` schedule (any length) on all 45k training images, with its metrics."""
     config = entry["provenance"].get("config", {})
     return config.get("schedule") == CPU_SCHEDULE and config.get("train_subset") is None and bool(entry.get("metrics"))
 
 
+def _is_cpu_recipe_run(entry: dict[str, Any]) -> bool:
+    """... and at the recipe's length."""
+    return _is_cpu_schedule_run(entry) and _seed_and_epochs(entry)[1] == CPU_EPOCHS
+
+
 def cpu_recipe_runs(manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
-    """The shipped seed-0 runs of the ``cpu`` schedule on the full 45k training images, by model,
+    """The shipped seed-0 runs of the ``cpu`` recipe on the full 45k training images, by model,
     in ``CPU_RUN_MODELS`` order; a model whose shipped run is of another recipe is left out."""
     entries = read_manifest(manifest)
     return {
@@ -465,46 +479,91 @@ def cpu_recipe_runs(manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]
     }
 
 
-def cpu_recipe_seeds(model: str, manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
-    """Every shipped run of the ``cpu`` recipe of ``model``, one per seed, by name in seed order
-    (``shipped_result`` and ``table6_summary`` turn them into a mean ± std)."""
+def cpu_schedule_runs(model: str, manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    """Every shipped run of ``model`` with the ``cpu`` schedule, whatever its seed and length, by
+    name (``cpu_run_name``): the shortest schedule first, then in seed order."""
     runs = {
         name: entry
         for name, entry in read_manifest(manifest).items()
         if entry["arch"] == model
-        and _is_cpu_recipe_run(entry)
-        and name == cpu_run_name(model, entry["provenance"].get("seed", 0))
+        and _is_cpu_schedule_run(entry)
+        and name == cpu_run_name(model, *_seed_and_epochs(entry))
     }
-    return dict(sorted(runs.items(), key=lambda item: item[1]["provenance"]["seed"]))
+    return dict(sorted(runs.items(), key=lambda item: _seed_and_epochs(item[1])[::-1]))
 
 
-def format_seed_runs(runs: dict[str, dict[str, Any]]) -> str:
-    """``cpu_recipe_seeds`` as a text table, one row per seed (final-epoch errors, %), then their
-    mean ± std and the binomial standard error of one run's test error on the test images."""
-    rows = []
+def cpu_recipe_seeds(model: str, manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    """Every shipped run of the ``cpu`` recipe (at its length) of ``model``, one per seed, by name
+    in seed order (``shipped_result`` and ``table6_summary`` turn them into a mean ± std)."""
+    runs = cpu_schedule_runs(model, manifest)
+    return {name: entry for name, entry in runs.items() if _is_cpu_recipe_run(entry)}
+
+
+def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
+    """``cpu_schedule_runs`` (or ``cpu_recipe_seeds``) as a text table, one row per run
+    (final-epoch errors, %, and minutes of training), then each length's test error over its
+    seeds (mean ± std), how far a longer schedule moved it from the recipe's, and the binomial
+    standard error of one run's test error on the test images."""
+    rows, lengths = [], {}
     for name, entry in runs.items():
-        last = entry["metrics"][-1]
-        fit = last.get("train_eval_error")
+        last, (seed, epochs) = entry["metrics"][-1], _seed_and_epochs(entry)
+        lengths.setdefault(epochs, {})[name] = entry
         rows.append(
             (
                 name,
-                entry["provenance"]["seed"],
-                f"{100 * last['test_error']:.2f}",
-                f"{100 * last['val_error']:.2f}" if "val_error" in last else None,
-                None if fit is None else f"{100 * fit:.2f}",
+                epochs,
+                seed,
+                *(f"{100 * last[key]:.2f}" if key in last else None for key in ("test_error", "val_error")),
+                f"{100 * last['train_eval_error']:.2f}" if "train_eval_error" in last else None,
+                f"{last['wall_seconds'] / 60:.0f}",
             )
         )
-    headers = ["checkpoint", "seed", "test %", "val %", "train fit %"]
-    table = format_table(headers, rows, title="One recipe, several seeds: final-epoch errors")
-    [summary] = table6_summary(shipped_result(runs))  # one model: its mean ± std over the seeds
-    mean, several = summary["test_error_mean"], summary["runs"] > 1
-    spread = f"{_percent(mean, summary['test_error_std'])} % (mean ± std)" if several else f"{mean:.2f} %"
+    headers = ["checkpoint", "epochs", "seed", "test %", "val %", "train fit %", "minutes"]
+    lines = [format_table(headers, rows, title="One recipe: final-epoch errors of each run")]
+    means = {}
+    for epochs, group in lengths.items():
+        [summary] = table6_summary(shipped_result(group))  # one model: its mean ± std over the seeds
+        mean, count = means.setdefault(epochs, summary["test_error_mean"]), summary["runs"]
+        spread = f"{_percent(mean, summary['test_error_std'])} % (mean ± std)" if count > 1 else f"{mean:.2f} %"
+        line = f"{epochs} epochs, test error over {count} seed{'s' * (count > 1)}: {spread}"
+        if epochs != CPU_EPOCHS and CPU_EPOCHS in means:
+            line += f"; {mean - means[CPU_EPOCHS]:+.2f} points against {CPU_EPOCHS} epochs"
+        lines.append(line)
     test_images = len(CLASSES) * IMAGES_PER_CLASS[1]
-    one_run = 100 * binomial_standard_error(mean / 100, test_images)
-    return (
-        f"{table}\ntest error over {summary['runs']} seed{'s' * several}: {spread}; "
-        f"binomial standard error of one run on {test_images:,} images: {one_run:.2f} points"
-    )
+    reference = means.get(CPU_EPOCHS, next(iter(means.values())))
+    one_run = 100 * binomial_standard_error(reference / 100, test_images)
+    lines.append(f"binomial standard error of one run on {test_images:,} images: {one_run:.2f} points")
+    return "\n".join(lines)
+
+
+def plot_cpu_runs(runs: dict[str, dict[str, Any]]):  # -> matplotlib Figure
+    """``cpu_schedule_runs`` per epoch: bold lines the test error, thin lines the training fit
+    (eval mode), the recipe's length in grey and each longer schedule in colour, on a log scale
+    so the last epochs, where the lengths part, can be read."""
+    from matplotlib.ticker import MaxNLocator
+
+    from . import viz
+
+    fig, ax = viz.figure(figsize=(8, 4))
+    labelled = set()
+    with viz.style():
+        for entry in runs.values():
+            epochs = _seed_and_epochs(entry)[1]
+            color = viz.COLORS["reference" if epochs == CPU_EPOCHS else "residual"]
+            first = epochs not in labelled
+            labelled.add(epochs)
+            for key, width, what in (("test_error", 2.4, "test"), ("train_eval_error", 1.0, "train fit")):
+                points = [(m["epoch"], 100 * m[key]) for m in entry["metrics"] if key in m]
+                if points:  # a run without --eval-train has no training fit
+                    ax.plot(*zip(*points), lw=width, color=color, label=f"{epochs} epochs, {what}" if first else None)
+        viz.log_axis(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("error (%)")
+        ax.legend(fontsize=9, loc="upper right")
+        model = next(iter(runs.values()))["arch"]
+        ax.set_title(f"{model}, cpu schedule at {len(labelled)} length{'s' * (len(labelled) > 1)}: bold = test")
+    return fig
 
 
 def paper_comparison(
@@ -718,7 +777,10 @@ __all__ = [
     "binomial_standard_error",
     "cpu_recipe_runs",
     "cpu_recipe_seeds",
-    "format_seed_runs",
+    "cpu_schedule_runs",
+    "format_cpu_runs",
+    "plot_cpu_runs",
+    "CPU_EPOCHS",
     "cpu_run_name",
     "format_paper_comparison",
     "paper_comparison",
