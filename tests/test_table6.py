@@ -221,12 +221,18 @@ def test_a_longer_cpu_schedule_is_measured_against_the_recipes_seeds(tmp_path: P
         "resnet20-cifar10-cpu": _cpu_run(0, 0.12),
         "resnet20-cifar10-cpu-80ep": _cpu_run(0, 0.11, epochs=60),  # named for another length than it has
     }
+    entries[longer]["metrics"][-1]["train_eval_error"] = 0.03
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"checkpoints": entries}))
     runs = reproduce.cpu_schedule_runs("resnet20", manifest)
     assert list(runs) == ["resnet20-cifar10-cpu", "resnet20-cifar10-cpu-seed1", longer], "recipe's length first"
     assert reproduce.cpu_recipe_runs(manifest)["resnet20"]["metrics"][-1]["epoch"] == 40, "the recipe stands"
     assert list(reproduce.cpu_recipe_seeds("resnet20", manifest)) == list(runs)[:2]
+    lengths = reproduce.cpu_run_lengths(runs)
+    assert list(lengths) == [40, 60] and [lengths[e]["runs"] for e in lengths] == [2, 1]
+    assert (lengths[40]["test_error_mean"], lengths[40]["test_error_std"]) == pytest.approx((13.0, 2**0.5))
+    assert lengths[60]["test_error_mean"] == pytest.approx(11.5) and math.isnan(lengths[60]["test_error_std"])
+    assert (lengths[40]["train_fit_mean"], lengths[60]["train_fit_mean"]) == pytest.approx((5.0, 3.0))
     text = reproduce.format_cpu_runs(runs)
     assert "40 epochs, test error over 2 seeds: 13.00 ± 1.41 % (mean ± std)" in text
     assert "60 epochs, test error over 1 seed: 11.50 %; -1.50 points against 40 epochs" in text

@@ -5,6 +5,7 @@
     cpu_recipe_runs()      the shipped nets of the ``cpu`` recipe, one per depth, beside the paper
     cpu_recipe_seeds(m)    one model's shipped ``cpu`` runs over several seeds: their spread
     cpu_schedule_runs(m)   ... and at other lengths of the schedule: what the short schedule costs
+    cpu_run_lengths(runs)  those runs' test error by length: mean ± std over each length's seeds
 
 Each returns plain data (per-epoch metrics of every run, with provenance) and is ``@cached``,
 so a chapter executed twice trains once. ``write_results`` stores a result as JSON (with the
@@ -499,15 +500,30 @@ def cpu_recipe_seeds(model: str, manifest: str | Path = MANIFEST) -> dict[str, d
     return {name: entry for name, entry in runs.items() if _is_cpu_recipe_run(entry)}
 
 
+def cpu_run_lengths(runs: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """``cpu_schedule_runs`` by the length of their schedule (epochs), each length as one
+    ``table6_summary`` row: its final-epoch test error (%), mean ± std over its seeds (std NaN
+    for a single run), and how many runs; with ``train_fit_mean``, the mean final training
+    error (%, eval mode) where every run measured it, else NaN. Lengths in the order of ``runs``."""
+    lengths: dict[int, dict[str, dict[str, Any]]] = {}
+    for name, entry in runs.items():
+        lengths.setdefault(_seed_and_epochs(entry)[1], {})[name] = entry
+    summaries = {}
+    for epochs, group in lengths.items():
+        [summary] = table6_summary(shipped_result(group))  # one model per group: one row
+        fits = [100 * entry["metrics"][-1].get("train_eval_error", math.nan) for entry in group.values()]
+        summaries[epochs] = {**summary, "train_fit_mean": statistics.fmean(fits)}
+    return summaries
+
+
 def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
     """``cpu_schedule_runs`` (or ``cpu_recipe_seeds``) as a text table, one row per run
     (final-epoch errors, %, and minutes of training), then each length's test error over its
     seeds (mean ± std), how far a longer schedule moved it from the recipe's, and the binomial
     standard error of one run's test error on the test images."""
-    rows, lengths = [], {}
+    rows = []
     for name, entry in runs.items():
         last, (seed, epochs) = entry["metrics"][-1], _seed_and_epochs(entry)
-        lengths.setdefault(epochs, {})[name] = entry
         rows.append(
             (
                 name,
@@ -519,11 +535,11 @@ def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
             )
         )
     headers = ["checkpoint", "epochs", "seed", "test %", "val %", "train fit %", "minutes"]
-    lines = [format_table(headers, rows, title="One recipe: final-epoch errors of each run")]
-    means = {}
-    for epochs, group in lengths.items():
-        [summary] = table6_summary(shipped_result(group))  # one model: its mean ± std over the seeds
-        mean, count = means.setdefault(epochs, summary["test_error_mean"]), summary["runs"]
+    lines = [format_table(headers, rows, title="The cpu schedule: final-epoch errors of each run")]
+    lengths = cpu_run_lengths(runs)
+    means = {epochs: summary["test_error_mean"] for epochs, summary in lengths.items()}
+    for epochs, summary in lengths.items():
+        mean, count = means[epochs], summary["runs"]
         spread = f"{_percent(mean, summary['test_error_std'])} % (mean ± std)" if count > 1 else f"{mean:.2f} %"
         line = f"{epochs} epochs, test error over {count} seed{'s' * (count > 1)}: {spread}"
         if epochs != CPU_EPOCHS and CPU_EPOCHS in means:
@@ -777,6 +793,7 @@ __all__ = [
     "binomial_standard_error",
     "cpu_recipe_runs",
     "cpu_recipe_seeds",
+    "cpu_run_lengths",
     "cpu_schedule_runs",
     "format_cpu_runs",
     "plot_cpu_runs",
