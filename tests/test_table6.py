@@ -235,7 +235,7 @@ def test_a_longer_cpu_schedule_is_measured_against_the_recipes_seeds(tmp_path: P
     assert (lengths[40]["train_fit_mean"], lengths[60]["train_fit_mean"]) == pytest.approx((5.0, 3.0))
     text = reproduce.format_cpu_runs(runs)
     assert "40 epochs, test error over 2 seeds: 13.00 ± 1.41 % (mean ± std)" in text
-    assert "60 epochs, test error over 1 seed: 11.50 %; -1.50 points against 40 epochs" in text
+    assert "60 epochs, test error over 1 seed: 11.50 %\n  -1.50 points against 40 epochs" in text
     fig = reproduce.plot_cpu_runs(runs)
     [ax] = fig.axes
     assert len(ax.lines) == 6, "test error and training fit of each of the three runs"

@@ -370,8 +370,8 @@ def training_images(config: dict[str, Any]) -> int:
 
 
 def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
-    """One line per shipped run: how long it trained, on how many images, and its errors (%)
-    at its final epoch: training (running, during the epoch), validation and test."""
+    """One line per shipped run: how many epochs it trained, on how many images, and its errors
+    (%) at its final epoch: training (running, during the epoch), validation and test."""
     rows = []
     for name, entry in entries.items():
         config, last = entry["provenance"]["config"], entry["metrics"][-1]
@@ -379,7 +379,6 @@ def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
             (
                 name,
                 last["epoch"],
-                f"{last['step']:,}",
                 f"{training_images(config):,}",
                 *(
                     f"{100 * last[key]:.2f}" if key in last else None
@@ -387,7 +386,7 @@ def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
                 ),
             )
         )
-    headers = ["checkpoint", "epochs", "steps", "images", "train %", "val %", "test %"]
+    headers = ["checkpoint", "epochs", "images", "train %", "val %", "test %"]  # fits 78 columns
     return format_table(headers, rows)
 
 
@@ -518,7 +517,7 @@ def cpu_run_lengths(runs: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]
 
 def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
     """``cpu_schedule_runs`` (or ``cpu_recipe_seeds``) as a text table, one row per run
-    (final-epoch errors, %, and minutes of training), then each length's test error over its
+    (final-epoch test error and training fit, %, and minutes of training), then each length's test error over its
     seeds (mean ± std), how far a longer schedule moved it from the recipe's, and the binomial
     standard error of one run's test error on the test images."""
     rows = []
@@ -529,12 +528,11 @@ def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
                 name,
                 epochs,
                 seed,
-                *(f"{100 * last[key]:.2f}" if key in last else None for key in ("test_error", "val_error")),
-                f"{100 * last['train_eval_error']:.2f}" if "train_eval_error" in last else None,
+                *(f"{100 * last[key]:.2f}" if key in last else None for key in ("test_error", "train_eval_error")),
                 f"{last['wall_seconds'] / 60:.0f}",
             )
         )
-    headers = ["checkpoint", "epochs", "seed", "test %", "val %", "train fit %", "minutes"]
+    headers = ["checkpoint", "epochs", "seed", "test %", "train fit %", "minutes"]  # fits 78 columns
     lines = [format_table(headers, rows, title="The cpu schedule: final-epoch errors of each run")]
     lengths = cpu_run_lengths(runs)
     means = {epochs: summary["test_error_mean"] for epochs, summary in lengths.items()}
@@ -543,7 +541,7 @@ def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
         spread = f"{_percent(mean, summary['test_error_std'])} % (mean ± std)" if count > 1 else f"{mean:.2f} %"
         line = f"{epochs} epochs, test error over {count} seed{'s' * (count > 1)}: {spread}"
         if epochs != CPU_EPOCHS and CPU_EPOCHS in means:
-            line += f"; {mean - means[CPU_EPOCHS]:+.2f} points against {CPU_EPOCHS} epochs"
+            line += f"\n  {mean - means[CPU_EPOCHS]:+.2f} points against {CPU_EPOCHS} epochs"
         lines.append(line)
     test_images = len(CLASSES) * IMAGES_PER_CLASS[1]
     reference = means.get(CPU_EPOCHS, next(iter(means.values())))
