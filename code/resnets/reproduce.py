@@ -517,9 +517,9 @@ def cpu_run_lengths(runs: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]
 
 def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
     """``cpu_schedule_runs`` (or ``cpu_recipe_seeds``) as a text table, one row per run
-    (final-epoch test error and training fit, %, and minutes of training), then each length's test error over its
-    seeds (mean ± std), how far a longer schedule moved it from the recipe's, and the binomial
-    standard error of one run's test error on the test images."""
+    (final-epoch test error and training fit, %, and minutes of training), then each length's
+    test error over its seeds (mean ± std), how far a longer schedule moved it from the
+    recipe's, and the binomial standard error of one run's test error on the test images."""
     rows = []
     for name, entry in runs.items():
         last, (seed, epochs) = entry["metrics"][-1], _seed_and_epochs(entry)
@@ -535,16 +535,15 @@ def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
     headers = ["checkpoint", "epochs", "seed", "test %", "train fit %", "minutes"]  # fits 78 columns
     lines = [format_table(headers, rows, title="The cpu schedule: final-epoch errors of each run")]
     lengths = cpu_run_lengths(runs)
-    means = {epochs: summary["test_error_mean"] for epochs, summary in lengths.items()}
+    reference = lengths.get(CPU_EPOCHS, next(iter(lengths.values())))["test_error_mean"]
     for epochs, summary in lengths.items():
-        mean, count = means[epochs], summary["runs"]
+        mean, count = summary["test_error_mean"], summary["runs"]
         spread = f"{_percent(mean, summary['test_error_std'])} % (mean ± std)" if count > 1 else f"{mean:.2f} %"
         line = f"{epochs} epochs, test error over {count} seed{'s' * (count > 1)}: {spread}"
-        if epochs != CPU_EPOCHS and CPU_EPOCHS in means:
-            line += f"\n  {mean - means[CPU_EPOCHS]:+.2f} points against {CPU_EPOCHS} epochs"
+        if epochs != CPU_EPOCHS and CPU_EPOCHS in lengths:
+            line += f"\n  {mean - reference:+.2f} points against {CPU_EPOCHS} epochs"
         lines.append(line)
     test_images = len(CLASSES) * IMAGES_PER_CLASS[1]
-    reference = means.get(CPU_EPOCHS, next(iter(means.values())))
     one_run = 100 * binomial_standard_error(reference / 100, test_images)
     lines.append(f"binomial standard error of one run on {test_images:,} images: {one_run:.2f} points")
     return "\n".join(lines)
