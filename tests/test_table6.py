@@ -245,3 +245,40 @@ def test_a_longer_cpu_schedule_is_measured_against_the_recipes_seeds(tmp_path: P
         "60 epochs, test",
         "60 epochs, train fit",
     ]
+
+
+def test_difference_standard_error_adds_each_means_error_in_quadrature() -> None:
+    first = {"test_error_std": 0.3, "runs": 3}
+    second = {"test_error_std": 0.4, "runs": 2}
+    expected = math.sqrt(0.3**2 / 3 + 0.4**2 / 2)
+    assert reproduce.difference_standard_error(first, second) == pytest.approx(expected)
+    assert math.isnan(reproduce.difference_standard_error(first, {"test_error_std": math.nan, "runs": 1}))
+
+
+def test_lengths_by_model_lists_the_depths_trained_at_two_lengths(tmp_path: Path) -> None:
+    def plain20(seed: int, error: float, epochs: int = reproduce.CPU_EPOCHS) -> dict:
+        entry = _cpu_run(seed, error, epochs=epochs)
+        entry["arch"] = "plain20"
+        return entry
+
+    entries = {
+        "resnet20-cifar10-cpu": _cpu_run(0, 0.13),
+        "resnet20-cifar10-cpu-seed1": _cpu_run(1, 0.12),
+        "resnet20-cifar10-cpu-60ep": _cpu_run(0, 0.12, epochs=60),
+        "resnet20-cifar10-cpu-60ep-seed1": _cpu_run(1, 0.11, epochs=60),
+        "plain20-cifar10-cpu": plain20(0, 0.14),
+        "plain20-cifar10-cpu-60ep": plain20(0, 0.135, epochs=60),
+        "resnet56-cifar10-cpu": _cpu_entry("resnet56", 0.11),  # one length only: left out
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"checkpoints": entries}))
+    by_model = reproduce.cpu_lengths_by_model(manifest)
+    assert list(by_model) == ["resnet20", "plain20"] and list(by_model["resnet20"]) == [40, 60]
+    text = reproduce.format_lengths_by_model(by_model)
+    assert all(len(line) <= 78 for line in text.splitlines()), text
+    resnet20_60, plain20_60 = (line for line in text.splitlines() if line.split()[:2][-1] == "60")
+    assert "12.50 ± 0.71" in text and "11.50 ± 0.71" in resnet20_60 and "-1.00" in resnet20_60
+    assert resnet20_60.split("-1.00")[1].split()[0] == "0.71", "sqrt(0.71**2 / 2 + 0.71**2 / 2)"
+    assert plain20_60.split("-0.50")[1].split() == ["—", "5.00"], "one run at each length: no standard error"
+    runs = reproduce.cpu_schedule_runs("resnet20", manifest)
+    assert "-1.00 points against 40 epochs (standard error 0.71)" in reproduce.format_cpu_runs(runs)

@@ -6,6 +6,7 @@
     cpu_recipe_seeds(m)    one model's shipped ``cpu`` runs over several seeds: their spread
     cpu_schedule_runs(m)   ... and at other lengths of the schedule: what the short schedule costs
     cpu_run_lengths(runs)  those runs' test error by length: mean ± std over each length's seeds
+    cpu_lengths_by_model() ... for every depth shipped at more than one length
 
 Each returns plain data (per-epoch metrics of every run, with provenance) and is ``@cached``,
 so a chapter executed twice trains once. ``write_results`` stores a result as JSON (with the
@@ -395,6 +396,13 @@ def binomial_standard_error(error: float, images: int) -> float:
     return math.sqrt(error * (1 - error) / images)
 
 
+def difference_standard_error(first: dict[str, Any], second: dict[str, Any]) -> float:
+    """Standard error (points) of the difference between two ``table6_summary`` rows' mean test
+    errors, from the spread of each row's seeds: each mean's std / sqrt(runs), added in quadrature.
+    NaN where a row is a single run (one run has no spread to measure)."""
+    return math.hypot(*(row["test_error_std"] / math.sqrt(row["runs"]) for row in (first, second)))
+
+
 @cached
 def _test_error(
     name: str, sha256: str, data_checksum: str, test_subset: int | None, device: str, manifest: str, flip: bool = False
@@ -542,11 +550,46 @@ def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
         line = f"{epochs} epochs, test error over {count} seed{'s' * (count > 1)}: {spread}"
         if epochs != CPU_EPOCHS and CPU_EPOCHS in lengths:
             line += f"\n  {mean - reference:+.2f} points against {CPU_EPOCHS} epochs"
+            se = difference_standard_error(summary, lengths[CPU_EPOCHS])
+            line += f" (standard error {se:.2f})" if math.isfinite(se) else ""
         lines.append(line)
     test_images = len(CLASSES) * IMAGES_PER_CLASS[1]
     one_run = 100 * binomial_standard_error(reference / 100, test_images)
     lines.append(f"binomial standard error of one run on {test_images:,} images: {one_run:.2f} points")
     return "\n".join(lines)
+
+
+def cpu_lengths_by_model(manifest: str | Path = MANIFEST) -> dict[str, dict[int, dict[str, Any]]]:
+    """``cpu_run_lengths`` of every model of ``CPU_RUN_MODELS`` shipped at more than one length of
+    the ``cpu`` schedule, by model in that order: which depths a longer schedule has reached."""
+    by_model = {model: cpu_run_lengths(cpu_schedule_runs(model, manifest)) for model in CPU_RUN_MODELS}
+    return {model: lengths for model, lengths in by_model.items() if len(lengths) > 1}
+
+
+def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> str:
+    """``cpu_lengths_by_model`` as one text table, a row per model and length: the final-epoch
+    test error (%, mean ± std over the seeds), how far it moved from the recipe's length and the
+    standard error of that move (``difference_standard_error``; none for single runs), and the
+    mean training fit (%, eval mode)."""
+    rows = []
+    for model, lengths in by_model.items():
+        recipe = lengths.get(CPU_EPOCHS)
+        for epochs, row in lengths.items():
+            moved = recipe is not None and epochs != CPU_EPOCHS
+            se = difference_standard_error(row, recipe) if moved else math.nan
+            rows.append(
+                (
+                    model,
+                    epochs,
+                    row["runs"],
+                    _percent(row["test_error_mean"], row["test_error_std"]),
+                    f"{row['test_error_mean'] - recipe['test_error_mean']:+.2f}" if moved else None,
+                    f"{se:.2f}" if math.isfinite(se) else None,
+                    f"{row['train_fit_mean']:.2f}",
+                )
+            )
+    headers = ["model", "epochs", "seeds", "test % (mean ± std)", f"vs {CPU_EPOCHS} ep", "s.e.", "train fit %"]
+    return format_table(headers, rows, title="The cpu schedule at each length, every depth trained at two")
 
 
 def plot_cpu_runs(runs: dict[str, dict[str, Any]]):  # -> matplotlib Figure
@@ -791,6 +834,9 @@ __all__ = [
     "cpu_recipe_runs",
     "cpu_recipe_seeds",
     "cpu_run_lengths",
+    "cpu_lengths_by_model",
+    "difference_standard_error",
+    "format_lengths_by_model",
     "cpu_schedule_runs",
     "format_cpu_runs",
     "plot_cpu_runs",
