@@ -282,3 +282,26 @@ def test_lengths_by_model_lists_the_depths_trained_at_two_lengths(tmp_path: Path
     assert plain20_60.split("-0.50")[1].split() == ["—", "5.00"], "one run at each length: no standard error"
     runs = reproduce.cpu_schedule_runs("resnet20", manifest)
     assert "-1.00 points against 40 epochs (standard error 0.71)" in reproduce.format_cpu_runs(runs)
+
+
+def test_shipped_names_keep_their_meaning_when_the_recipes_length_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = {
+        "resnet20-cifar10-cpu": _cpu_run(0, 0.13),
+        "resnet20-cifar10-cpu-60ep": _cpu_run(0, 0.12, epochs=60),
+        "resnet20-cifar10-cpu-60ep-seed1": _cpu_run(1, 0.125, epochs=60),
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"checkpoints": entries}))
+    monkeypatch.setattr(reproduce, "CPU_EPOCHS", 60)  # the recipe grows to 60 epochs
+    assert reproduce.cpu_run_name("resnet20") == "resnet20-cifar10-cpu-60ep", "the recipe's run, by its length"
+    assert reproduce.cpu_run_name("resnet20", epochs=40) == "resnet20-cifar10-cpu", "the 40-epoch name as shipped"
+    assert reproduce.cpu_recipe_runs(manifest)["resnet20"]["provenance"]["config"]["epochs"] == 60
+    assert list(reproduce.cpu_recipe_seeds("resnet20", manifest)) == [
+        "resnet20-cifar10-cpu-60ep",
+        "resnet20-cifar10-cpu-60ep-seed1",
+    ]
+    runs = reproduce.cpu_schedule_runs("resnet20", manifest)
+    assert list(runs) == list(entries), "the 40-epoch run is still found, under its own name"
+    assert "+0.75 points against 60 epochs" in reproduce.format_cpu_runs(runs), "13.00 against 12.25"

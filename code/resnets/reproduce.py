@@ -453,11 +453,18 @@ CPU_EPOCHS = SCHEDULE_DEFAULTS[CPU_SCHEDULE]["epochs"]
 CPU_RUN_MODELS = ("resnet20", "plain20", "resnet56", "plain56", "resnet32", "resnet44")
 
 
-def cpu_run_name(model: str, seed: int = 0, epochs: int = CPU_EPOCHS) -> str:
-    """The name a CPU-recipe run of ``model`` is shipped under: seed 0's is the one the chapters
-    stand on; another seed's (run to measure the spread between seeds) ends in ``-seed<N>``, and
-    a run of another length than the recipe's has ``-<E>ep`` before that."""
-    length = "" if epochs == CPU_EPOCHS else f"-{epochs}ep"
+#: The length whose runs were shipped with no ``-<E>ep`` in their names: the recipe's first. A
+#: shipped name keeps its meaning when the recipe's length (``CPU_EPOCHS``) changes.
+UNSUFFIXED_CPU_EPOCHS = 40
+
+
+def cpu_run_name(model: str, seed: int = 0, epochs: int | None = None) -> str:
+    """The name a run of the ``cpu`` schedule of ``model`` is shipped under, at ``epochs``
+    (default: the recipe's ``CPU_EPOCHS``). Seed 0's is the one the chapters stand on; another
+    seed's (run to measure the spread between seeds) ends in ``-seed<N>``, and a run of another
+    length than ``UNSUFFIXED_CPU_EPOCHS`` has ``-<E>ep`` before that."""
+    epochs = CPU_EPOCHS if epochs is None else epochs
+    length = "" if epochs == UNSUFFIXED_CPU_EPOCHS else f"-{epochs}ep"
     return f"{model}-cifar10-cpu{length}" + (f"-seed{seed}" if seed else "")
 
 
@@ -841,6 +848,7 @@ __all__ = [
     "format_cpu_runs",
     "plot_cpu_runs",
     "CPU_EPOCHS",
+    "UNSUFFIXED_CPU_EPOCHS",
     "cpu_run_name",
     "format_paper_comparison",
     "paper_comparison",
