@@ -282,6 +282,11 @@ def test_lengths_by_model_lists_the_depths_trained_at_two_lengths(tmp_path: Path
     assert plain20_60.split("-0.50")[1].split() == ["—", "5.00"], "one run at each length: no standard error"
     runs = reproduce.cpu_schedule_runs("resnet20", manifest)
     assert "-1.00 points against 40 epochs (standard error 0.71)" in reproduce.format_cpu_runs(runs)
+    assert reproduce.length_moves(by_model) == pytest.approx({"resnet20": -1.0, "plain20": -0.5})
+    assert reproduce.plain_gaps(by_model) == pytest.approx({("plain20", 40): 1.5, ("plain20", 60): 2.0})
+    assert text.endswith(
+        "40 epochs: plain20 +1.50 points against resnet20\n60 epochs: plain20 +2.00 points against resnet20"
+    )
 
 
 def test_shipped_names_keep_their_meaning_when_the_recipes_length_changes(

@@ -573,11 +573,32 @@ def cpu_lengths_by_model(manifest: str | Path = MANIFEST) -> dict[str, dict[int,
     return {model: lengths for model, lengths in by_model.items() if len(lengths) > 1}
 
 
+def length_moves(by_model: dict[str, dict[int, dict[str, Any]]]) -> dict[str, float]:
+    """``cpu_lengths_by_model`` -> model: how far its mean test error moved (points) from the
+    shortest length shipped to the longest (negative: the longer schedule tests better)."""
+    return {
+        model: lengths[max(lengths)]["test_error_mean"] - lengths[min(lengths)]["test_error_mean"]
+        for model, lengths in by_model.items()
+    }
+
+
+def plain_gaps(by_model: dict[str, dict[int, dict[str, Any]]]) -> dict[tuple[str, int], float]:
+    """``cpu_lengths_by_model`` -> (plain net, epochs): its mean test error minus the ResNet's of
+    the same depth at the same length (points), for every plain net whose ResNet is there too."""
+    gaps = {}
+    for plain, lengths in by_model.items():
+        resnet = plain.replace("plain", "resnet", 1)
+        if plain.startswith("plain") and resnet in by_model:
+            for epochs in lengths.keys() & by_model[resnet].keys():
+                gaps[plain, epochs] = lengths[epochs]["test_error_mean"] - by_model[resnet][epochs]["test_error_mean"]
+    return dict(sorted(gaps.items()))
+
+
 def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> str:
     """``cpu_lengths_by_model`` as one text table, a row per model and length: the final-epoch
     test error (%, mean ± std over the seeds), how far it moved from the recipe's length and the
     standard error of that move (``difference_standard_error``; none for single runs), and the
-    mean training fit (%, eval mode)."""
+    mean training fit (%, eval mode); then each ``plain_gaps`` entry on a line of its own."""
     rows = []
     for model, lengths in by_model.items():
         recipe = lengths.get(CPU_EPOCHS)
@@ -596,7 +617,10 @@ def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> s
                 )
             )
     headers = ["model", "epochs", "seeds", "test % (mean ± std)", f"vs {CPU_EPOCHS} ep", "s.e.", "train fit %"]
-    return format_table(headers, rows, title="The cpu schedule at each length, every depth trained at two")
+    lines = [format_table(headers, rows, title="The cpu schedule at each length, every depth trained at two")]
+    for (plain, epochs), gap in plain_gaps(by_model).items():
+        lines.append(f"{epochs} epochs: {plain} {gap:+.2f} points against {plain.replace('plain', 'resnet', 1)}")
+    return "\n".join(lines)
 
 
 def plot_cpu_runs(runs: dict[str, dict[str, Any]]):  # -> matplotlib Figure
@@ -844,6 +868,8 @@ __all__ = [
     "cpu_lengths_by_model",
     "difference_standard_error",
     "format_lengths_by_model",
+    "length_moves",
+    "plain_gaps",
     "cpu_schedule_runs",
     "format_cpu_runs",
     "plot_cpu_runs",
