@@ -617,7 +617,7 @@ def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> s
                 )
             )
     headers = ["model", "epochs", "seeds", "test % (mean ± std)", f"vs {CPU_EPOCHS} ep", "s.e.", "train fit %"]
-    lines = [format_table(headers, rows, title="The cpu schedule at each length, every depth trained at two")]
+    lines = [format_table(headers, rows, title="The cpu schedule at each length shipped, by depth")]
     for (plain, epochs), gap in plain_gaps(by_model).items():
         lines.append(f"{epochs} epochs: {plain} {gap:+.2f} points against {plain.replace('plain', 'resnet', 1)}")
     return "\n".join(lines)
