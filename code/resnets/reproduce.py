@@ -555,15 +555,28 @@ def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
         mean, count = summary["test_error_mean"], summary["runs"]
         spread = f"{_percent(mean, summary['test_error_std'])} % (mean ± std)" if count > 1 else f"{mean:.2f} %"
         line = f"{epochs} epochs, test error over {count} seed{'s' * (count > 1)}: {spread}"
-        if epochs != CPU_EPOCHS and CPU_EPOCHS in lengths:
-            line += f"\n  {mean - reference:+.2f} points against {CPU_EPOCHS} epochs"
-            se = difference_standard_error(summary, lengths[CPU_EPOCHS])
-            line += f" (standard error {se:.2f})" if math.isfinite(se) else ""
+        if moved := _move_from_recipe(lengths, epochs):
+            line += f"\n  {moved[0]:+.2f} points against {CPU_EPOCHS} epochs"
+            line += f" (standard error {moved[1]:.2f})" if math.isfinite(moved[1]) else ""
         lines.append(line)
     test_images = len(CLASSES) * IMAGES_PER_CLASS[1]
     one_run = 100 * binomial_standard_error(reference / 100, test_images)
     lines.append(f"binomial standard error of one run on {test_images:,} images: {one_run:.2f} points")
     return "\n".join(lines)
+
+
+def _move_from_recipe(lengths: dict[int, dict[str, Any]], epochs: int) -> tuple[float, float] | None:
+    """How far the mean test error at ``epochs`` lies from the recipe's length (points) and that
+    difference's standard error (NaN for single runs); None at the recipe's length or without it."""
+    if epochs == CPU_EPOCHS or CPU_EPOCHS not in lengths:
+        return None
+    row, recipe = lengths[epochs], lengths[CPU_EPOCHS]
+    return row["test_error_mean"] - recipe["test_error_mean"], difference_standard_error(row, recipe)
+
+
+def _resnet_of(plain: str) -> str:
+    """The ResNet of a plain net's depth: plain20 -> resnet20."""
+    return plain.replace("plain", "resnet", 1)
 
 
 def cpu_lengths_by_model(manifest: str | Path = MANIFEST) -> dict[str, dict[int, dict[str, Any]]]:
@@ -587,7 +600,7 @@ def plain_gaps(by_model: dict[str, dict[int, dict[str, Any]]]) -> dict[tuple[str
     the same depth at the same length (points), for every plain net whose ResNet is there too."""
     gaps = {}
     for plain, lengths in by_model.items():
-        resnet = plain.replace("plain", "resnet", 1)
+        resnet = _resnet_of(plain)
         if plain.startswith("plain") and resnet in by_model:
             for epochs in lengths.keys() & by_model[resnet].keys():
                 gaps[plain, epochs] = lengths[epochs]["test_error_mean"] - by_model[resnet][epochs]["test_error_mean"]
@@ -601,17 +614,15 @@ def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> s
     mean training fit (%, eval mode); then each ``plain_gaps`` entry on a line of its own."""
     rows = []
     for model, lengths in by_model.items():
-        recipe = lengths.get(CPU_EPOCHS)
         for epochs, row in lengths.items():
-            moved = recipe is not None and epochs != CPU_EPOCHS
-            se = difference_standard_error(row, recipe) if moved else math.nan
+            move, se = _move_from_recipe(lengths, epochs) or (None, math.nan)
             rows.append(
                 (
                     model,
                     epochs,
                     row["runs"],
                     _percent(row["test_error_mean"], row["test_error_std"]),
-                    f"{row['test_error_mean'] - recipe['test_error_mean']:+.2f}" if moved else None,
+                    None if move is None else f"{move:+.2f}",
                     f"{se:.2f}" if math.isfinite(se) else None,
                     f"{row['train_fit_mean']:.2f}",
                 )
@@ -619,7 +630,7 @@ def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> s
     headers = ["model", "epochs", "seeds", "test % (mean ± std)", f"vs {CPU_EPOCHS} ep", "s.e.", "train fit %"]
     lines = [format_table(headers, rows, title="The cpu schedule at each length shipped, by depth")]
     for (plain, epochs), gap in plain_gaps(by_model).items():
-        lines.append(f"{epochs} epochs: {plain} {gap:+.2f} points against {plain.replace('plain', 'resnet', 1)}")
+        lines.append(f"{epochs} epochs: {plain} {gap:+.2f} points against {_resnet_of(plain)}")
     return "\n".join(lines)
 
 
