@@ -4,6 +4,7 @@ return what the figures need, and every figure draws what it says."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +61,11 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
 
 
 def test_a_missing_net_names_the_commands_that_make_it(tmp_path: Path) -> None:
+    name = re.escape(reproduce.cpu_run_name("resnet56"))
     with pytest.raises(
         CheckpointError,
-        match=r"resnet56-cifar10-cpu.*python -m resnets train --model resnet56.*"
-        r"python -m resnets ship runs/cpu/resnet56 --name resnet56-cifar10-cpu",
+        match=rf"{name}.*python -m resnets train --model resnet56.*--out runs/cpu/{name}`.*"
+        rf"python -m resnets ship runs/cpu/{name} --name {name}",
     ):
         inside.trained("resnet56", tmp_path / "manifest.json")
     with pytest.raises(ValueError, match="choose one of quick, full"):

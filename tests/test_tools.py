@@ -4,45 +4,70 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from resnets.reproduce import CPU_RUN_MODELS, cpu_run_name
+
 SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "train_cpu_runs.sh"
 
 
-def _commands(seed: str | None, *models: str, epochs: str | None = None) -> list[str]:
-    env = {**os.environ, "PY": "echo"}  # prints each training command instead of running it
+@pytest.fixture(scope="module")
+def echoing_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An interpreter that prints each `-m resnets ...` command instead of running it, and runs
+    everything else (the script asks Python for each run's name)."""
+    path = tmp_path_factory.mktemp("bin") / "python"
+    path.write_text(f'#!/bin/sh\nif [ "$1" = "-m" ]; then echo "$@"; else exec {sys.executable} "$@"; fi\n')
+    path.chmod(0o755)
+    return path
+
+
+def _output(python: Path, seed: str | None, *models: str, epochs: str | None = None) -> list[str]:
+    env = {**os.environ, "PY": str(python)}
     for name, value in (("SEED", seed), ("EPOCHS", epochs)):
         env.pop(name, None)
         if value is not None:
             env[name] = value
     done = subprocess.run(["bash", str(SCRIPT), *models], env=env, capture_output=True, text=True, check=True)
-    return [line for line in done.stdout.splitlines() if line.startswith("-m resnets train")]
+    return done.stdout.splitlines()
 
 
-@pytest.mark.parametrize(
-    ("seed", "out"), [(None, "runs/cpu/resnet20 "), ("0", "runs/cpu/resnet20 "), ("2", "runs/cpu/resnet20-s2 ")]
-)
-def test_cpu_runs_train_the_cpu_recipe_with_the_seed_asked_for_into_their_own_folder(
-    seed: str | None, out: str
+def _commands(python: Path, seed: str | None, *models: str, epochs: str | None = None) -> list[str]:
+    return [line for line in _output(python, seed, *models, epochs=epochs) if line.startswith("-m resnets train")]
+
+
+@pytest.mark.parametrize("seed", [None, "0", "2"])
+def test_cpu_runs_train_the_cpu_recipe_with_the_seed_asked_for_into_a_folder_named_as_shipped(
+    echoing_python: Path, seed: str | None
 ) -> None:
-    [command] = _commands(seed, "resnet20")
+    [command] = _commands(echoing_python, seed, "resnet20")
     assert "--model resnet20 --schedule cpu" in command and f"--seed {seed or 0} " in command
-    assert f"--out {out}" in command and "--resume" in command and "--eval-train" in command
+    name = cpu_run_name("resnet20", int(seed or 0))
+    assert f"--out runs/cpu/{name} " in command and "--resume" in command and "--eval-train" in command
     assert "--epochs" not in command, "the schedule's own length"
 
 
-@pytest.mark.parametrize(("seed", "out"), [(None, "runs/cpu/resnet20-e60 "), ("1", "runs/cpu/resnet20-e60-s1 ")])
-def test_cpu_runs_of_another_length_train_into_a_folder_of_their_own(seed: str | None, out: str) -> None:
-    [command] = _commands(seed, "resnet20", epochs="60")
-    assert "--schedule cpu --epochs 60 " in command and f"--seed {seed or 0} " in command
-    assert f"--out {out}" in command
+def test_cpu_runs_say_how_to_ship_each_run_under_its_name(echoing_python: Path) -> None:
+    name = cpu_run_name("plain20", 3)
+    last = _output(echoing_python, "3", "plain20")[-1]
+    assert last == f"plain20: done; ship it with: {echoing_python} -m resnets ship runs/cpu/{name} --name {name}"
 
 
-def test_cpu_runs_default_to_every_net_part3_needs_in_order() -> None:
-    from resnets.reproduce import CPU_RUN_MODELS
+@pytest.mark.parametrize(
+    ("seed", "name"), [(None, "resnet20-cifar10-cpu-70ep"), ("1", "resnet20-cifar10-cpu-70ep-seed1")]
+)
+def test_cpu_runs_of_another_length_train_into_a_folder_of_their_own(
+    echoing_python: Path, seed: str | None, name: str
+) -> None:
+    [command] = _commands(echoing_python, seed, "resnet20", epochs="70")
+    assert "--schedule cpu --epochs 70 " in command and f"--seed {seed or 0} " in command
+    assert f"--out runs/cpu/{name} " in command
 
-    models = [command.split("--model ")[1].split()[0] for command in _commands(None)]
-    done = [m for m in CPU_RUN_MODELS if (SCRIPT.parent.parent / "runs" / "cpu" / m / "model.pt").is_file()]
+
+def test_cpu_runs_default_to_every_net_part3_needs_in_order(echoing_python: Path) -> None:
+    models = [command.split("--model ")[1].split()[0] for command in _commands(echoing_python, None)]
+    runs = SCRIPT.parent.parent / "runs" / "cpu"
+    done = [m for m in CPU_RUN_MODELS if (runs / cpu_run_name(m) / "model.pt").is_file()]
     assert models == [m for m in CPU_RUN_MODELS if m not in done], "finished runs are skipped"

@@ -1,8 +1,8 @@
 """Part 3, chapter 4: looking inside trained CIFAR-10 nets. The experiments and their figures.
 
-The nets are the checkpoints shipped with the package (``checkpoints.load_pretrained``, which
-checks each file's SHA-256 first), named ``<arch>-cifar10-cpu``; ``trained(arch)`` finds one
-and says how to make it when it is missing. Every experiment takes a ``Trained`` (name, arch,
+The nets are the CPU recipe's checkpoints shipped with the package (``checkpoints.load_pretrained``,
+which checks each file's SHA-256 first), named by ``reproduce.cpu_run_name``; ``trained(arch)``
+finds one and says how to make it when it is missing. Every experiment takes a ``Trained`` (name, arch,
 SHA-256: new weights, new cache entry) and a number of images, loads what it needs and
 returns plain numbers; the expensive ones are ``@cached``. The figures take those numbers.
 
@@ -149,7 +149,8 @@ class Trained:
 
 
 def trained(arch: str, manifest: str | None = None) -> Trained:
-    """The shipped ``<arch>-cifar10-cpu`` checkpoint, or an error that says how to make it."""
+    """The shipped checkpoint of ``arch`` trained with the CPU recipe (``cpu_run_name(arch)``), or an
+    error that says how to make it."""
     name = cpu_run_name(arch)
     manifest = str(MANIFEST if manifest is None else manifest)
     entries = read_manifest(manifest)
@@ -158,7 +159,7 @@ def trained(arch: str, manifest: str | None = None) -> Trained:
         raise CheckpointError(
             f"no shipped checkpoint named {name!r} (shipped: {shipped}). Make it with the course's CPU recipe: "
             f"`tools/train_cpu_runs.sh {arch}` (or `python -m resnets train --model {arch} --schedule cpu --eval-train "
-            f"--eval-train-size 5000 --out runs/cpu/{arch}`), then `python -m resnets ship runs/cpu/{arch} --name "
+            f"--eval-train-size 5000 --out runs/cpu/{name}`), then `python -m resnets ship runs/cpu/{name} --name "
             f"{name}`."
         )
     return Trained(name, entries[name]["arch"], entries[name]["sha256"], manifest)
