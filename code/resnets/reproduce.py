@@ -533,7 +533,7 @@ def cpu_run_lengths(runs: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]
 def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
     """``cpu_schedule_runs`` (or ``cpu_recipe_seeds``) as a text table, one row per run
     (final-epoch test error and training fit, %, and minutes of training), then each length's
-    test error over its seeds (mean ± std), how far a longer schedule moved it from the
+    test error over its seeds (mean ± std), how far another length moved it from the
     recipe's, and the binomial standard error of one run's test error on the test images."""
     rows = []
     for name, entry in runs.items():
@@ -581,7 +581,7 @@ def _resnet_of(plain: str) -> str:
 
 def cpu_lengths_by_model(manifest: str | Path = MANIFEST) -> dict[str, dict[int, dict[str, Any]]]:
     """``cpu_run_lengths`` of every model of ``CPU_RUN_MODELS`` shipped at more than one length of
-    the ``cpu`` schedule, by model in that order: which depths a longer schedule has reached."""
+    the ``cpu`` schedule, by model in that order: which depths another length has reached."""
     by_model = {model: cpu_run_lengths(cpu_schedule_runs(model, manifest)) for model in CPU_RUN_MODELS}
     return {model: lengths for model, lengths in by_model.items() if len(lengths) > 1}
 
@@ -636,7 +636,7 @@ def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> s
 
 def plot_cpu_runs(runs: dict[str, dict[str, Any]]):  # -> matplotlib Figure
     """``cpu_schedule_runs`` per epoch: bold lines the test error, thin lines the training fit
-    (eval mode), the recipe's length in grey and each longer schedule in colour, on a log scale
+    (eval mode), the recipe's length in grey and each other length in colour, on a log scale
     so the last epochs, where the lengths part, can be read."""
     from matplotlib.ticker import MaxNLocator
 
