@@ -57,6 +57,11 @@ def test_format_provenance_names_every_fact_and_unknowns() -> None:
     assert pasted.strip() == command, "the wrapped command must paste back into a shell unchanged"
     assert "ab" * 32 in text and "git commit:   unknown" in text and "seed:" in text
     assert all(len(line) <= 78 for line in text.splitlines())
+    assert "precision:    unknown" in text and "resumed" not in text, "a run of before precision was recorded"
+    resumes = [{"epoch": 28, "hardware": "1 x CPU (2 threads)", "precision": "bf16", "git_commit": "f" * 40}]
+    moved = reproduce.format_provenance({"precision": "fp32", "resumes": resumes})
+    assert "precision:    fp32" in moved, "the first start's"
+    assert f"resumed:      epoch 28 on 1 x CPU (2 threads), bf16, commit {'f' * 12}" in moved
 
 
 def test_binomial_standard_error() -> None:

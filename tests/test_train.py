@@ -106,6 +106,11 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(
     )
     for a, b in zip(read_metrics(uninterrupted), read_metrics(tmp_path)):
         assert a["train_loss"] == b["train_loss"] and a["test_error"] == b["test_error"]
+    record = json.loads((tmp_path / "run.json").read_text())
+    [resume] = record["resumes"]
+    assert (resume["epoch"], resume["batch"], resume["step"]) == (2, 2, 7), "where the resume began"
+    assert resume["precision"] == record["precision"] and resume["hardware"] == record["hardware"]
+    assert record["command"] == stopped.provenance["command"], "the first start's record is kept"
 
 
 def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(

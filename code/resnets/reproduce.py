@@ -292,8 +292,15 @@ def _data_name(note: str | None) -> str | None:
     return None if note is None else note.split(" (")[0]
 
 
+def _resume_line(resume: dict[str, Any]) -> str:
+    """One resume of a run (``train.resumed_provenance``) in a line: where it began and on what."""
+    commit = (resume.get("git_commit") or "unknown")[:12]
+    return f"epoch {resume['epoch']} on {resume.get('hardware')}, {resume.get('precision')}, commit {commit}"
+
+
 def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
-    """What produced a result, one fact a line: command, commit, hardware, data, seed.
+    """What produced a result, one fact a line: command, commit, hardware, precision, data, seed,
+    and each resume of the run (where it began, on what machine, precision and commit).
 
     Lines are wrapped at ``width``; the command with shell continuations, so it can be pasted.
     """
@@ -303,10 +310,12 @@ def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
         ("command", provenance.get("command")),
         ("git commit", provenance.get("git_commit")),
         ("hardware", provenance.get("hardware")),
+        ("precision", provenance.get("precision")),
         ("torch", provenance.get("torch_version")),
         ("data", _data_name(provenance.get("data_note"))),
         ("data SHA-256", provenance.get("data_checksum")),
         ("seed", provenance.get("seed")),
+        *(("resumed", _resume_line(resume)) for resume in provenance.get("resumes", [])),
     ]
     indent = " " * 14
     lines = []

@@ -37,7 +37,8 @@ Nothing is lost: with ``out`` set, a checkpoint is written atomically after ever
 Ctrl-C (SIGINT finishes the current step, saves and returns); ``resume=True`` continues from it,
 and on a CPU ends bit-identical to an uninterrupted run, because every random choice derives
 from (seed, epoch) and the checkpoint holds model, optimizer and the epoch's partial sums. A
-NaN or Inf loss stops the run naming the step, keeping the last good checkpoint.
+NaN or Inf loss stops the run naming the step, keeping the last good checkpoint. ``run.json``
+keeps the first start's provenance and lists every resume's machine, precision and code.
 
 Nothing is used that changed on disk, and one process owns a run: every file of the folder is
 listed with its SHA-256 in ``SHA256SUMS`` (``files.VerifiedFolder``) and checked before it is
@@ -455,6 +456,21 @@ def provenance(
     }
 
 
+#: What can change when a run resumes on another machine or with newer code: each resume's are
+#: recorded apart (``resumed_provenance``), so a run that moved says so.
+RESUME_FACTS = ("git_commit", "resnets_version", "torch_version", "hardware", "precision", "platform")
+
+
+def resumed_provenance(first: dict[str, Any], now: dict[str, Any], state: RunState) -> dict[str, Any]:
+    """The provenance of a run resumed at ``state``: the first start's (``first``, as its
+    ``run.json`` holds it), with where this resume begins and its ``RESUME_FACTS`` from ``now``
+    appended to ``resumes``. A run trained on two machines, in two precisions, or by two
+    versions of the code keeps every one on record instead of only the last."""
+    resume = {"epoch": state.epoch + 1, "batch": state.batch, "step": state.step}
+    resume.update({fact: now.get(fact) for fact in RESUME_FACTS})
+    return {**first, "resumes": [*first.get("resumes", []), resume]}
+
+
 def train(config: TrainConfig, data: CIFAR10 | None = None) -> TrainResult:
     """Train ``config.model`` as ``config`` says; see the module docstring.
 
@@ -606,6 +622,9 @@ class Run:
         if self.run_dir is not None and self.processes.main:
             for name in (CHECKPOINT, previous_name(CHECKPOINT), METRICS, CONFIG, FINAL, SUMS):
                 remove_stale_temporaries(self.run_dir / name)
+            if state.step > 0 and (self.run_dir / CONFIG).is_file():  # resumed: keep the first start's record
+                first = json.loads(self.folder.verify(CONFIG).read_text())
+                self.provenance = resumed_provenance(first, self.provenance, state)
             self.folder.save_text(CONFIG, json.dumps(self.provenance, indent=2) + "\n")
             self._write_metrics()
         bar = _progress_bar(config, self.total_steps, state.step, enabled=config.progress and self.processes.main)
@@ -938,5 +957,6 @@ __all__ = [
     "learning_rate",
     "read_metrics",
     "resumable_checkpoint",
+    "resumed_provenance",
     "train",
 ]
