@@ -176,6 +176,12 @@ def test_cpu_recipe_runs_are_only_the_full_data_runs_of_the_cpu_schedule(tmp_pat
     assert list(every) == ["resnet20", "plain20", "resnet56", "resnet32"], "the order the runs are trained in"
     ordered = [row["model"] for row in reproduce.paper_comparison(every)]
     assert ordered == ["resnet20", "resnet32", "resnet56", "plain20"], "Table 6's rows in its order, then plain nets"
+    assert reproduce.in_table6_order(["plain56", "resnet56", "plain20", "resnet20"]) == [
+        "resnet20",
+        "resnet56",
+        "plain56",
+        "plain20",
+    ], "the plain nets keep the order given"
 
     rows = {row["model"]: row for row in reproduce.paper_comparison(runs, {"resnet20": 0.1204})}
     assert rows["resnet20"]["ours"] == pytest.approx(12.77) and rows["resnet20"]["difference"] == pytest.approx(

@@ -5,7 +5,7 @@
 # Each run's folder is named like the checkpoint it ships as (reproduce.cpu_run_name), and the
 # script prints the command that ships it. Run it again to go on where it stopped; finished runs
 # are skipped.
-# Usage: tools/train_cpu_runs.sh [MODEL ...]   (default: the order Part 3 needs them)
+# Usage: tools/train_cpu_runs.sh [MODEL ...]   (default: reproduce.CPU_RUN_MODELS, the order Part 3 needs them)
 #        SEED=1 tools/train_cpu_runs.sh resnet20     (another seed: ...-seed1)
 #        EPOCHS=60 tools/train_cpu_runs.sh resnet20  (the schedule at another length than the recipe's:
 #                                                     ...-60ep, to measure what the length costs)
@@ -18,7 +18,10 @@ export PYTHONPATH="$PWD/code${PYTHONPATH:+:$PYTHONPATH}"
 SEED=${SEED:-0}
 EPOCHS=${EPOCHS:-}  # empty: the recipe's own length
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(resnet20 plain20 resnet56 plain56 resnet32 resnet44)
+if [ ${#models[@]} -eq 0 ]; then
+  all=$("$PY" -c "from resnets.reproduce import CPU_RUN_MODELS as m; print(*m)")
+  read -r -a models <<< "$all"
+fi
 for model in "${models[@]}"; do
   name=$("$PY" -c "import sys; from resnets.reproduce import cpu_run_name as n
 print(n(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if sys.argv[3] else None))" "$model" "$SEED" "$EPOCHS")

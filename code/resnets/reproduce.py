@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -673,6 +673,13 @@ def plot_cpu_runs(runs: dict[str, dict[str, Any]]):  # -> matplotlib Figure
     return fig
 
 
+def in_table6_order(models: Iterable[str]) -> list[str]:
+    """``models`` with Table 6's rows first, in the paper's order, then the nets it has no row
+    for (plain) in the order given: ["plain20", "resnet56", "resnet20"] -> resnet20, resnet56, plain20."""
+    models, table6 = list(models), list(PAPER_TABLE6)
+    return sorted(models, key=lambda m: (0, table6.index(m)) if m in table6 else (1, models.index(m)))
+
+
 def paper_comparison(
     runs: dict[str, dict[str, Any]], flip_errors: dict[str, float] | None = None
 ) -> list[dict[str, Any]]:
@@ -680,13 +687,9 @@ def paper_comparison(
     what else the run recorded at its final epoch; Table 6's rows first, in its order, then the
     nets it has no row for (plain). ``flip_errors``: model -> test error with flip test-time
     augmentation (``shipped_test_error(..., flip=True)``), reported in its own column."""
-    table6 = list(PAPER_TABLE6)
-
-    def table6_order(model: str) -> tuple[int, int]:
-        return (0, table6.index(model)) if model in table6 else (1, list(runs).index(model))
-
     rows = []
-    for model, entry in sorted(runs.items(), key=lambda item: table6_order(item[0])):
+    for model in in_table6_order(runs):
+        entry = runs[model]
         last, paper = entry["metrics"][-1], PAPER_TABLE6.get(model)
         ours = 100 * last["test_error"]
         rows.append(
@@ -897,6 +900,7 @@ __all__ = [
     "UNSUFFIXED_CPU_EPOCHS",
     "cpu_run_name",
     "format_paper_comparison",
+    "in_table6_order",
     "paper_comparison",
     "recipe_differences",
     "experiment_config",
