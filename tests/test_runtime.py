@@ -56,3 +56,17 @@ def test_native_bf16_follows_the_hardware() -> None:
     assert not runtime.native_bf16(torch.device("mps"))
     if torch.cuda.is_available():
         assert runtime.native_bf16(torch.device("cuda")) == (torch.cuda.get_device_capability()[0] >= 8)
+
+
+def test_cpu_model_names_the_host_cpu_with_its_family_and_model(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\ncpu family\t: 23\nmodel\t\t: 49\nmodel name\t: AMD EPYC\n\n"
+        "processor\t: 1\ncpu family\t: 23\nmodel\t\t: 49\nmodel name\t: AMD EPYC\n"
+    )
+    real_path = runtime.Path
+    monkeypatch.setattr(runtime, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else real_path(p))
+    assert runtime.cpu_model() == "AMD EPYC, family 23 model 49", "the first core's block, with its numbers"
+    monkeypatch.setattr(runtime, "Path", lambda p: tmp_path / "missing")  # not Linux: no /proc/cpuinfo
+    monkeypatch.setattr("platform.processor", lambda: "arm")
+    assert runtime.cpu_model() == "arm"

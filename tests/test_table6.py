@@ -58,10 +58,15 @@ def test_format_provenance_names_every_fact_and_unknowns() -> None:
     assert "ab" * 32 in text and "git commit:   unknown" in text and "seed:" in text
     assert all(len(line) <= 78 for line in text.splitlines())
     assert "precision:    unknown" in text and "resumed" not in text, "a run of before precision was recorded"
-    resumes = [{"epoch": 28, "hardware": "1 x CPU (2 threads)", "precision": "bf16", "git_commit": "f" * 40}]
+    resumes = [
+        {"epoch": 28, "hardware": "1 x CPU (2 threads)", "cpu": "AMD EPYC", "precision": "bf16", "git_commit": "f" * 40}
+    ]
     moved = reproduce.format_provenance({"precision": "fp32", "resumes": resumes})
     assert "precision:    fp32" in moved, "the first start's"
-    assert f"resumed:      epoch 28 on 1 x CPU (2 threads), bf16, commit {'f' * 12}" in moved
+    words = " ".join(moved.split())  # the line is wrapped at 78 columns
+    assert f"resumed: epoch 28 on 1 x CPU (2 threads), AMD EPYC, bf16, commit {'f' * 12}" in words
+    older = reproduce.format_provenance({"resumes": [{**resumes[0], "cpu": None}]})
+    assert "epoch 28 on 1 x CPU (2 threads), bf16, commit" in older, "a resume recorded before the CPU was"
 
 
 def test_binomial_standard_error() -> None:

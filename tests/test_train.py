@@ -109,7 +109,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(
     record = json.loads((tmp_path / "run.json").read_text())
     [resume] = record["resumes"]
     assert (resume["epoch"], resume["batch"], resume["step"]) == (2, 2, 7), "where the resume began"
-    assert resume["precision"] == record["precision"] and resume["hardware"] == record["hardware"]
+    assert all(resume[fact] == record[fact] for fact in ("precision", "hardware", "cpu", "git_commit"))
     assert record["command"] == stopped.provenance["command"], "the first start's record is kept"
 
 

@@ -295,11 +295,12 @@ def _data_name(note: str | None) -> str | None:
 def _resume_line(resume: dict[str, Any]) -> str:
     """One resume of a run (``train.resumed_provenance``) in a line: where it began and on what."""
     commit = (resume.get("git_commit") or "unknown")[:12]
-    return f"epoch {resume['epoch']} on {resume.get('hardware')}, {resume.get('precision')}, commit {commit}"
+    machine = ", ".join(str(resume.get(fact)) for fact in ("hardware", "cpu", "precision") if resume.get(fact))
+    return f"epoch {resume['epoch']} on {machine}, commit {commit}"
 
 
 def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
-    """What produced a result, one fact a line: command, commit, hardware, precision, data, seed,
+    """What produced a result, one fact a line: command, commit, hardware, CPU, precision, data, seed,
     and each resume of the run (where it began, on what machine, precision and commit).
 
     Lines are wrapped at ``width``; the command with shell continuations, so it can be pasted.
@@ -310,6 +311,7 @@ def format_provenance(provenance: dict[str, Any], width: int = 78) -> str:
         ("command", provenance.get("command")),
         ("git commit", provenance.get("git_commit")),
         ("hardware", provenance.get("hardware")),
+        ("cpu", provenance.get("cpu")),
         ("precision", provenance.get("precision")),
         ("torch", provenance.get("torch_version")),
         ("data", _data_name(provenance.get("data_note"))),

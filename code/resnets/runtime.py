@@ -93,6 +93,26 @@ def device_name(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def cpu_model() -> str | None:
+    """The host CPU as the OS names it, for a run's record: on Linux /proc/cpuinfo's model name
+    with its family and model numbers (a virtual machine often names only "AMD EPYC", and the
+    numbers tell a Zen 2 from a Zen 4), elsewhere ``platform.processor()``; None if neither says."""
+    import platform
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or None
+    fields: dict[str, str] = {}
+    for line in lines:  # the first processor's block is enough: the cores of one host match
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name") or platform.processor() or None
+    if name and "cpu family" in fields and "model" in fields:
+        name += f", family {fields['cpu family']} model {fields['model']}"
+    return name
+
+
 def native_bf16(device: torch.device) -> bool:
     """True where the hardware computes in bfloat16, so bf16 autocast makes training faster:
     NVIDIA GPUs from Ampere on (compute capability 8.0: A100, RTX 30xx, H100...), and CPUs

@@ -78,7 +78,7 @@ from .errors import ConfigError, ResnetsError
 from .files import SUMS, VerifiedFolder, lock_folder, previous_name, remove_stale_temporaries
 from .models import NAME_PATTERN, build_model
 from .probes import GradientNormMonitor
-from .runtime import AMP_MODES, autocast_dtype, device_name, git_commit, pick_device, precision_name
+from .runtime import AMP_MODES, autocast_dtype, cpu_model, device_name, git_commit, pick_device, precision_name
 from .version import __version__
 
 SCHEDULES = ("paper", "fast", "cpu")
@@ -445,6 +445,7 @@ def provenance(
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "hardware": f"{processes.world_size} x {device_name(device)}",
+        "cpu": cpu_model(),
         "process_group": dist.get_backend() if dist.is_initialized() else None,  # nccl, gloo
         "precision": precision_name(autocast_dtype(device, config.amp)),  # what --amp chose here
         "platform": platform.platform(),
@@ -458,7 +459,7 @@ def provenance(
 
 #: What can change when a run resumes on another machine or with newer code: each resume's are
 #: recorded apart (``resumed_provenance``), so a run that moved says so.
-RESUME_FACTS = ("git_commit", "resnets_version", "torch_version", "hardware", "precision", "platform")
+RESUME_FACTS = ("git_commit", "resnets_version", "torch_version", "hardware", "cpu", "precision", "platform")
 
 
 def resumed_provenance(first: dict[str, Any], now: dict[str, Any], state: RunState) -> dict[str, Any]:
