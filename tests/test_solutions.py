@@ -54,7 +54,7 @@ def test_part1_preact_deeper_the_gap_between_the_orderings_grows_with_depth() ->
     # "At 32 blocks the two orderings' medians end close to each other; at 64 and 128 the
     # post-activation nets fall behind. The gap grows with depth."
     def gap(depth: int) -> float:
-        seeds = QUICK.ordering_seeds
+        seeds = QUICK.training_seeds
         losses = {
             order: np.median([final_loss(te.train_spirals(depth, True, s, QUICK.steps, order=order)) for s in seeds])
             for order in ("pre", "post")
