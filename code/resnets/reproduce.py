@@ -678,8 +678,8 @@ def plot_cpu_runs(runs: dict[str, dict[str, Any]]):  # -> matplotlib Figure
 def in_table6_order(models: Iterable[str]) -> list[str]:
     """``models`` with Table 6's rows first, in the paper's order, then the nets it has no row
     for (plain) in the order given: ["plain20", "resnet56", "resnet20"] -> resnet20, resnet56, plain20."""
-    models, table6 = list(models), list(PAPER_TABLE6)
-    return sorted(models, key=lambda m: (0, table6.index(m)) if m in table6 else (1, models.index(m)))
+    table6 = list(PAPER_TABLE6)
+    return sorted(models, key=lambda m: table6.index(m) if m in table6 else len(table6))  # stable: keeps the rest
 
 
 def paper_comparison(
