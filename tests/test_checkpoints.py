@@ -220,3 +220,22 @@ def test_ship_lists_a_finished_run_with_its_checksum_and_provenance(tmp_path: Pa
     (run / "run.json").write_text(json.dumps(provenance))
     with pytest.raises(CheckpointError, match=r"model\.pt does not fit resnet14: missing keys"):
         checkpoints.ship(run, "mislabelled", manifest)
+
+
+def test_an_evaluation_is_recorded_beside_the_shipped_weights_and_dropped_with_them(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(build_model("resnet8").state_dict(), run / "model.pt")
+    (run / "run.json").write_text(json.dumps({"command": "c", "seed": 0, "config": {"model": "resnet8"}}))
+    manifest = tmp_path / "shipped" / "manifest.json"
+    checkpoints.ship(run, "resnet8-tiny", manifest)
+    checkpoints.record_evaluation("resnet8-tiny", "flip", {"error": 0.3}, manifest)
+    entry = checkpoints.record_evaluation("resnet8-tiny", "other", {"error": 0.2}, manifest)
+    assert entry["evaluations"] == {"flip": {"error": 0.3}, "other": {"error": 0.2}}
+    assert checkpoints.read_manifest(manifest)["resnet8-tiny"]["evaluations"] == entry["evaluations"]
+    checkpoints.record_evaluation("resnet8-tiny", "flip", {"error": 0.25}, manifest)  # measured again
+    assert checkpoints.read_manifest(manifest)["resnet8-tiny"]["evaluations"]["flip"] == {"error": 0.25}
+    checkpoints.ship(run, "resnet8-tiny", manifest)  # new weights: the old ones' measurements go
+    assert "evaluations" not in checkpoints.read_manifest(manifest)["resnet8-tiny"]
+    with pytest.raises(CheckpointError, match=r"no shipped checkpoint named 'resnet8-other' .*ship it first"):
+        checkpoints.record_evaluation("resnet8-other", "flip", {"error": 0.3}, manifest)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnets import cli, reproduce
+from resnets import build_model, checkpoints, cli, reproduce
 from resnets.data import CIFAR10
 from resnets.train import TrainConfig, read_metrics
 
@@ -139,3 +139,25 @@ def test_reproduce_writes_results_with_provenance_and_a_figure(
     assert code == 0 and "resnet8" in stdout and "over 2 run(s)" in stdout
     rows = reproduce.table6_summary(reproduce.load_results("table6", "quick", tmp_path / "results"))
     assert [r["runs"] for r in rows] == [2, 2] and all(0 < r["test_error_mean"] < 100 for r in rows)
+
+
+def test_ship_records_the_flip_test_error_unless_asked_not_to(
+    cifar10: CIFAR10, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = tmp_path / "shipped" / "manifest.json"
+    monkeypatch.setattr(checkpoints, "MANIFEST", manifest)  # not the package's own
+    monkeypatch.delenv("RESNETS_CACHE", raising=False)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    torch.save(build_model("resnet8").state_dict(), run_dir / "model.pt")
+    (run_dir / "run.json").write_text(json.dumps({"command": "c", "seed": 0, "config": {"model": "resnet8"}}))
+    (run_dir / "metrics.jsonl").write_text('{"epoch": 1, "test_error": 0.9}\n')
+    code, stdout, _ = run(["ship", str(run_dir), "--name", "resnet8-tiny"], capsys)
+    assert code == 0 and "Shipped resnet8-tiny" in stdout
+    assert "flip test-time augmentation" in stdout and "on 10,000 test images" in stdout
+    record = checkpoints.read_manifest(manifest)["resnet8-tiny"]["evaluations"][reproduce.FLIP_EVALUATION]
+    assert record["command"] == f"python -m resnets ship {run_dir} --name resnet8-tiny"
+    assert record["data_checksum"] == cifar10.checksum and 0 <= record["error"] <= 1
+    code, stdout, _ = run(["ship", str(run_dir), "--name", "resnet8-tiny", "--no-flip-test"], capsys)
+    assert code == 0 and "test-time augmentation" not in stdout
+    assert "evaluations" not in checkpoints.read_manifest(manifest)["resnet8-tiny"]

@@ -125,6 +125,36 @@ def test_a_shipped_checkpoints_test_error_is_measured_again(
     assert measured["standard_error"] == pytest.approx(reproduce.binomial_standard_error(expected, 200))
 
 
+def test_the_flip_test_error_is_recorded_once_then_read_and_checked_against_the_data(
+    cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESNETS_CACHE", raising=False)
+    manifest = _ship_random_resnet8(tmp_path, 0.9)
+    assert reproduce.shipped_test_error("resnet8-test", 200, manifest=manifest, flip=True)["recorded"] is None
+    record = reproduce.record_flip_test_error("resnet8-test", "cpu", manifest, command="python -m resnets ship x")
+    images, labels = make_splits(cifar10).test
+    torch.manual_seed(0)
+    net, x = build_model("resnet8").eval(), normalize(images)
+    probabilities = predict(net, x).softmax(1) + predict(net, x.flip(3)).softmax(1)  # each image and its mirror
+    assert record["error"] == pytest.approx((probabilities.argmax(1) != labels).float().mean().item())
+    assert record["images"] == len(labels) and record["data_checksum"] == cifar10.checksum
+    assert record["command"] == "python -m resnets ship x" and record["hardware"].startswith("CPU")
+    again = reproduce.shipped_test_error("resnet8-test", 200, manifest=manifest, flip=True)
+    assert again["recorded"] == record["error"] and again["images"] == 200
+
+    def no_measuring(*args: object) -> float:
+        raise AssertionError("a recorded flip test error is read, not measured again")
+
+    monkeypatch.setattr(reproduce, "_test_error", no_measuring)
+    assert reproduce.flip_test_error("resnet8-test", manifest=manifest) == record["error"]
+    entries = json.loads(manifest.read_text())
+    entries["checkpoints"]["resnet8-test"]["evaluations"]["flip_test_error"]["data_checksum"] = "other data"
+    manifest.write_text(json.dumps(entries))
+    monkeypatch.setattr(reproduce, "_test_error", lambda *args: 0.5)  # measured on this data instead
+    assert reproduce.flip_test_error("resnet8-test", manifest=manifest) == 0.5
+    assert reproduce.shipped_test_error("resnet8-test", manifest=manifest, flip=True)["recorded"] is None
+
+
 # --- the CPU recipe's runs beside the paper ----------------------------------------------------
 
 #: The recipe's length in the manifests below (runs at other lengths are stretched to 60 epochs),

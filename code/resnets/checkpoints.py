@@ -16,7 +16,8 @@ Saved state dicts are always the plain module's: no ``module.`` (DistributedData
 with ``strict=True``. Small trained checkpoints shipped with the package are listed in
 ``assets/checkpoints/manifest.json`` with their SHA-256, which ``load_pretrained`` checks first;
 ``ship`` takes a run's files only after checking them against the run's ``SHA256SUMS``, and
-writes the manifest holding the folder's lock.
+writes the manifest holding the folder's lock; ``record_evaluation`` adds what was measured on
+the shipped weights afterwards (their test error with flips, say) to their entry.
 """
 
 from __future__ import annotations
@@ -209,12 +210,31 @@ def ship(run_dir: str | Path, name: str, manifest: str | Path = MANIFEST) -> dic
             "arch": arch,
             "provenance": provenance,
             "metrics": metrics,
-        }
-        text = (
-            json.dumps({"checkpoints": dict(sorted({**read_manifest(manifest), name: entry}.items()))}, indent=1) + "\n"
-        )
-        write_atomic(manifest, lambda f: f.write(text.encode()))
+        }  # new weights start with no evaluations: those of the old ones do not describe them
+        _write_manifest({**read_manifest(manifest), name: entry}, manifest)
     return entry
+
+
+def record_evaluation(name: str, key: str, record: dict[str, Any], manifest: str | Path = MANIFEST) -> dict[str, Any]:
+    """Add a measurement of a shipped checkpoint's weights, made after its run (such as its
+    test error with test-time augmentation), to its manifest entry as ``evaluations[key]``,
+    replacing an earlier one of that key. ``record`` should say what measured it (commit,
+    hardware, data checksum). Shipping the name again drops it with the old weights. Returns
+    the entry."""
+    manifest = Path(manifest)
+    with lock_folder(manifest.parent, f"record {key} of {name}"):
+        entries = read_manifest(manifest)
+        if name not in entries:
+            raise CheckpointError(f"no shipped checkpoint named {name!r} in {manifest}; ship it first")
+        entry = entries[name]
+        entry["evaluations"] = {**entry.get("evaluations", {}), key: record}
+        _write_manifest(entries, manifest)
+    return entry
+
+
+def _write_manifest(entries: dict[str, dict[str, Any]], manifest: Path) -> None:
+    text = json.dumps({"checkpoints": dict(sorted(entries.items()))}, indent=1) + "\n"
+    write_atomic(manifest, lambda f: f.write(text.encode()))
 
 
 def load_pretrained(name: str, manifest: str | Path = MANIFEST, map_location: str | torch.device = "cpu") -> nn.Module:
@@ -250,6 +270,7 @@ __all__ = [
     "load_state_dict",
     "model_state",
     "read_manifest",
+    "record_evaluation",
     "save_atomic",
     "serialize",
     "ship",
