@@ -740,7 +740,7 @@ def paper_comparison(
     """One row per run of ``cpu_recipe_runs``: the paper's Table 6 error beside ours (%), and
     what else the run recorded at its final epoch; Table 6's rows first, in its order, then the
     nets it has no row for (plain). ``flip_errors``: model -> test error with flip test-time
-    augmentation (``shipped_test_error(..., flip=True)``), reported in its own column."""
+    augmentation (``flip_test_error``), reported in its own column."""
     rows = []
     for model in in_table6_order(runs):
         entry = runs[model]
