@@ -14,6 +14,15 @@ from resnets.checkpoints import CheckpointError, ship
 from resnets.data import CIFAR10, make_splits, normalize
 from resnets.probes import predict
 
+#: The recipe's length in this module's manifests (runs at other lengths are stretched to 60 epochs),
+#: pinned for every test here so that these tests keep their meaning whatever length the shipped recipe has.
+TEST_RECIPE_EPOCHS = 40
+
+
+@pytest.fixture(autouse=True)
+def _recipe_of_test_recipe_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reproduce, "CPU_EPOCHS", TEST_RECIPE_EPOCHS)
+
 
 def _run(test_errors: list[float], seed: int = 0) -> dict:
     metrics = [
@@ -156,15 +165,6 @@ def test_the_flip_test_error_is_recorded_once_then_read_and_checked_against_the_
 
 
 # --- the CPU recipe's runs beside the paper ----------------------------------------------------
-
-#: The recipe's length in the manifests below (runs at other lengths are stretched to 60 epochs),
-#: pinned so that these tests keep their meaning whatever length the shipped recipe has.
-TEST_RECIPE_EPOCHS = 40
-
-
-@pytest.fixture(autouse=True)
-def _recipe_of_test_recipe_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reproduce, "CPU_EPOCHS", TEST_RECIPE_EPOCHS)
 
 
 def _cpu_entry(model: str, test_error: float, schedule: str = "cpu", train_subset: int | None = None) -> dict:
