@@ -34,7 +34,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from .cache import cached
@@ -44,10 +43,9 @@ from .errors import ConfigError, ResnetsError
 from .files import write_atomic
 from .flops import count_flops
 from .models import build_model
-from .runtime import PROFILES, cpu_model, device_name, git_commit, max_iterations, pick_device
+from .runtime import PROFILES, device_name, max_iterations, pick_device
 from .tables import format_table
-from .train import SCHEDULE_DEFAULTS, TrainConfig, train
-from .version import __version__
+from .train import SCHEDULE_DEFAULTS, TrainConfig, code_and_host, data_facts, train
 
 #: He et al. 2015, Table 6: CIFAR-10 test error (%) of each depth (ResNet-110: best of 5 runs).
 PAPER_TABLE6 = {
@@ -478,14 +476,10 @@ def record_flip_test_error(
         "error": check["error"],
         "images": check["images"],
         "command": command,
-        "git_commit": git_commit(),
-        "resnets_version": __version__,
-        "torch_version": torch.__version__,
+        **code_and_host(),
         "hardware": device_name(where),
-        "cpu": cpu_model(),
         "precision": "fp32",  # probes.predict: no autocast
-        "data_checksum": data.checksum,
-        "data_note": data.note,
+        **data_facts(data),
     }
     record_evaluation(name, FLIP_EVALUATION, record, manifest)
     return record

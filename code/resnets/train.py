@@ -434,24 +434,35 @@ def equivalent_command(config: TrainConfig) -> str:
     return " ".join(words)
 
 
+def code_and_host() -> dict[str, Any]:
+    """The facts every record of provenance names about the code that ran and the machine it
+    ran on: commit, versions, host CPU, platform (the device and precision are the caller's)."""
+    return {
+        "git_commit": git_commit(),
+        "resnets_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "cpu": cpu_model(),
+        "platform": platform.platform(),
+    }
+
+
+def data_facts(data: CIFAR10) -> dict[str, Any]:
+    """Which images a result was computed on: source, checksum, and what the copy is."""
+    return {"data_source": data.source, "data_checksum": data.checksum, "data_note": data.note}
+
+
 def provenance(
     config: TrainConfig, data: CIFAR10, device: torch.device, processes: Processes = Processes()
 ) -> dict[str, Any]:
     """What produced a result: command, code version, hardware, data, seed."""
     return {
         "command": equivalent_command(config),
-        "git_commit": git_commit(),
-        "resnets_version": __version__,
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
+        **code_and_host(),
         "hardware": f"{processes.world_size} x {device_name(device)}",
-        "cpu": cpu_model(),
         "process_group": dist.get_backend() if dist.is_initialized() else None,  # nccl, gloo
         "precision": precision_name(autocast_dtype(device, config.amp)),  # what --amp chose here
-        "platform": platform.platform(),
-        "data_source": data.source,
-        "data_checksum": data.checksum,
-        "data_note": data.note,
+        **data_facts(data),
         "seed": config.seed,
         "config": dataclasses.asdict(config),
     }
@@ -954,7 +965,9 @@ __all__ = [
     "TrainResult",
     "TrainingDiverged",
     "backend_settings",
+    "code_and_host",
     "config_from_checkpoint",
+    "data_facts",
     "learning_rate",
     "read_metrics",
     "resumable_checkpoint",
