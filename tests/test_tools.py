@@ -17,9 +17,12 @@ SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "train_cpu_runs.sh"
 @pytest.fixture(scope="module")
 def echoing_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An interpreter that prints each `-m resnets ...` command instead of running it, and runs
-    everything else (the script asks Python for each run's name)."""
+    everything else (the script asks Python for each run's name). Like a real run it may read its
+    standard input: it drains it, so a script that fed it the list of runs would train only the first."""
     path = tmp_path_factory.mktemp("bin") / "python"
-    path.write_text(f'#!/bin/sh\nif [ "$1" = "-m" ]; then echo "$@"; else exec {sys.executable} "$@"; fi\n')
+    path.write_text(
+        f'#!/bin/sh\nif [ "$1" = "-m" ]; then echo "$@"; cat > /dev/null; else exec {sys.executable} "$@"; fi\n'
+    )
     path.chmod(0o755)
     return path
 
@@ -30,7 +33,7 @@ def _output(python: Path, seed: str | None, *models: str, epochs: str | None = N
         env.pop(name, None)
         if value is not None:
             env[name] = value
-    done = subprocess.run(["bash", str(SCRIPT), *models], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(["bash", str(SCRIPT), *models], env=env, input="", capture_output=True, text=True, check=True)
     return done.stdout.splitlines()
 
 

@@ -17,14 +17,11 @@ PY=${PY:-.venv/bin/python}
 export PYTHONPATH="$PWD/code${PYTHONPATH:+:$PYTHONPATH}"
 SEED=${SEED:-0}
 EPOCHS=${EPOCHS:-}  # empty: the recipe's own length
-models=("$@")
-if [ ${#models[@]} -eq 0 ]; then
-  all=$("$PY" -c "from resnets.reproduce import CPU_RUN_MODELS as m; print(*m)")
-  read -r -a models <<< "$all"
-fi
-for model in "${models[@]}"; do
-  name=$("$PY" -c "import sys; from resnets.reproduce import cpu_run_name as n
-print(n(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if sys.argv[3] else None))" "$model" "$SEED" "$EPOCHS")
+# One Python start (it imports torch: seconds) names every run: "<model> <folder name>" per line.
+runs=$("$PY" -c "import sys; from resnets.reproduce import CPU_RUN_MODELS, cpu_run_name as n
+seed, epochs = int(sys.argv[1]), int(sys.argv[2]) if sys.argv[2] else None
+for model in sys.argv[3:] or CPU_RUN_MODELS: print(model, n(model, seed, epochs))" "$SEED" "$EPOCHS" "$@")
+while read -r model name <&3; do  # fd 3: the training command keeps the terminal as its stdin
   out=runs/cpu/$name
   ship="$PY -m resnets ship $out --name $name"
   if [ -f "$out/model.pt" ]; then echo "$model: done ($out/model.pt); ship it with: $ship"; continue; fi
@@ -32,4 +29,4 @@ print(n(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if sys.argv[3] else None
   "$PY" -m resnets train --model "$model" --schedule cpu ${EPOCHS:+--epochs "$EPOCHS"} --seed "$SEED" \
     --eval-train --eval-train-size 5000 --out "$out" --resume --no-progress
   echo "$model: done; ship it with: $ship"
-done
+done 3<<< "$runs"
