@@ -58,8 +58,10 @@ lint: setup
 	$(BIN)/ruff check code tests tools
 	$(BIN)/ruff format --check code tests tools
 
+# The unit tests run single-threaded (tests/conftest.py), so pytest-xdist gives each core a
+# worker; worksteal keeps both busy while one runs a long test.
 test-unit: setup
-	$(BIN)/python -m pytest tests --ignore=tests/site
+	$(BIN)/python -m pytest -n auto --dist worksteal tests --ignore=tests/site
 
 test-notebooks: setup
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --timeout=900 -p no:cacheprovider chapters
