@@ -59,9 +59,10 @@ lint: setup
 	$(BIN)/ruff format --check code tests tools
 
 # The unit tests run single-threaded (tests/conftest.py), so pytest-xdist gives each core a
-# worker; worksteal keeps both busy while one runs a long test.
+# worker (at most 4: each holds its own copy of the data set); worksteal keeps them all busy
+# while one runs a long test.
 test-unit: setup
-	$(BIN)/python -m pytest -n auto --dist worksteal tests --ignore=tests/site
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist worksteal tests --ignore=tests/site
 
 test-notebooks: setup
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --timeout=900 -p no:cacheprovider chapters
