@@ -17,7 +17,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "train_cpu_runs.sh"
 @pytest.fixture(scope="module")
 def echoing_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An interpreter that prints each `-m resnets ...` command instead of running it, and runs
-    everything else (the script asks Python for each run's name). Like a real run it may read its
+    everything else (the script asks Python, once, for every run's name). Like a real run it may read its
     standard input: it drains it, so a script that fed it the list of runs would train only the first."""
     path = tmp_path_factory.mktemp("bin") / "python"
     path.write_text(

@@ -68,7 +68,7 @@ from .data import CIFAR10, MEAN, STD, load_cifar10, make_splits
 from .errors import ConfigError
 from .files import write_atomic
 from .models import build_model
-from .runtime import autocast_dtype, device_name, git_commit, pick_device, precision_name
+from .runtime import autocast_dtype, cpu_model, device_name, git_commit, pick_device, precision_name
 from .tables import format_table
 from .timing import synchronize, time_interleaved
 from .train import EVAL_BATCH_SIZE, Processes, Run, TrainConfig, backend_settings, train
@@ -532,7 +532,7 @@ def machine(device: torch.device) -> dict[str, Any]:
 
     return {
         "device": device_name(device),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model() or platform.machine(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -543,15 +543,6 @@ def machine(device: torch.device) -> dict[str, Any]:
         "git_commit": git_commit(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else platform.machine()
 
 
 def _plural(count: int, noun: str) -> str:
