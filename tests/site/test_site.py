@@ -107,6 +107,21 @@ def overflowing_blocks(page) -> list[str]:
     )
 
 
+def test_code_fits_the_narrowest_laptop_layout(browser) -> None:
+    """From 1200 px the theme adds its right-hand contents column and the text column is 620 px
+    wide until about 1280 px (narrower windows drop that column): custom.css shrinks the code font
+    in that band, so no code cell scrolls sideways at any laptop width."""
+    width = 1200
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    wide = {}
+    for name in pages():
+        page.goto((HTML / f"{name}.html").as_uri(), wait_until="domcontentloaded")
+        if blocks := overflowing_blocks(page):
+            wide[name] = blocks[:2]
+    page.close()
+    assert not wide, f"at {width} px these lines scroll sideways: {wide}"
+
+
 def test_notebook_pages_have_the_colab_badge_and_launch_button(browser) -> None:
     page = browser.new_page()
     for name in pages():
