@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -35,3 +38,23 @@ def test_in_a_notebook_the_failure_is_the_sentence_not_a_traceback(capsys: pytes
     assert "✗ This claim no longer holds:" in text and "ResNet-20 should survive a deletion far better" in text
     assert "shipped checkpoints" in text
     assert "Traceback" not in text and "AssertionError" not in text and "File " not in text
+
+
+def test_glue_hands_the_value_to_myst_nb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With MyST-NB (the book build) the value is glued, not printed: the prose shows it."""
+    glued = {}
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: glued.update({name: (value, display)})
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    claims.glue("gap", 0.125, text="12.5%")
+    assert glued == {"gap": (0.125, False)}
+
+
+def test_glue_prints_the_value_where_myst_nb_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """In Colab the markdown shows the role as typed, so the cell prints what it stands for."""
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb now raises ImportError
+    claims.glue("gap", 0.125, text="12.5%")
+    claims.glue("depth", 56)
+    assert capsys.readouterr().out == "gap = 12.5%\ndepth = 56\n"

@@ -8,7 +8,7 @@
     build_it         Part 2  build-it-yourself checks: the reader's block against the package's
     inside           Part 3  looking inside the shipped trained nets: responses, lesions, landscapes
     exercises                every chapter's exercises: the answers, computed, and the checks
-    claims                   every chapter's claims, checked; a broken one explains itself
+    claims                   every chapter's claims, checked (a broken one explains itself); numbers glued into prose
 
 These modules import the library (``resnets``), never the other way round
 (``tests/test_layout.py`` checks the direction).

@@ -1,4 +1,4 @@
-"""The chapters' claims, checked where they are made, explained when they fail.
+"""The chapters' claims, checked where they are made, explained when they fail; numbers glued into the prose.
 
     claim(plain[-1] > plain[0] + 0.3, "the deepest plain net ends higher than the shallowest",
           why="with fewer steps or another learning rate the deep plain nets may not have settled")
@@ -71,6 +71,23 @@ class ClaimNotHeld(ResnetsError):
         ]
 
 
+def glue(name: str, value: object, text: str | None = None) -> None:
+    """Hand a computed value to the prose: ``{glue:text}`name``` in a markdown cell shows it.
+
+    On the built site MyST-NB substitutes the value into the sentence, so a changed result changes
+    the sentence. Where MyST-NB is not installed (Colab) the markdown shows the role as typed, so
+    the cell prints ``name = text`` instead and the reader still sees the number beside the
+    sentence. ``text`` is how to show it there (default ``str(value)``); in the prose a format spec
+    goes after the name, e.g. ``{glue:text}`gap:.1f```.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        print(f"{name} = {text if text is not None else value}")
+    else:
+        myst_glue(name, value, display=False)
+
+
 def claim(holds: bool, statement: str, why: str = DEFAULT_WHY) -> None:
     """Check one of a chapter's claims: nothing if it holds, else raise ``ClaimNotHeld``.
 
@@ -94,4 +111,5 @@ __all__ = [
     "TOY_TRAINING",
     "ClaimNotHeld",
     "claim",
+    "glue",
 ]
