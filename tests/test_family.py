@@ -9,8 +9,10 @@ from resnets.course.family import (
     cifar_family_table,
     imagenet_family_table,
     main_path_depth,
+    matches_printed,
     shortcut_cost_table,
     shortcut_costs,
+    stage_parameters,
     stage_table,
     summarize,
 )
@@ -87,3 +89,24 @@ def test_torchvision_parity_loads_their_weights_into_ours() -> None:
     parity = torchvision_parity("resnet18", image_size=32)
     assert parity.same_keys and parity.tensors == len(build_model("resnet18").state_dict())
     assert parity.max_difference < 1e-5 < parity.max_logit
+
+
+def test_matches_printed_rounds_to_the_decimals_the_paper_prints() -> None:
+    assert matches_printed(0.269722, 0.27) and matches_printed(19.421274, 19.4)
+    assert not matches_printed(10.327706, 10.2)  # ResNet-1001: 10.3M against the paper's 10.2M
+    assert matches_printed(25.4, 25) and not matches_printed(25.6, 25)
+
+
+def test_stage_parameters_of_resnet20_by_hand() -> None:
+    # Counted by hand (chapter 5's exercise): stage 1 three 16-channel blocks, stages 2 and 3 a
+    # widening block (option A: no shortcut weights) and two more; the rest is the stem and the head.
+    stage1 = 3 * (18 * 16**2 + 4 * 16)
+    stage2 = (9 * 16 * 32 + 9 * 32 * 32 + 4 * 32) + 2 * (18 * 32**2 + 4 * 32)
+    stage3 = (9 * 32 * 64 + 9 * 64 * 64 + 4 * 64) + 2 * (18 * 64**2 + 4 * 64)
+    stem, head = 9 * 3 * 16 + 2 * 16, 64 * 10 + 10
+    assert stage_parameters("resnet20") == {
+        "layer1": stage1,
+        "layer2": stage2,
+        "layer3": stage3,
+        "total": stem + stage1 + stage2 + stage3 + head,
+    }

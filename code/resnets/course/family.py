@@ -30,7 +30,8 @@ from ..tables import format_shape, format_table
 #: He et al. 2015, Table 1: "FLOPs" (multiply-adds) at 224x224, in units of 1e9.
 PAPER_IMAGENET_GMACS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
 #: Parameters in millions: He et al. 2015, Table 6 (CIFAR-10; kept with the rest of Table 6 in
-#: ``reproduce``), and He et al. 2016, Table 3 (the pre-activation ResNet-164 and ResNet-1001).
+#: ``reproduce``), and He et al. 2016, Table 4 (the pre-activation ResNet-164 and ResNet-1001; its
+#: Table 3 gives their errors only).
 PAPER_CIFAR_MPARAMS = {**PAPER_TABLE6_PARAMETERS, "preact_resnet164": 1.7, "preact_resnet1001": 10.2}
 #: He et al. 2015, Table 3: ImageNet validation error (%, 10-crop testing), (top-1, top-5).
 PAPER_TABLE3 = {
@@ -44,6 +45,22 @@ PAPER_TABLE3 = {
 }
 CIFAR_FAMILY = (*(f"resnet{d}" for d in CIFAR_PAPER_DEPTHS), "preact_resnet164", "preact_resnet1001")
 IMAGENET_FAMILY = tuple(f"resnet{d}" for d in IMAGENET_LAYERS)
+
+
+def matches_printed(value: float, printed: float) -> bool:
+    """True when ``value`` rounds to ``printed`` at the decimals ``printed`` shows: 0.2697 matches
+    0.27, 10.33 does not match 10.2. How the chapters check a count against a paper's table."""
+    text = repr(float(printed))
+    decimals = 0 if text.endswith(".0") else len(text.split(".")[1])
+    return round(value, decimals) == printed
+
+
+def stage_parameters(name: str, **options: Any) -> dict[str, int]:
+    """Parameters of each stage of ``build_model(name, **options)`` (``layer1``, ``layer2``...),
+    and of the whole net under ``"total"``: where a ResNet keeps its weights."""
+    model = build_for_counting(name, **options)
+    stages = {stage: count_parameters(getattr(model, stage)) for stage in model.stages}
+    return {**stages, "total": count_parameters(model)}
 
 
 def main_path_depth(model: ResNet) -> int:
@@ -259,6 +276,8 @@ __all__ = [
     "shortcut_costs",
     "shortcut_cost_table",
     "main_path_depth",
+    "matches_printed",
+    "stage_parameters",
     "Parity",
     "torchvision_parity",
 ]
