@@ -99,8 +99,8 @@ class HighwayLayer(nn.Module):
 
     H(x) = ReLU(BN(conv3x3(x))) is the transform; T(x) = sigmoid(conv3x3(x) + b_T) is the
     transform gate, one value per channel and position. Srivastava et al. start b_T negative
-    (-1 to -3, more negative for deeper nets) so that T is small and every layer begins by
-    mostly *carrying* its input through. A ResNet is the gate-free case: T = 1 on the
+    (e.g. -1 or -3) so that T is small and every layer begins by mostly *carrying* its input
+    through. A ResNet is the gate-free case: T = 1 on the
     transform and the identity added unconditionally.
     ``plain=True`` drops the gate and the carry: y = H(x).
     """
