@@ -95,6 +95,9 @@ def test_matches_printed_rounds_to_the_decimals_the_paper_prints() -> None:
     assert matches_printed(0.269722, 0.27) and matches_printed(19.421274, 19.4)
     assert not matches_printed(10.327706, 10.2)  # ResNet-1001: 10.3M against the paper's 10.2M
     assert matches_printed(25.4, 25) and not matches_printed(25.6, 25)
+    assert matches_printed(25.557032, 25.5, truncated=True) and not matches_printed(25.557032, 25.5)
+    assert matches_printed(0.29, 0.29, truncated=True)  # 0.29 * 100 is 28.999999999999996
+    assert not matches_printed(10.327706, 10.2, truncated=True)
 
 
 def test_stage_parameters_of_resnet20_by_hand() -> None:

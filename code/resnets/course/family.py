@@ -13,6 +13,7 @@ from the papers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,11 +48,14 @@ CIFAR_FAMILY = (*(f"resnet{d}" for d in CIFAR_PAPER_DEPTHS), "preact_resnet164",
 IMAGENET_FAMILY = tuple(f"resnet{d}" for d in IMAGENET_LAYERS)
 
 
-def matches_printed(value: float, printed: float) -> bool:
+def matches_printed(value: float, printed: float, truncated: bool = False) -> bool:
     """True when ``value`` rounds to ``printed`` at the decimals ``printed`` shows: 0.2697 matches
-    0.27, 10.33 does not match 10.2. How the chapters check a count against a paper's table."""
+    0.27, 10.33 does not match 10.2. ``truncated=True`` cuts the digits off instead of rounding, as
+    some tables do (25.557 matches 25.5). How the chapters check a count against a paper's table."""
     text = repr(float(printed))
     decimals = 0 if text.endswith(".0") else len(text.split(".")[1])
+    if truncated:
+        return math.floor(round(value * 10**decimals, 9)) / 10**decimals == printed
     return round(value, decimals) == printed
 
 
