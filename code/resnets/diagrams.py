@@ -3,6 +3,7 @@
     layers = block_layers(block, (16, 32, 32))   # what the block computes, in order, with shapes
     draw_block(block, (16, 32, 32))              # the diagram, as a cell's last expression
     draw_blocks({"plain": a, "residual": b}, (16, 32, 32))   # several side by side
+    draw_block_grid({"opens a stage": ({"A": a, "B": b}, (16, 32, 32)), ...})   # rows of them
 
 ``block_layers`` traces the block's forward pass with torch.fx and runs a zero input through
 the traced graph to read every output shape. Each step is a ``Layer``: the module that ran
@@ -12,49 +13,51 @@ follows the addition), ``shortcut`` (the option A/B/C path), or ``shared`` (befo
 split: the pre-activation block's first BN-ReLU, which a projection shortcut reads too). A
 block whose shortcut is the identity has no shortcut layers; a plain block has no addition.
 
-``draw_block`` returns a ``Diagram``: an SVG (crisp at any zoom), shown as an image whose
-alternative text lists every layer, with a PNG fallback. Its colours are the
-course's: the main path in the colour of its kind (``viz.COLORS``), the shortcut in grey, on a
-white card that reads the same in a light or a dark page.
+A block is drawn top to bottom as in the papers' figures: the residual branch 𝓕(x) on a tinted
+ground (or, with ``branch="box"``, as one box listing its layers), the shortcut to its right, and
+beside the layer where it happens, what changes the shape ("/2", "×2 channels"). With
+``widths="channels"`` a box is as wide as the square root of its channels, so a bottleneck
+narrows in the middle. Everything is laid out on a ``drawing.Sheet`` (boxes sized to their text,
+text at least ``drawing.FONT_PT``) and returned as a ``drawing.Diagram``: an SVG shown as an
+image with alternative text listing every layer. Whole nets (``draw_networks``: stem, stages,
+head) and the 2^n paths of Veit et al. (``draw_unrolled``) are in ``diagrams_networks``, and can
+be reached from here too.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
-import html
-import io
 import math
 import operator
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import torch
 import torch.fx
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle, FancyBboxPatch
 from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from . import viz
-from .blocks import ZeroPadShortcut, is_residual_block
+from .blocks import ZeroPadShortcut
+from .drawing import GREY, INK, Diagram, Line, Rect, Sheet, bold, box_size, line, muted
 from .errors import ConfigError
 
 PATHS = ("shared", "main", "shortcut")
-SHORTCUT_COLOR = "#555555"
+SHORTCUT_COLOR = GREY
+BRANCH = r"$\mathcal{F}(\mathbf{x})$"  # the residual function, as the papers write it
 
 
 @dataclass(frozen=True)
 class Layer:
     """One step of a block: ``name`` is the module's path in the block ("conv1",
-    "downsample.0") or "add"; ``shape`` the output's (C, H, W); ``path`` one of PATHS."""
+    "downsample.0") or "add"; ``label`` what it does; ``shape`` the output's (C, H, W); ``path``
+    one of PATHS; ``short`` the label in a few characters ("3×3, /2"), empty where the name says it."""
 
     name: str
     label: str
     shape: tuple[int, ...]
     path: str
+    short: str = ""
 
 
 class _BlockTracer(torch.fx.Tracer):
@@ -75,9 +78,23 @@ def describe(module: nn.Module) -> str:
     if isinstance(module, nn.ReLU):
         return "ReLU"
     if isinstance(module, ZeroPadShortcut):
-        sub = f"/{module.stride}, " if module.stride > 1 else ""
-        return f"option A: {sub}+{module.extra_channels} zeros"
+        return f"option A: {_zero_pad(module)}"
     return type(module).__name__
+
+
+def _zero_pad(module: ZeroPadShortcut) -> str:
+    sub = f"/{module.stride}, " if module.stride > 1 else ""
+    return f"{sub}+{module.extra_channels} zeros"
+
+
+def describe_short(module: nn.Module) -> str:
+    """``describe`` in a few characters, for a box that lists several layers: "3×3, /2"."""
+    if isinstance(module, nn.Conv2d):
+        k = module.kernel_size[0]
+        return f"{k}×{k}" + (f", /{module.stride[0]}" if module.stride[0] > 1 else "")
+    if isinstance(module, ZeroPadShortcut):
+        return _zero_pad(module)
+    return ""
 
 
 def _is_add(node: torch.fx.Node) -> bool:
@@ -123,7 +140,8 @@ def block_layers(block: nn.Module, input_shape: tuple[int, int, int]) -> list[La
     for n in steps:
         shape = tuple(n.meta["tensor_meta"].shape[1:])
         if n.op == "call_module":
-            layers.append(Layer(str(n.target), describe(modules[str(n.target)]), shape, path[n]))
+            leaf = modules[str(n.target)]
+            layers.append(Layer(str(n.target), describe(leaf), shape, path[n], describe_short(leaf)))
         elif _is_add(n):
             layers.append(Layer("add", "addition: F(x) + shortcut", shape, "main"))
         else:
@@ -139,145 +157,319 @@ def kind_of_block(block: nn.Module) -> str:
     return "preact" if type(block).__name__.startswith("PreAct") else "residual"
 
 
-def _shape_text(shape: tuple[int, ...]) -> str:
+# ----- one block, drawn top to bottom ----------------------------------------------------
+
+GAP = 0.3  # the vertical gap between two boxes: the arrow's length
+LANE_GAP = 0.25  # between the branch and the shortcut lane
+NOTE_GAP = 0.1  # between a note and the box it is about
+COLUMN_GAP = 0.3
+REGION_PAD = 0.08  # the tinted ground of F around its boxes
+ADD_R = 0.13  # the radius of the addition's circle
+SHORTCUT_STEP = 0.22  # the least gap around a box on the shortcut lane
+
+
+def _shape_text(shape: Sequence[int]) -> str:
     return "×".join(str(s) for s in shape)
 
 
-HALF = 0.4  # half a box's height; boxes are BOX_WIDTH wide, one STEP apart
-BOX_WIDTH, STEP, X_SHORTCUT = 3.5, 1.15, 4.1
+def shape_change(before: Sequence[int], after: Sequence[int]) -> str:
+    """What a layer did to the shape, as the papers' figures write it: "/2, ×2 channels",
+    "÷4 channels", "" when nothing changed. Shapes are (C, H, W) or (C,)."""
+    parts = []
+    if len(before) == 3 and len(after) == 3 and before[1] != after[1]:
+        ratio = before[1] / after[1]
+        parts.append(f"/{ratio:g}" if ratio > 1 else f"×{1 / ratio:g} size")
+    elif len(before) == 3 and len(after) == 1:
+        parts.append("pooled")
+    if before[0] != after[0]:
+        ratio = after[0] / before[0]
+        if ratio > 1 and ratio == int(ratio):
+            parts.append(f"×{int(ratio)} channels")
+        elif ratio < 1 and 1 / ratio == int(1 / ratio):
+            parts.append(f"÷{int(1 / ratio)} channels")
+        else:
+            parts.append(f"{before[0]}→{after[0]} channels")
+    return ", ".join(parts)
 
 
-def _box(ax: Axes, x: float, y: float, lines: tuple[str, ...], color: str) -> None:
-    """A rounded box: a bold first line (the layer's name), then smaller ones."""
-    ax.add_patch(
-        FancyBboxPatch(
-            (x - BOX_WIDTH / 2, y - HALF),
-            BOX_WIDTH,
-            2 * HALF,
-            boxstyle="round,pad=0.02,rounding_size=0.12",
-            facecolor="white",
-            edgecolor=color,
-            linewidth=1.6,
-        )
-    )
-    offsets = {1: (0.0,), 2: (0.12, -0.16), 3: (0.2, -0.04, -0.24)}[len(lines)]
-    for i, (line, dy) in enumerate(zip(lines, offsets)):
-        ax.text(
-            x,
-            y + dy,
-            line,
-            ha="center",
-            va="center",
-            fontsize=9.5 if i == 0 else 8,
-            color="#111111" if i == 0 else "#444444",
-            fontweight="bold" if i == 0 else "normal",
-        )
+def _note(before: Sequence[int], after: Sequence[int], shape: bool = True) -> list[Line]:
+    """What a layer did to the shape, for the margin beside it; with the new shape (``shape``)."""
+    if len(before) != len(after) or not (change := shape_change(before, after)):
+        return []
+    return [line(change), line(muted(_shape_text(after)))] if shape else [line(change)]
 
 
-def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], color: str) -> None:
-    ax.annotate(
-        "",
-        xy=end,
-        xytext=start,
-        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.4, "shrinkA": 0, "shrinkB": 0},
-    )
+@dataclass
+class _Row:
+    """One box of a column: its lines, edge colour, channels (for widths="channels") and the
+    note written beside it."""
+
+    lines: list[Line]
+    edge: str
+    channels: int
+    note: list[Line] = field(default_factory=list)
+    face: str = "white"
 
 
-def _line(ax: Axes, xs: list[float], ys: list[float], color: str) -> None:
-    ax.plot(xs, ys, color=color, linewidth=1.4, solid_capstyle="round", zorder=0.5)
+@dataclass
+class _Plan:
+    """What one column shows: ``head`` (x and the shared steps) down to the fork, the branch
+    (one row per layer, or one row for all), the ``shortcut`` (None: no addition, a plain
+    block), and ``tail``, from the addition down to y."""
+
+    title: str
+    color: str
+    head: list[_Row]
+    branch: list[_Row]
+    branch_label: str
+    tail: list[_Row]
+    shortcut: list[_Row] | None
+    compact: bool
 
 
-def plot_block(
-    ax: Axes, block: nn.Module, input_shape: tuple[int, int, int], title: str = "", layers: list[Layer] | None = None
-) -> list[Layer]:
-    """Draw ``block`` into ``ax``, top to bottom as in the papers' figures; returns its layers
-    (``layers``: its ``block_layers`` when the caller has them already)."""
-    layers = block_layers(block, input_shape) if layers is None else layers
+def _is_conv(layer: Layer) -> bool:
+    return "conv" in layer.label
+
+
+def _layer_lines(layer: Layer, narrow: bool = False) -> list[Line]:
+    """A layer's box in full: its name in bold, then what it does (on the same line for a BN,
+    unless the box must be ``narrow``)."""
+    if layer.label == "batch norm":
+        return [line(bold(layer.name)), line("batch norm")] if narrow else [line(bold(layer.name), "  batch norm")]
+    if layer.label == "ReLU":
+        return [line(bold(layer.name))]
+    if layer.label.startswith("option A"):
+        return [line(bold(layer.name)), line(layer.short)]
+    if _is_conv(layer) and "conv" in layer.name:  # conv1: "3×3, 16→32, /2", as in the papers' figures
+        return [line(bold(layer.name)), line(layer.label.replace(" conv", ""))]
+    return [line(bold(layer.name)), line(layer.label)]
+
+
+def _short_lines(layer: Layer) -> list[Line]:
+    """A shortcut layer in two short lines: its name, then what it does, without the channels."""
+    if _is_conv(layer):
+        return [line(bold(layer.name)), line(layer.label.split(",")[0] + layer.short[3:])]  # "1×1 conv, /2"
+    if layer.label == "batch norm":
+        return [line(bold(layer.name)), line("batch norm")]
+    return _layer_lines(layer)
+
+
+def _branch_lines(layers: Sequence[Layer]) -> list[Line]:
+    """The layers of a branch drawn as one box: a conv and its size on a line of its own, the
+    layers that follow it (BN, ReLU) on the next."""
+    lines: list[Line] = []
+    others: list[str] = []
+    for layer in layers:
+        if _is_conv(layer):
+            if others:
+                lines.append(line(" · ".join(others)))
+                others = []
+            lines.append(line(bold(layer.name), f"  {layer.short}"))
+        else:
+            others.append(layer.name)
+    if others:
+        lines.append(line(" · ".join(others)))
+    return lines
+
+
+def _end_row(name: str, shape: Sequence[int]) -> _Row:
+    return _Row([line(bold(name), muted(f"  {_shape_text(shape)}"))], INK, shape[0])
+
+
+def _plan(
+    block: nn.Module,
+    input_shape: tuple[int, int, int],
+    title: str,
+    compact: bool,
+    layers: list[Layer],
+    narrow: bool = False,
+) -> _Plan:
     color = viz.COLORS[kind_of_block(block)]
     main = [layer for layer in layers if layer.path != "shortcut"]
-    shortcut = [layer for layer in layers if layer.path == "shortcut"]
-    ink = "#111111"
-    y = 0.0
-    _box(ax, 0.0, y, ("x", _shape_text(input_shape)), ink)
-    bottom = y - HALF  # where the next arrow starts
-    split_y = add_y = None
-    for layer in main:
-        y -= STEP
-        if layer.name == "add":
-            _arrow(ax, (0.0, bottom), (0.0, y + 0.22), color)
-            ax.add_patch(Circle((0.0, y), 0.22, facecolor="white", edgecolor=color, linewidth=1.6, zorder=2))
-            ax.text(0.0, y, "+", ha="center", va="center", fontsize=13, color=color, fontweight="bold", zorder=3)
-            add_y, bottom = y, y - 0.22
-            continue
-        _arrow(ax, (0.0, bottom), (0.0, y + HALF), color)
-        _box(ax, 0.0, y, (layer.name, layer.label, _shape_text(layer.shape)), color)
-        bottom = y - HALF
-        if layer.path == "shared":
-            split_y = bottom
-    y -= STEP
-    _arrow(ax, (0.0, bottom), (0.0, y + HALF), color)
-    _box(ax, 0.0, y, ("y", _shape_text(main[-1].shape)), ink)
-    if add_y is not None:
-        top = (split_y if split_y is not None else -HALF) - 0.25  # the fork: below x or the shared steps
-        _line(ax, [0.0, X_SHORTCUT], [top, top], SHORTCUT_COLOR)
-        previous = top
-        span = (top - add_y) / (len(shortcut) + 1)
-        for j, layer in enumerate(shortcut, start=1):
-            y_box = top - j * span
-            _line(ax, [X_SHORTCUT, X_SHORTCUT], [previous, y_box + HALF], SHORTCUT_COLOR)
-            _box(ax, X_SHORTCUT, y_box, (layer.name, layer.label, _shape_text(layer.shape)), SHORTCUT_COLOR)
-            previous = y_box - HALF
-        if not shortcut:
-            ax.text(
-                X_SHORTCUT + 0.12,
-                (top + add_y) / 2,
-                "identity",
-                rotation=90,
-                ha="left",
-                va="center",
-                fontsize=9,
-                color=SHORTCUT_COLOR,
-            )
-        _line(ax, [X_SHORTCUT, X_SHORTCUT], [previous, add_y], SHORTCUT_COLOR)
-        _arrow(ax, (X_SHORTCUT, add_y), (0.22, add_y), SHORTCUT_COLOR)
-    ax.set_xlim(-BOX_WIDTH / 2 - 0.1, X_SHORTCUT + BOX_WIDTH / 2 + 0.1)
-    ax.set_ylim(y - HALF - 0.1, HALF + 0.1)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=11, fontweight="bold", color=color)
-    return layers
+    has_add = any(layer.name == "add" for layer in main)
+    head, shape = [_end_row("x", input_shape)], tuple(input_shape)
+    for layer in (layer for layer in main if layer.path == "shared"):
+        head.append(_Row(_layer_lines(layer, narrow), color, layer.shape[0], _note(shape, layer.shape)))
+        shape = layer.shape
+    fork_shape = shape
+    rest = [layer for layer in main if layer.path != "shared"]
+    if has_add:
+        at = next(i for i, layer in enumerate(rest) if layer.name == "add")
+        branch, tail = rest[:at], rest[at + 1 :]
+    else:  # a plain block: the same layers, less the addition (and the ReLU that followed it)
+        at = len(rest) - 1 if rest and rest[-1].label == "ReLU" else len(rest)
+        branch, tail = rest[:at], rest[at:]
+    label = BRANCH if has_add else r"$\mathcal{H}(\mathbf{x})$"  # He et al.: plain layers fit H, residual ones F
+    if compact:
+        out = branch[-1].shape if branch else fork_shape
+        lines = [line(bold(label, INK, 11.5)), *_branch_lines(branch)]
+        if change := shape_change(fork_shape, out):  # said inside the box: a compact drawing has no margin
+            lines.append(line(muted(change)))
+        branch_rows = [_Row(lines, color, out[0])]
+        shape = out
+    else:
+        branch_rows = []
+        for layer in branch:
+            branch_rows.append(_Row(_layer_lines(layer, narrow), color, layer.shape[0], _note(shape, layer.shape)))
+            shape = layer.shape
+    tail_rows = []
+    for layer in tail:
+        tail_rows.append(_Row(_layer_lines(layer, narrow), color, layer.shape[0], _note(shape, layer.shape)))
+        shape = layer.shape
+    tail_rows.append(_end_row("y", shape))
+    shortcut = None
+    if has_add:
+        lines_of = _short_lines if compact else _layer_lines
+        shortcut = [
+            _Row(lines_of(layer), SHORTCUT_COLOR, layer.shape[0]) for layer in layers if layer.path == "shortcut"
+        ]
+    return _Plan(title, color, head, branch_rows, label, tail_rows, shortcut, compact)
 
 
-class Diagram:
-    """A figure shown as SVG (text stays text) with a PNG fallback and alternative text."""
+@dataclass
+class _Widths:
+    """Box widths shared by every column of a figure, so that the columns look alike."""
 
-    def __init__(self, figure: Figure, alt: str) -> None:
-        self.figure, self.alt = figure, alt
-        plt.close(figure)  # shown through this object, not by the inline backend
+    main: float  # the widest main-path box; with channels, the width at ``channels``
+    shortcut: float
+    channels: int | None = None  # set: widths grow with the square root of the channels
 
-    def _repr_svg_(self) -> str:
-        buffer = io.StringIO()
-        # Text as outlines: the picture looks the same in every browser, whatever its fonts.
-        with plt.rc_context({"svg.fonttype": "path"}):
-            self.figure.savefig(buffer, format="svg", facecolor="white")
-        svg = buffer.getvalue()
-        start = svg.index("<svg")
-        end = svg.index(">", start) + 1
-        title = f"<title>{html.escape(self.alt)}</title>"
-        return svg[:end].replace("<svg", '<svg role="img"', 1) + title + svg[end:]
+    def of(self, row: _Row) -> float:
+        if self.channels is None:
+            return self.main
+        return self.main * math.sqrt(row.channels / self.channels)
 
-    def _repr_html_(self) -> str:
-        """The SVG as an image with its alternative text: what the site, Jupyter and Colab show."""
-        data = base64.b64encode(self._repr_svg_().encode()).decode()
-        alt = html.escape(self.alt, quote=True)
-        return f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}" style="max-width:100%;height:auto">'
 
-    def _repr_png_(self) -> bytes:
-        return viz.to_png(self.figure, dpi=200)
+def _main_rows(plan: _Plan) -> list[_Row]:
+    return plan.head + plan.branch + plan.tail
 
-    def __repr__(self) -> str:
-        return f"Diagram({self.alt})"
+
+def _widths(plans: Sequence[_Plan], widths: str) -> _Widths:
+    if widths not in ("equal", "channels"):
+        raise ConfigError(f"widths={widths!r}: choose 'equal' (every box alike) or 'channels' (width grows with them)")
+    rows = [row for plan in plans for row in _main_rows(plan)]
+    shortcut = [box_size(row.lines)[0] for plan in plans for row in plan.shortcut or []]
+    need = [box_size(row.lines)[0] for row in rows]
+    if widths == "equal" or any(plan.compact for plan in plans):
+        return _Widths(max(need), max(shortcut, default=0.0))
+    top = max(row.channels for row in rows)
+    scale = max(n / math.sqrt(row.channels / top) for n, row in zip(need, rows))
+    return _Widths(scale, max(shortcut, default=0.0), top)
+
+
+def _lane_width(plan: _Plan, widths: _Widths) -> float:
+    if plan.shortcut is None:
+        return 0.0
+    if not plan.shortcut:
+        return LANE_GAP + 0.22  # the rotated word "identity"
+    return LANE_GAP + widths.shortcut
+
+
+def _notes_width(plan: _Plan) -> float:
+    notes = [box_size(row.note, 0, 0)[0] for row in _main_rows(plan) if row.note]
+    return max(notes) + NOTE_GAP if notes else 0.0
+
+
+def _main_width(plan: _Plan, widths: _Widths) -> float:
+    return max(widths.of(row) for row in _main_rows(plan)) + (0.0 if plan.compact else 2 * REGION_PAD)
+
+
+def _place(sheet: Sheet, plan: _Plan, widths: _Widths, x: float, top: float, title: bool = True) -> float:
+    """Draw ``plan`` with its main path on the vertical x, from ``top`` down; returns the bottom."""
+    color, y = plan.color, top
+    half = _main_width(plan, widths) / 2
+    if title and plan.title:
+        title_line = line(bold(plan.title, INK, 11.5))
+        height = box_size([title_line], 0, 0)[1]
+        sheet.text(x, y + height / 2, title_line)
+        y += height + 0.14
+    bottom = None
+
+    def row_box(row: _Row, top_y: float, height: float | None = None) -> Rect:
+        rect = sheet.box(x, top_y, row.lines, row.edge, width=widths.of(row), height=height, face=row.face)
+        if row.note:
+            sheet.lines(x - half - NOTE_GAP, rect.cy, row.note, ha="right")
+        return rect
+
+    def down(to: float) -> None:
+        sheet.arrow([(x, bottom), (x, to)], color)
+
+    for i, row in enumerate(plan.head):
+        if i:
+            down(y + GAP)
+            y += GAP
+        bottom = row_box(row, y).bottom
+        y = bottom
+    fork = y + GAP * 0.45
+    # The branch: its height first, so the shortcut lane can claim more room if it needs it.
+    heights = [box_size(row.lines)[1] for row in plan.branch]
+    label_line = line(bold(plan.branch_label, INK, 11.5))
+    label_h = box_size([label_line], 0, 0)[1]
+    if plan.compact:
+        strip = 0.0
+        span = sum(heights)
+    else:
+        strip = 0.06 + label_h + 0.04
+        span = strip + sum(heights) + GAP * (len(heights) - 1) + REGION_PAD
+    branch_top = y + GAP
+    add_y = branch_top + span + GAP + ADD_R
+    stretch = 0.0
+    if plan.shortcut is not None:
+        sc_heights = [box_size(row.lines)[1] for row in plan.shortcut]
+        need = sum(sc_heights) + SHORTCUT_STEP * (len(sc_heights) + 1) if sc_heights else 0.9
+        stretch = max(0.0, need - (add_y - fork))
+        add_y += stretch
+    if plan.compact:
+        rect = row_box(plan.branch[0], branch_top, heights[0] + stretch)
+        down(rect.top)
+        bottom = rect.bottom
+    else:
+        region = Rect(x - half, branch_top, x + half, branch_top + span)
+        sheet.region(region, color)
+        label_w = box_size([label_line], 0, 0)[0]
+        sheet.text(region.left + 0.07 + label_w / 2, branch_top + 0.06 + label_h / 2, label_line)
+        yb = branch_top + strip
+        for i, row in enumerate(plan.branch):
+            down(yb)
+            bottom = row_box(row, yb).bottom
+            yb = bottom + GAP
+    if plan.shortcut is not None:
+        down(add_y - ADD_R)
+        sheet.circle(x, add_y, ADD_R, color, "+")
+        bottom, y = add_y + ADD_R, add_y + ADD_R
+        _place_shortcut(sheet, plan, widths, x, half, fork, add_y)
+    else:
+        y = bottom if plan.compact else branch_top + span
+    for row in plan.tail:
+        down(y + GAP)
+        bottom = row_box(row, y + GAP).bottom
+        y = bottom
+    return y
+
+
+def _place_shortcut(
+    sheet: Sheet, plan: _Plan, widths: _Widths, x: float, half: float, fork: float, add_y: float
+) -> None:
+    lane = x + half + LANE_GAP + (widths.shortcut / 2 if plan.shortcut else 0.0)
+    sheet.dot(x, fork, SHORTCUT_COLOR)
+    points = [(x, fork), (lane, fork)]
+    if not plan.shortcut:
+        sheet.text(lane + 0.05, (fork + add_y) / 2, line(muted("identity")), rotation=90)
+    else:
+        heights = [box_size(row.lines)[1] for row in plan.shortcut]
+        step = (add_y - fork - sum(heights)) / (len(heights) + 1)
+        y = fork
+        for row, height in zip(plan.shortcut, heights):
+            y += step
+            sheet.polyline([*points, (lane, y)], SHORTCUT_COLOR)
+            rect = sheet.box(lane, y, row.lines, row.edge, width=widths.shortcut)
+            y = rect.bottom
+            points = [(lane, y)]
+    sheet.arrow([*points, (lane, add_y), (x + ADD_R, add_y)], SHORTCUT_COLOR)
+
+
+def _column_width(plan: _Plan, widths: _Widths) -> tuple[float, float, float]:
+    return _notes_width(plan), _main_width(plan, widths), _lane_width(plan, widths)
 
 
 def _alt(title: str, block: nn.Module, layers: list[Layer]) -> str:
@@ -290,220 +482,101 @@ def _alt(title: str, block: nn.Module, layers: list[Layer]) -> str:
     return f"{title or type(block).__name__}: {main}; {shortcut}."
 
 
-def draw_blocks(blocks: Mapping[str, nn.Module], input_shape: tuple[int, int, int]) -> Diagram:
-    """Several blocks side by side, each titled by its key, as one diagram."""
+def _check_branch(branch: str) -> bool:
+    if branch not in ("layers", "box"):
+        raise ConfigError(f"branch={branch!r}: choose 'layers' (a box per layer) or 'box' (F as one box)")
+    return branch == "box"
+
+
+def draw_block_grid(
+    rows: Mapping[str, tuple[Mapping[str, nn.Module], tuple[int, int, int]]],
+    branch: str = "box",
+    widths: str = "equal",
+) -> Diagram:
+    """Blocks in a grid: ``{row title: ({column title: block}, input_shape)}``, every row with
+    the same column titles, written once above the first. With ``branch="box"`` (the default
+    here) F is one box and the shortcuts, which the grid compares, are drawn layer by layer."""
+    compact = _check_branch(branch)
+    traced = {
+        (r, c): (block, shape, block_layers(block, shape))
+        for r, (columns, shape) in rows.items()
+        for c, block in columns.items()
+    }
+    plans = {
+        key: _plan(block, shape, key[1], compact, layers, widths == "channels")
+        for key, (block, shape, layers) in traced.items()
+    }
+    size = _widths(list(plans.values()), widths)
+    titles = list(dict.fromkeys(c for _, c in plans))
+    parts = [[_column_width(plans[r, c], size) for r in rows if (r, c) in plans] for c in titles]
+    notes = [max(p[0] for p in column) for column in parts]
+    mains = [max(p[1] for p in column) for column in parts]
+    lanes = [max(p[2] for p in column) for column in parts]
+    sheet = Sheet()
+    header = len(rows) > 1 or any(r for r in rows)
+    left = 0.3 if header else 0.0
+    xs, cursor = [], left
+    for n, m, lane in zip(notes, mains, lanes):
+        xs.append(cursor + n + m / 2)
+        cursor += n + m + lane + COLUMN_GAP
+    y = 0.0
+    title_h = box_size([line(bold("Xg", INK, 11.5))], 0, 0)[1]
+    for x, title in zip(xs, titles):
+        sheet.text(x, title_h / 2, line(bold(title, INK, 11.5)))
+    y = title_h + 0.14
+    alts = []
+    for r in rows:
+        bottoms = [_place(sheet, plans[r, c], size, x, y, title=False) for x, c in zip(xs, titles) if (r, c) in plans]
+        if header and r:
+            sheet.text(0.0, (y + max(bottoms)) / 2, line(bold(r)), rotation=90)
+        alts += [f"{r}, {_alt(c, *traced[r, c][::2])}" for c in titles if (r, c) in traced]
+        y = max(bottoms) + 0.35
+    return sheet.render(" | ".join(alts))
+
+
+def draw_blocks(
+    blocks: Mapping[str, nn.Module],
+    input_shape: tuple[int, int, int],
+    branch: str = "layers",
+    widths: str = "equal",
+) -> Diagram:
+    """Several blocks side by side, each titled by its key, as one diagram.
+
+    ``branch="box"`` draws the residual branch F as one box listing its layers (the shape of the
+    idea, as in He et al.'s Fig. 2); ``widths="channels"`` makes each box as wide as the square
+    root of its output channels (a bottleneck's waist shows)."""
+    compact = _check_branch(branch)
     traced = {title: block_layers(block, input_shape) for title, block in blocks.items()}
-    heights = [len([layer for layer in layers if layer.path != "shortcut"]) for layers in traced.values()]
-    fig, axes = viz.figure(len(blocks), figsize=(3.6 * len(blocks), 0.62 * (max(heights) + 2) + 0.4))
-    axes = [axes] if len(blocks) == 1 else list(axes)
-    alts = []
-    for ax, (title, block) in zip(axes, blocks.items()):
-        ax.grid(False)
-        layers = plot_block(ax, block, input_shape, title, traced[title])
-        alts.append(_alt(title, block, layers))
-    lowest = min(ax.get_ylim()[0] for ax in axes)
-    for ax in axes:  # one scale and one top line for all
-        ax.set_ylim(lowest, ax.get_ylim()[1])
-    return Diagram(fig, " | ".join(alts))
+    plans = [
+        _plan(block, input_shape, title, compact, traced[title], widths == "channels")
+        for title, block in blocks.items()
+    ]
+    size = _widths(plans, widths)
+    sheet = Sheet()
+    cursor = 0.0
+    for plan in plans:
+        notes, main, lane = _column_width(plan, size)
+        _place(sheet, plan, size, cursor + notes + main / 2, 0.0)
+        cursor += notes + main + lane + COLUMN_GAP
+    note = " Box widths grow with the square root of the channels." if size.channels else ""
+    alts = " | ".join(_alt(title, block, traced[title]) for title, block in blocks.items())
+    return sheet.render(alts + note)
 
 
-def draw_block(block: nn.Module, input_shape: tuple[int, int, int], title: str = "") -> Diagram:
+def draw_block(
+    block: nn.Module, input_shape: tuple[int, int, int], title: str = "", branch: str = "layers", widths: str = "equal"
+) -> Diagram:
     """One block's diagram: ``draw_block(BasicBlock(16, 32, 2, make_shortcut("A", 16, 32, 2)), (16, 32, 32))``."""
-    return draw_blocks({title or type(block).__name__: block}, input_shape)
+    return draw_blocks({title or type(block).__name__: block}, input_shape, branch, widths)
 
 
-# ----- a whole network: stem, stages, head ------------------------------------------------
+# Whole networks and the unrolled view live in diagrams_networks; they are reached from here too.
+_NETWORKS = ("Stage", "network_layout", "draw_networks", "residual_block_names", "unrolled_paths", "draw_unrolled")
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One box of a network's layout: its modules' names, what they do, the output shape."""
+def __getattr__(name: str):
+    if name in _NETWORKS:
+        from . import diagrams_networks
 
-    names: tuple[str, ...]
-    lines: tuple[str, ...]
-    shape: tuple[int, ...]
-    kind: str  # "stem", "stage" or "head"
-
-
-def _stem_or_head_line(module: nn.Module) -> str | None:
-    if isinstance(module, nn.Conv2d):
-        return describe(module)
-    if isinstance(module, nn.MaxPool2d):
-        return f"{module.kernel_size}×{module.kernel_size} max pool, /{module.stride}"
-    if isinstance(module, nn.AdaptiveAvgPool2d):
-        return "global average pool"
-    if isinstance(module, nn.Linear):
-        return f"linear, {module.in_features}→{module.out_features}"
-    return None  # BN and ReLU: named in the box, not described
-
-
-def network_layout(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Stage]:
-    """``model``'s top-level layout for an input of ``input_shape`` (C, H, W): the stem (every
-    layer before the first stage), each stage (an ``nn.Sequential`` of blocks) and the head."""
-    from .probes import trace_shapes  # a probe of its own; probes never draws
-
-    children = dict(model.named_children())
-    records = [
-        r
-        for r in trace_shapes(model, torch.zeros(1, *input_shape), depth=1)
-        if not isinstance(children[r.name], nn.Identity)
-    ]
-    stages: list[Stage] = []
-    pending: list = []
-
-    def flush(kind: str) -> None:
-        if pending:
-            lines = [" · ".join(r.name for r in pending)]
-            lines += [line for r in pending if (line := _stem_or_head_line(children[r.name]))]
-            stages.append(Stage(tuple(r.name for r in pending), tuple(lines), pending[-1].output_shape[1:], kind))
-            pending.clear()
-
-    for record in records:
-        module = children[record.name]
-        if isinstance(module, nn.Sequential):
-            flush("stem")
-            block = type(module[0]).__name__
-            plain = " (plain)" if getattr(module[0], "plain", False) else ""
-            stages.append(Stage((record.name,), (f"{len(module)} × {block}{plain}",), record.output_shape[1:], "stage"))
-        else:
-            pending.append(record)
-    flush("head")
-    return stages
-
-
-def plot_network(ax: Axes, model: nn.Module, input_shape: tuple[int, int, int], title: str = "") -> list[Stage]:
-    """Draw ``model``'s layout into ``ax``, left to right, its stages in the colour of its
-    blocks' kind; each box's height grows with the resolution of its output (a tall box: a
-    large feature map)."""
-    stages = network_layout(model, input_shape)
-    color = viz.COLORS[kind_of_block(next(m for m in model.modules() if is_residual_block(m)))]
-    width, gap, x = 2.9, 0.45, 0.0
-    boxes = [("input", ("image",), input_shape, "#111111")] + [
-        (s.names[0] if s.kind == "stage" else s.kind, s.lines, s.shape, color if s.kind == "stage" else "#555555")
-        for s in stages
-    ]
-    for i, (name, lines, shape, edge) in enumerate(boxes):
-        size = shape[-1] if len(shape) == 3 else 1
-        height = max(0.3 * (len(lines) + 2) + 0.25, 1.0 + 0.32 * math.log2(size))
-        ax.add_patch(
-            FancyBboxPatch(
-                (x, -height / 2),
-                width,
-                height,
-                boxstyle="round,pad=0.02,rounding_size=0.12",
-                facecolor="white",
-                edgecolor=edge,
-                linewidth=1.6,
-            )
-        )
-        texts = (name, *lines, _shape_text(shape))
-        for j, text in enumerate(texts):
-            dy = (len(texts) - 1) / 2 * 0.3 - j * 0.3
-            ax.text(
-                x + width / 2,
-                dy,
-                text,
-                ha="center",
-                va="center",
-                fontsize=8.5 if j == 0 else 7.5,
-                color="#111111" if j == 0 else "#444444",
-                fontweight="bold" if j == 0 else "normal",
-            )
-        if i:
-            _arrow(ax, (x - gap, 0.0), (x, 0.0), "#111111")
-        x += width + gap
-    ax.set_xlim(-0.1, x - gap + 0.1)
-    ax.set_ylim(-1.9, 1.9)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=11, fontweight="bold", color=color, loc="left")
-    return stages
-
-
-# ----- the unrolled view: 2^n paths ------------------------------------------------------
-
-
-def residual_block_names(model: nn.Module) -> list[str]:
-    """The names of ``model``'s residual blocks, input side first ("layer1.0", ...)."""
-    return [name for name, module in model.named_modules() if is_residual_block(module) and not module.plain]
-
-
-def unrolled_paths(blocks: int) -> list[tuple[bool, ...]]:
-    """Every path through ``blocks`` residual blocks: for each block, True where the path goes
-    through its branch F, False where it takes the shortcut. Shortest paths first, then in the
-    order of the blocks they use: 2**blocks tuples."""
-    paths = [tuple(bool(index >> (blocks - 1 - i) & 1) for i in range(blocks)) for index in range(2**blocks)]
-    return sorted(paths, key=lambda path: (sum(path), [not used for used in path]))
-
-
-def draw_unrolled(model: nn.Module, title: str = "", max_blocks: int = 5) -> Diagram:
-    """The unrolled view of ``model`` (Veit et al. 2016): each of its n residual blocks either
-    passes the signal through its branch F or around it, so input and output are joined by
-    2^n paths, one row each, the blocks a path goes through drawn as boxes. Shortest first."""
-    names = residual_block_names(model)
-    if not 0 < len(names) <= max_blocks:
-        raise ConfigError(
-            f"the unrolled view draws 1 to {max_blocks} residual blocks ({2**max_blocks} paths); "
-            f"{type(model).__name__} has {len(names)}: draw a smaller net, e.g. build_model('resnet8')"
-        )
-    paths = unrolled_paths(len(names))
-    color = viz.COLORS["residual"]
-    column = 1.6  # horizontal distance between two blocks
-    x_in, x_out = 0.0, column * (len(names) + 1)
-    rows = len(paths)
-    fig, ax = viz.figure(figsize=(0.55 * (x_out + 1.8), 0.55 * (rows + 2.3) + 0.3))
-    ax.grid(False)
-    centre = (rows - 1) / 2
-    for row, path in enumerate(paths):
-        y = centre - row
-        fan = 0.55  # where the row leaves the input's fan and joins the output's
-        ax.plot([x_in, x_in + fan, x_out - fan, x_out], [0, y, y, 0], color=SHORTCUT_COLOR, linewidth=1.0, zorder=0.5)
-        for i, used in enumerate(path):
-            if used:
-                x = column * (i + 1)
-                ax.add_patch(
-                    FancyBboxPatch(
-                        (x - 0.42, y - 0.28),
-                        0.84,
-                        0.56,
-                        boxstyle="round,pad=0.02,rounding_size=0.1",
-                        facecolor="white",
-                        edgecolor=color,
-                        linewidth=1.4,
-                        zorder=2,
-                    )
-                )
-                ax.text(x, y, f"F{i + 1}", ha="center", va="center", fontsize=9, color="#111111", zorder=3)
-        ax.text(x_out + 0.55, y, f"{sum(path)}", ha="left", va="center", fontsize=8.5, color="#444444")
-    for x, label in ((x_in, "x"), (x_out, "Σ")):
-        ax.add_patch(Circle((x, 0), 0.3, facecolor="white", edgecolor="#111111", linewidth=1.4, zorder=2))
-        ax.text(x, 0, label, ha="center", va="center", fontsize=11, fontweight="bold", zorder=3)
-    for i, name in enumerate(names):
-        ax.text(column * (i + 1), centre + 0.8, f"F{i + 1}\n{name}", ha="center", va="bottom", fontsize=8, color=color)
-    ax.text(x_out + 0.55, centre + 0.8, "blocks\nused", ha="left", va="bottom", fontsize=8, color="#444444")
-    ax.set_xlim(x_in - 0.4, x_out + 1.4)
-    ax.set_ylim(-centre - 0.6, centre + 1.7)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    title = title or f"{type(model).__name__} unrolled"
-    ax.set_title(title, fontsize=11, fontweight="bold", color=color)
-    counts = [sum(1 for p in paths if sum(p) == k) for k in range(len(names) + 1)]
-    lengths = ", ".join(f"{count} through {k} block{'s' * (k != 1)}" for k, count in enumerate(counts))
-    alt = (
-        f"{title}: {len(names)} residual blocks ({', '.join(names)}) join the input x to the output by "
-        f"{len(paths)} paths, each through some of the branches F and around the others: {lengths}."
-    )
-    return Diagram(fig, alt)
-
-
-def draw_networks(models: Mapping[str, tuple[nn.Module, tuple[int, int, int]]]) -> Diagram:
-    """Networks one above the other: ``{title: (model, input_shape)}``."""
-    fig, axes = viz.figure(1, len(models), figsize=(11.5, 2.3 * len(models)))
-    axes = [axes] if len(models) == 1 else list(axes)
-    alts = []
-    for ax, (title, (model, shape)) in zip(axes, models.items()):
-        ax.grid(False)
-        stages = plot_network(ax, model, shape, title)
-        alts.append(f"{title}: " + "; ".join(f"{' '.join(s.lines)} to {_shape_text(s.shape)}" for s in stages))
-    return Diagram(fig, " | ".join(alts))
+        return getattr(diagrams_networks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
