@@ -39,7 +39,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from . import viz
 from .blocks import ZeroPadShortcut
-from .drawing import GREY, INK, Diagram, Line, Rect, Sheet, bold, box_size, line, muted
+from .drawing import GREY, INK, TITLE_PT, Diagram, Line, Rect, Sheet, bold, box_size, line, muted
 from .errors import ConfigError
 
 PATHS = ("shared", "main", "shortcut")
@@ -79,6 +79,14 @@ def describe(module: nn.Module) -> str:
         return "ReLU"
     if isinstance(module, ZeroPadShortcut):
         return f"option A: {_zero_pad(module)}"
+    if isinstance(module, nn.LayerNorm):
+        return "layer norm"
+    if isinstance(module, nn.MultiheadAttention):
+        return f"{module.num_heads}-head self-attention"
+    if isinstance(module, nn.Linear):
+        return f"linear, {module.in_features}→{module.out_features}"
+    if isinstance(module, nn.Dropout):
+        return f"dropout, p={module.p:g}"
     return type(module).__name__
 
 
@@ -166,6 +174,7 @@ COLUMN_GAP = 0.3
 REGION_PAD = 0.08  # the tinted ground of F around its boxes
 ADD_R = 0.13  # the radius of the addition's circle
 SHORTCUT_STEP = 0.22  # the least gap around a box on the shortcut lane
+ONE_LINE = ("batch norm", "layer norm")  # labels set on the name's line
 
 
 def _shape_text(shape: Sequence[int]) -> str:
@@ -194,7 +203,7 @@ def shape_change(before: Sequence[int], after: Sequence[int]) -> str:
 
 def _note(before: Sequence[int], after: Sequence[int], shape: bool = True) -> list[Line]:
     """What a layer did to the shape, for the margin beside it; with the new shape (``shape``)."""
-    if len(before) != len(after) or not (change := shape_change(before, after)):
+    if len(before) != 3 or len(after) != 3 or not (change := shape_change(before, after)):
         return []
     return [line(change), line(muted(_shape_text(after)))] if shape else [line(change)]
 
@@ -225,6 +234,7 @@ class _Plan:
     tail: list[_Row]
     shortcut: list[_Row] | None
     compact: bool
+    symbol: str = "+"  # what joins the branch and the shortcut: "+", or "‖" for a concatenation
 
 
 def _is_conv(layer: Layer) -> bool:
@@ -234,8 +244,10 @@ def _is_conv(layer: Layer) -> bool:
 def _layer_lines(layer: Layer, narrow: bool = False) -> list[Line]:
     """A layer's box in full: its name in bold, then what it does (on the same line for a BN,
     unless the box must be ``narrow``)."""
-    if layer.label == "batch norm":
-        return [line(bold(layer.name)), line("batch norm")] if narrow else [line(bold(layer.name), "  batch norm")]
+    if layer.label in ONE_LINE or layer.label.startswith("dropout"):
+        if narrow:
+            return [line(bold(layer.name)), line(layer.label)]
+        return [line(bold(layer.name), f"  {layer.label}")]
     if layer.label == "ReLU":
         return [line(bold(layer.name))]
     if layer.label.startswith("option A"):
@@ -302,7 +314,7 @@ def _plan(
     label = BRANCH if has_add else r"$\mathcal{H}(\mathbf{x})$"  # He et al.: plain layers fit H, residual ones F
     if compact:
         out = branch[-1].shape if branch else fork_shape
-        lines = [line(bold(label, INK, 11.5)), *_branch_lines(branch)]
+        lines = [line(bold(label, INK, TITLE_PT)), *_branch_lines(branch)]
         if change := shape_change(fork_shape, out):  # said inside the box: a compact drawing has no margin
             lines.append(line(muted(change)))
         branch_rows = [_Row(lines, color, out[0])]
@@ -374,16 +386,28 @@ def _main_width(plan: _Plan, widths: _Widths) -> float:
     return max(widths.of(row) for row in _main_rows(plan)) + (0.0 if plan.compact else 2 * REGION_PAD)
 
 
-def _place(sheet: Sheet, plan: _Plan, widths: _Widths, x: float, top: float, title: bool = True) -> float:
-    """Draw ``plan`` with its main path on the vertical x, from ``top`` down; returns the bottom."""
+def _title_lines(title: str) -> list[Line]:
+    return [line(bold(text, INK, TITLE_PT)) for text in title.split("\n")]
+
+
+def _place(
+    sheet: Sheet,
+    plan: _Plan,
+    widths: _Widths,
+    x: float,
+    top: float,
+    title: bool = True,
+    after: float | None = None,
+) -> float:
+    """Draw ``plan`` with its main path on the vertical x, from ``top`` down; returns the bottom.
+    ``after``: the plan continues a column whose last box ends there (its head is empty)."""
     color, y = plan.color, top
     half = _main_width(plan, widths) / 2
-    if title and plan.title:
-        title_line = line(bold(plan.title, INK, 11.5))
-        height = box_size([title_line], 0, 0)[1]
-        sheet.text(x, y + height / 2, title_line)
+    bottom = after
+    if after is None and title and plan.title:
+        height = box_size(_title_lines(plan.title), 0, 0)[1]
+        sheet.lines(x, y + height / 2, _title_lines(plan.title))
         y += height + 0.14
-    bottom = None
 
     def row_box(row: _Row, top_y: float, height: float | None = None) -> Rect:
         rect = sheet.box(x, top_y, row.lines, row.edge, width=widths.of(row), height=height, face=row.face)
@@ -403,7 +427,7 @@ def _place(sheet: Sheet, plan: _Plan, widths: _Widths, x: float, top: float, tit
     fork = y + GAP * 0.45
     # The branch: its height first, so the shortcut lane can claim more room if it needs it.
     heights = [box_size(row.lines)[1] for row in plan.branch]
-    label_line = line(bold(plan.branch_label, INK, 11.5))
+    label_line = line(bold(plan.branch_label, INK, TITLE_PT))
     label_h = box_size([label_line], 0, 0)[1]
     if plan.compact:
         strip = 0.0
@@ -435,7 +459,7 @@ def _place(sheet: Sheet, plan: _Plan, widths: _Widths, x: float, top: float, tit
             yb = bottom + GAP
     if plan.shortcut is not None:
         down(add_y - ADD_R)
-        sheet.circle(x, add_y, ADD_R, color, "+")
+        sheet.circle(x, add_y, ADD_R, color, plan.symbol)
         bottom, y = add_y + ADD_R, add_y + ADD_R
         _place_shortcut(sheet, plan, widths, x, half, fork, add_y)
     else:
@@ -520,9 +544,9 @@ def draw_block_grid(
         xs.append(cursor + n + m / 2)
         cursor += n + m + lane + COLUMN_GAP
     y = 0.0
-    title_h = box_size([line(bold("Xg", INK, 11.5))], 0, 0)[1]
+    title_h = box_size([line(bold("Xg", INK, TITLE_PT))], 0, 0)[1]
     for x, title in zip(xs, titles):
-        sheet.text(x, title_h / 2, line(bold(title, INK, 11.5)))
+        sheet.text(x, title_h / 2, line(bold(title, INK, TITLE_PT)))
     y = title_h + 0.14
     alts = []
     for r in rows:

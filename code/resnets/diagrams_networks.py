@@ -35,7 +35,7 @@ from .diagrams import (
     describe,
     kind_of_block,
 )
-from .drawing import INK, MUTED, Diagram, Sheet, bold, box_size, line, muted
+from .drawing import INK, MUTED, TITLE_PT, Diagram, Sheet, bold, box_size, line, muted
 from .errors import ConfigError
 
 # ----- a whole network: stem, stages, head ------------------------------------------------
@@ -133,7 +133,7 @@ def _network_plan(model: nn.Module, input_shape: tuple[int, int, int], title: st
             lines = [line(bold(stage.names[0]), f"  {stage.lines[0]}")]
             for text in stage.lines[1:]:  # "layer2.0: /2, projection": the block's name in bold
                 blocks, _, what = text.partition(": ")
-                lines.append(line(bold(blocks), f": {what}"))
+                lines.append(line(bold(f"{blocks}:"), f" {what}"))
         else:
             lines = [line(bold(stage.kind))] + [line(text) for text in stage.lines]
         lines.append(line(muted(f"→ {_shape_text(stage.shape)}")))
@@ -164,7 +164,7 @@ def _place_stack(sheet: Sheet, plan: _Plan, widths: _Widths, x: float, top: floa
     """A plain stack of boxes, titled, joined by arrows: a network's layout."""
     y = top
     if plan.title:
-        title_line = line(bold(plan.title, INK, 11.5))
+        title_line = line(bold(plan.title, INK, TITLE_PT))
         height = box_size([title_line], 0, 0)[1]
         sheet.text(x, y + height / 2, title_line)
         y += height + 0.14
@@ -211,7 +211,7 @@ def draw_unrolled(model: nn.Module, title: str = "", max_blocks: int = 5) -> Dia
     color = viz.COLORS["residual"]
     sheet = Sheet()
     title = title or f"{type(model).__name__} unrolled"
-    title_line = line(bold(title, INK, 11.5))
+    title_line = line(bold(title, INK, TITLE_PT))
     title_h = box_size([title_line], 0, 0)[1]
     headers = [[line(bold(f"F{i + 1}")), line(muted(name))] for i, name in enumerate(names)]
     column = max(max(box_size(h, 0, 0)[0] for h in headers) + 0.25, 1.0)
