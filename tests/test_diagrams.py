@@ -11,8 +11,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from resnets import build_model, drawing
+from resnets import build_model, diagrams_context, drawing
 from resnets.blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck, make_shortcut
+from resnets.course.relatives import DenseBlock, DenseLayer
 from resnets.diagrams import (
     BRANCH,
     block_layers,
@@ -119,6 +120,25 @@ DIAGRAMS = {
     ),
     "part1/04 unrolled": (lambda: draw_unrolled(build_model("resnet8"), "ResNet-8 unrolled"), drawing.PAGE_WIDTH_IN),
 }
+DIAGRAMS.update(
+    {
+        "part1/05 He et al. 2016 Fig. 4": (diagrams_context.draw_preactivation_variants, drawing.FULL_WIDTH_IN),
+        "part2/08 post-norm and pre-norm": (diagrams_context.draw_transformer_layers, drawing.PAGE_WIDTH_IN),
+        "part2/08 post-norm and pre-norm, every layer": (
+            lambda: diagrams_context.draw_transformer_layers(branch="layers"),
+            drawing.PAGE_WIDTH_IN,
+        ),
+        "part2/06 residual and dense": (
+            lambda: diagrams_context.draw_chain(
+                {"residual block": BasicBlock(16, 16), "dense block": DenseBlock(2, 16, 8)},
+                SHAPE,
+                labels={"dense block": ("new features", "new features")},
+                kinds={"dense block": "dense"},
+            ),
+            drawing.PAGE_WIDTH_IN,
+        ),
+    }
+)
 DIAGRAMS.update(
     {
         f"block {title}, {branch}": (
@@ -302,3 +322,54 @@ def test_the_unrolled_view_draws_every_path_once_and_names_every_block() -> None
     assert residual_block_names(build_model("plain8")) == []
     with pytest.raises(ValueError, match="draw a smaller net"):
         draw_unrolled(build_model("resnet56"))
+
+
+def test_transformer_layers_are_recorded_from_torch_in_the_order_they_run() -> None:
+    orders = {}
+    for norm_first in (False, True):
+        layer = nn.TransformerEncoderLayer(64, 4, 256, batch_first=True, norm_first=norm_first)
+        orders[norm_first] = [s.name for s in diagrams_context.record_steps(layer, (16, 64))]
+    branch_2 = ["linear1", "relu", "dropout", "linear2", "dropout2", "add"]
+    assert orders[False] == ["self_attn", "dropout1", "add", "norm1", *branch_2, "norm2"], "LN after each add"
+    assert orders[True] == ["norm1", "self_attn", "dropout1", "add", "norm2", *branch_2], "LN opens each branch"
+    diagram = diagrams_context.draw_transformer_layers()
+    texts = texts_of(diagram)
+    assert texts.count("attention") == 2 and texts.count("MLP") == 2 and texts.count("+") == 4
+    post, pre = diagram.alt.split(" | ")
+    assert post.index("addition") < post.index("norm1") and pre.index("norm1") < pre.index("addition")
+
+
+def test_a_chain_splits_at_each_join_and_a_concatenation_is_drawn_as_one() -> None:
+    layer = nn.TransformerEncoderLayer(64, 4, 256, batch_first=True, norm_first=False)
+    steps = diagrams_context.record_steps(layer, (16, 64))
+    first, second = diagrams_context.chain_plans(steps, (16, 64), "post-norm", "#0072B2", compact=True)
+    assert [row.lines[0][0].text for row in first.tail] == ["norm1"], "the LN sits on the path, after the add"
+    assert [row.lines[0][0].text for row in second.tail] == ["norm2", "y"] and not second.head
+    steps = diagrams_context.record_steps(DenseLayer(16, 8), SHAPE)
+    assert steps[-1].name == "cat" and steps[-1].inputs == (-1, 5) and steps[-1].shape == (24, 32, 32)
+    texts = texts_of(DIAGRAMS["part2/06 residual and dense"][0]())
+    assert texts.count("‖") == 2 and "+8 channels → 24" in texts and "+8 channels → 32" in texts
+    with pytest.raises(ValueError, match="draw_blocks"):
+        diagrams_context.chain_plans(steps[:-1], SHAPE, "no join", "#000000", compact=True)
+
+
+def test_the_fig4_units_put_bn_and_relu_where_the_paper_does() -> None:
+    units = diagrams_context.fig4_units(16)
+    around_add = {}
+    for title, unit in units.items():
+        names = [layer.name for layer in block_layers(unit, SHAPE) if layer.path != "shortcut"]
+        at = names.index("add")
+        around_add[title.split(")")[0] + ")"] = (names[at - 1], names[at + 1 :])
+    assert around_add == {
+        "(a)": ("bn2", ["relu"]),
+        "(b)": ("conv2", ["bn2", "relu"]),
+        "(c)": ("relu", []),
+        "(d)": ("bn2", []),
+        "(e)": ("conv2", []),
+    }
+    import torch
+
+    unit = units["(c) ReLU before\naddition"].eval()
+    x = torch.randn(2, 16, 8, 8)
+    branch = unit.relu(unit.bn2(unit.conv2(unit.relu(unit.bn1(unit.conv1(x))))))
+    assert torch.allclose(unit(x), x + branch), "y = x + relu(F(x))"

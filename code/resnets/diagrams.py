@@ -102,6 +102,10 @@ def describe_short(module: nn.Module) -> str:
         return f"{k}×{k}" + (f", /{module.stride[0]}" if module.stride[0] > 1 else "")
     if isinstance(module, ZeroPadShortcut):
         return _zero_pad(module)
+    if isinstance(module, nn.Linear):
+        return f"{module.in_features}→{module.out_features}"
+    if isinstance(module, nn.MultiheadAttention):
+        return f"{module.num_heads} heads"
     return ""
 
 
@@ -159,7 +163,9 @@ def block_layers(block: nn.Module, input_shape: tuple[int, int, int]) -> list[La
 
 
 def kind_of_block(block: nn.Module) -> str:
-    """The course's colour key for a block: plain, residual or preact."""
+    """The course's colour key for a block: plain, residual or preact (or its ``diagram_kind``)."""
+    if kind := getattr(block, "diagram_kind", None):
+        return kind
     if getattr(block, "plain", False):
         return "plain"
     return "preact" if type(block).__name__.startswith("PreAct") else "residual"
@@ -169,6 +175,7 @@ def kind_of_block(block: nn.Module) -> str:
 
 GAP = 0.3  # the vertical gap between two boxes: the arrow's length
 LANE_GAP = 0.25  # between the branch and the shortcut lane
+IDENTITY_GAP = 0.2  # between the branch and an identity shortcut
 NOTE_GAP = 0.1  # between a note and the box it is about
 COLUMN_GAP = 0.3
 REGION_PAD = 0.08  # the tinted ground of F around its boxes
@@ -267,12 +274,12 @@ def _short_lines(layer: Layer) -> list[Line]:
 
 
 def _branch_lines(layers: Sequence[Layer]) -> list[Line]:
-    """The layers of a branch drawn as one box: a conv and its size on a line of its own, the
-    layers that follow it (BN, ReLU) on the next."""
+    """The layers of a branch drawn as one box: a layer with weights (conv, linear, attention)
+    and its size on a line of its own, the layers that follow it (BN, ReLU) on the next."""
     lines: list[Line] = []
     others: list[str] = []
     for layer in layers:
-        if _is_conv(layer):
+        if layer.short:
             if others:
                 lines.append(line(" · ".join(others)))
                 others = []
@@ -301,7 +308,7 @@ def _plan(
     has_add = any(layer.name == "add" for layer in main)
     head, shape = [_end_row("x", input_shape)], tuple(input_shape)
     for layer in (layer for layer in main if layer.path == "shared"):
-        head.append(_Row(_layer_lines(layer, narrow), color, layer.shape[0], _note(shape, layer.shape)))
+        head.append(_Row(_layer_lines(layer, narrow or compact), color, layer.shape[0], _note(shape, layer.shape)))
         shape = layer.shape
     fork_shape = shape
     rest = [layer for layer in main if layer.path != "shared"]
@@ -326,7 +333,7 @@ def _plan(
             shape = layer.shape
     tail_rows = []
     for layer in tail:
-        tail_rows.append(_Row(_layer_lines(layer, narrow), color, layer.shape[0], _note(shape, layer.shape)))
+        tail_rows.append(_Row(_layer_lines(layer, narrow or compact), color, layer.shape[0], _note(shape, layer.shape)))
         shape = layer.shape
     tail_rows.append(_end_row("y", shape))
     shortcut = None
@@ -373,7 +380,7 @@ def _lane_width(plan: _Plan, widths: _Widths) -> float:
     if plan.shortcut is None:
         return 0.0
     if not plan.shortcut:
-        return LANE_GAP + 0.22  # the rotated word "identity"
+        return IDENTITY_GAP + 0.2  # the rotated word "identity"
     return LANE_GAP + widths.shortcut
 
 
@@ -384,6 +391,10 @@ def _notes_width(plan: _Plan) -> float:
 
 def _main_width(plan: _Plan, widths: _Widths) -> float:
     return max(widths.of(row) for row in _main_rows(plan)) + (0.0 if plan.compact else 2 * REGION_PAD)
+
+
+def _title_height(plan: _Plan) -> float:
+    return box_size(_title_lines(plan.title), 0, 0)[1] if plan.title else 0.0
 
 
 def _title_lines(title: str) -> list[Line]:
@@ -401,7 +412,7 @@ def _place(
 ) -> float:
     """Draw ``plan`` with its main path on the vertical x, from ``top`` down; returns the bottom.
     ``after``: the plan continues a column whose last box ends there (its head is empty)."""
-    color, y = plan.color, top
+    color, y = plan.color, top if after is None else after
     half = _main_width(plan, widths) / 2
     bottom = after
     if after is None and title and plan.title:
@@ -474,7 +485,7 @@ def _place(
 def _place_shortcut(
     sheet: Sheet, plan: _Plan, widths: _Widths, x: float, half: float, fork: float, add_y: float
 ) -> None:
-    lane = x + half + LANE_GAP + (widths.shortcut / 2 if plan.shortcut else 0.0)
+    lane = x + half + (LANE_GAP + widths.shortcut / 2 if plan.shortcut else IDENTITY_GAP)
     sheet.dot(x, fork, SHORTCUT_COLOR)
     points = [(x, fork), (lane, fork)]
     if not plan.shortcut:
@@ -577,10 +588,10 @@ def draw_blocks(
     ]
     size = _widths(plans, widths)
     sheet = Sheet()
-    cursor = 0.0
+    cursor, top = 0.0, max(_title_height(plan) for plan in plans)  # titles end, and boxes start, level
     for plan in plans:
         notes, main, lane = _column_width(plan, size)
-        _place(sheet, plan, size, cursor + notes + main / 2, 0.0)
+        _place(sheet, plan, size, cursor + notes + main / 2, top - _title_height(plan))
         cursor += notes + main + lane + COLUMN_GAP
     note = " Box widths grow with the square root of the channels." if size.channels else ""
     alts = " | ".join(_alt(title, block, traced[title]) for title, block in blocks.items())
