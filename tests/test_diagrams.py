@@ -11,9 +11,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from resnets import build_model, diagrams_context, drawing
+from resnets import build_model, diagrams_context, diagrams_relatives, drawing
 from resnets.blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck, make_shortcut
-from resnets.course.relatives import DenseBlock, DenseLayer
+from resnets.course.relatives import FPN, DenseBlock, DenseLayer, HighwayLayer, UNet
 from resnets.diagrams import (
     BRANCH,
     block_layers,
@@ -137,6 +137,13 @@ DIAGRAMS.update(
             ),
             drawing.PAGE_WIDTH_IN,
         ),
+    }
+)
+DIAGRAMS.update(
+    {
+        "part2/06 highway": (lambda: diagrams_relatives.draw_highway(HighwayLayer(16), SHAPE), drawing.PAGE_WIDTH_IN),
+        "part2/06 U-Net": (lambda: diagrams_relatives.draw_unet(UNet(16, 16, 16, 3), SHAPE), drawing.PAGE_WIDTH_IN),
+        "part2/06 FPN": (lambda: diagrams_relatives.draw_fpn(FPN(16, 16, 16, 3), SHAPE), drawing.PAGE_WIDTH_IN),
     }
 )
 DIAGRAMS.update(
@@ -373,3 +380,19 @@ def test_the_fig4_units_put_bn_and_relu_where_the_paper_does() -> None:
     x = torch.randn(2, 16, 8, 8)
     branch = unit.relu(unit.bn2(unit.conv2(unit.relu(unit.bn1(unit.conv1(x))))))
     assert torch.allclose(unit(x), x + branch), "y = x + relu(F(x))"
+
+
+def test_the_relatives_are_drawn_from_what_their_modules_run() -> None:
+    highway = texts_of(DIAGRAMS["part2/06 highway"][0]())
+    assert {"H(x)", "T(x)", "1 − T", "gate", "transform.0"} <= set(highway) and highway.count("×") == 2
+    assert "bias −2, then sigmoid" in highway, "the gate's bias read from the module"
+    unet = DIAGRAMS["part2/06 U-Net"][0]()
+    texts = texts_of(unet)
+    assert texts.count("‖") == 3 and texts.count("pool /2") == 3 and "128×4×4" in texts
+    assert "concatenated" in unet.alt
+    fpn = texts_of(DIAGRAMS["part2/06 FPN"][0]())
+    assert fpn.count("+") == 2 and fpn.count("upsample ×2") == 2 and "P2: 16×8×8" in fpn
+    with pytest.raises(ValueError, match="expected the steps"):
+        diagrams_relatives.draw_highway(HighwayLayer(16, plain=True), SHAPE)  # no gate: not a highway
+    with pytest.raises(ValueError, match="expected the steps"):
+        diagrams_relatives.draw_fpn(FPN(16, 16, 16, 3, plain=True), SHAPE)

@@ -54,6 +54,13 @@ FUNCTIONS = {
     "relu": "ReLU",
     "gelu": "GELU",
     "sigmoid": "sigmoid",
+    "mul": "mul",
+    "__mul__": "mul",
+    "__rmul__": "mul",
+    "sub": "sub",
+    "__sub__": "sub",
+    "__rsub__": "rsub",
+    "interpolate": "upsample",
 }
 JOINS = {"add": "+", "cat": "‖"}
 
