@@ -109,6 +109,16 @@ DIAGRAMS = {
         lambda: draw_blocks({"plain": BLOCKS["plain"], "residual": BLOCKS["basic, identity"]}, SHAPE, branch="box"),
         drawing.PAGE_WIDTH_IN,
     ),
+    "part1/01 toy blocks": (
+        lambda: draw_blocks(
+            {
+                "plain block": diagrams_context.OrderedUnit(16, ("norm", "relu", "linear"), residual=False),
+                "residual block": diagrams_context.OrderedUnit(16, ("norm", "relu", "linear")),
+            },
+            (16,),
+        ),
+        drawing.PAGE_WIDTH_IN,
+    ),
     "part2/05 family": (
         lambda: draw_networks(
             {
@@ -222,7 +232,7 @@ def test_the_branch_is_marked_and_the_shape_changes_are_written_where_they_happe
     assert texts.index("/2, ×2 channels") < texts.index("bn1"), "the note sits at conv1, before bn1"
     assert "/2, ×2 channels" in texts_of(draw_block(BLOCKS["basic, option B"], SHAPE, branch="box"))
     plain = texts_of(draw_block(BLOCKS["plain"], SHAPE))
-    assert BRANCH not in plain and "identity" not in plain
+    assert BRANCH in plain and "identity" not in plain and "+" not in plain, "the same F, without the addition"
     assert shape_change((16, 32, 32), (32, 16, 16)) == "/2, ×2 channels"
     assert shape_change((256, 56, 56), (64, 56, 56)) == "÷4 channels"
     assert shape_change((64, 56, 56), (64, 56, 56)) == ""
@@ -396,3 +406,17 @@ def test_the_relatives_are_drawn_from_what_their_modules_run() -> None:
         diagrams_relatives.draw_highway(HighwayLayer(16, plain=True), SHAPE)  # no gate: not a highway
     with pytest.raises(ValueError, match="expected the steps"):
         diagrams_relatives.draw_fpn(FPN(16, 16, 16, 3, plain=True), SHAPE)
+
+
+def test_an_ordered_unit_computes_the_order_it_is_given() -> None:
+    import torch
+
+    residual = diagrams_context.OrderedUnit(16, ("norm", "relu", "linear"))
+    plain = diagrams_context.OrderedUnit(16, ("norm", "relu", "linear"), residual=False)
+    plain.load_state_dict(residual.state_dict())
+    h = torch.randn(5, 16)
+    branch = residual.linear(torch.relu(residual.norm(h)))  # Part 1's F(h) = W relu(N(h)) + b
+    assert torch.allclose(residual(h), h + branch) and torch.allclose(plain(h), branch)
+    assert [layer.name for layer in block_layers(residual, (16,))] == ["norm", "relu", "linear", "add"]
+    with pytest.raises(ValueError, match="unknown steps"):
+        diagrams_context.OrderedUnit(16, ("conv", "gelu"))

@@ -261,6 +261,8 @@ def _layer_lines(layer: Layer, narrow: bool = False) -> list[Line]:
         return [line(bold(layer.name)), line(layer.short)]
     if _is_conv(layer) and "conv" in layer.name:  # conv1: "3×3, 16→32, /2", as in the papers' figures
         return [line(bold(layer.name)), line(layer.label.replace(" conv", ""))]
+    if layer.label.startswith("linear, ") and "linear" in layer.name:  # linear1: "64→256"
+        return [line(bold(layer.name)), line(layer.label.removeprefix("linear, "))]
     return [line(bold(layer.name)), line(layer.label)]
 
 
@@ -318,7 +320,7 @@ def _plan(
     else:  # a plain block: the same layers, less the addition (and the ReLU that followed it)
         at = len(rest) - 1 if rest and rest[-1].label == "ReLU" else len(rest)
         branch, tail = rest[:at], rest[at:]
-    label = BRANCH if has_add else r"$\mathcal{H}(\mathbf{x})$"  # He et al.: plain layers fit H, residual ones F
+    label = BRANCH  # a plain block: the same layers, the addition removed
     if compact:
         out = branch[-1].shape if branch else fork_shape
         lines = [line(bold(label, INK, TITLE_PT)), *_branch_lines(branch)]

@@ -259,26 +259,47 @@ def draw_transformer_layers(d_model: int = 64, nhead: int = 4, tokens: int = 16,
 
 
 class OrderedUnit(nn.Module):
-    """A residual unit of two 3x3 convs whose BN and ReLU layers sit where ``branch`` and ``after``
-    say: y = after(x + branch(x)), each a sequence of "conv", "bn", "relu". The variants of He et
-    al. 2016's Fig. 4 that the package has no block for: ``fig4_units`` builds them."""
+    """A unit of width ``channels`` whose layers run in the order ``branch`` and ``after`` give:
+    y = after(x + branch(x)), or after(branch(x)) when ``residual`` is False. A step is "conv"
+    (3x3), "bn", "relu", "norm" (LayerNorm over the features) or "linear"; layers are named as
+    the package's blocks name them (conv1, bn2; "norm" and "linear" alone when there is one).
+    It draws what the package has no block for: the variants of He et al. 2016's Fig. 4
+    (``fig4_units``) and Part 1's toy block, F(h) = W relu(N(h)) + b."""
 
-    def __init__(self, channels: int, branch: Sequence[str], after: Sequence[str], kind: str = "residual") -> None:
+    LAYERS = {
+        "conv": conv3x3,
+        "bn": nn.BatchNorm2d,
+        "norm": nn.LayerNorm,
+        "linear": lambda width: nn.Linear(width, width),
+    }
+
+    def __init__(
+        self,
+        channels: int,
+        branch: Sequence[str],
+        after: Sequence[str] = (),
+        kind: str = "residual",
+        residual: bool = True,
+    ) -> None:
         super().__init__()
+        steps = (*branch, "add", *after) if residual else (*branch, *after)
+        unknown = [step for step in steps if step not in (*self.LAYERS, "relu", "add")]
+        if unknown:
+            raise ConfigError(f"unknown steps {unknown}: use {', '.join(self.LAYERS)} or 'relu'")
         self.order: list[str] = []
-        counts = {"conv": 0, "bn": 0}
-        for step in (*branch, "add", *after):
-            if step in counts:
-                counts[step] += 1
-                name = f"{step}{counts[step]}"
-                setattr(self, name, conv3x3(channels, channels) if step == "conv" else nn.BatchNorm2d(channels))
+        seen = dict.fromkeys(self.LAYERS, 0)
+        for step in steps:
+            if step in self.LAYERS:
+                seen[step] += 1
+                name = f"{step}{seen[step]}" if steps.count(step) > 1 or step in ("conv", "bn") else step
+                make = self.LAYERS[step]
+                setattr(self, name, make(channels, channels) if step == "conv" else make(channels))
                 self.order.append(name)
-            elif step in ("relu", "add"):
-                self.order.append(step)
             else:
-                raise ConfigError(f"unknown step {step!r}: use 'conv', 'bn' or 'relu'")
+                self.order.append(step)
         self.relu = nn.ReLU()
-        self.diagram_kind = kind
+        self.plain = not residual
+        self.diagram_kind = kind if residual else "plain"
 
     def forward(self, x: Tensor) -> Tensor:
         out = x
