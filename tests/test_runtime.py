@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -70,3 +72,49 @@ def test_cpu_model_names_the_host_cpu_with_its_family_and_model(monkeypatch: pyt
     monkeypatch.setattr(runtime, "Path", lambda p: tmp_path / "missing")  # not Linux: no /proc/cpuinfo
     monkeypatch.setattr("platform.processor", lambda: "arm")
     assert runtime.cpu_model() == "arm"
+
+
+def test_setup_says_which_profile_runs_why_and_how_to_switch_on_every_device(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.delenv("RESNETS_PROFILE", raising=False)
+    quick = runtime.profile_note("quick", torch.device("cpu"))
+    assert quick.startswith("Profile quick (the default without a CUDA GPU)")
+    assert "%env RESNETS_PROFILE=full" in quick.replace("\n", " ")
+    full = runtime.profile_note("full", torch.device("cuda")).replace("\n", " ")
+    assert full.startswith("Profile full (the default on a CUDA GPU)")
+    assert "%env RESNETS_PROFILE=quick" in full and "unless you opt in" in full
+    monkeypatch.setenv("RESNETS_PROFILE", "full")
+    assert "(set by RESNETS_PROFILE)" in runtime.profile_note("full", torch.device("cpu"))
+    assert all(len(line) <= 78 for line in runtime.profile_note("full", torch.device("cpu")).splitlines())
+    runtime.setup(device="cpu")
+    printed = capsys.readouterr().out
+    assert "profile full" in printed and "%env RESNETS_PROFILE=quick" in printed.replace("\n", " ")
+
+
+def test_runs_folder_is_runs_a_folder_or_google_drive_in_colab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+    import types
+
+    monkeypatch.chdir(tmp_path)
+    assert runtime.runs_folder(None) == Path("runs") and (tmp_path / "runs").is_dir()
+    assert runtime.runs_folder(str(tmp_path / "mine")) == tmp_path / "mine"
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    with pytest.raises(ValueError, match='RUNS_DIR = "drive" mounts Google Drive, which only Colab can do'):
+        runtime.runs_folder("drive")
+
+    # Colab, faked: drive.mount makes MyDrive appear under the mount point, as Colab's does.
+    mounts: list[str] = []
+
+    def mount(where: str) -> None:
+        mounts.append(where)
+        (Path(where) / "MyDrive").mkdir(parents=True)
+
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mount)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(runtime, "DRIVE_MOUNT", str(tmp_path / "content" / "drive"))
+    expected = tmp_path / "content" / "drive" / "MyDrive" / "resnets" / "runs"
+    assert runtime.runs_folder("drive") == expected and expected.is_dir()
+    assert runtime.runs_folder(" Drive ") == expected
+    assert mounts == [str(tmp_path / "content" / "drive")]  # mounted once, then found mounted

@@ -10,6 +10,10 @@ and one caps them for a smoke test of the full profile (``make gpu-check`` sets 
 
     RESNETS_MAX_ITERATIONS  N: every full-profile run a chapter trains takes at most N
                             iterations (the paper's schedule, compressed to fit).
+
+``setup`` prints which profile runs, why, and how to change it. Where a chapter's training runs
+keep their checkpoints is one line on its page (``RUNS_DIR``), resolved by ``runs_folder``:
+"drive" puts them on Google Drive in Colab, so that a reopened notebook resumes them.
 """
 
 from __future__ import annotations
@@ -208,12 +212,66 @@ def setup(seed: int = 0, device: str | None = None, verbose: bool = True) -> Run
     seed_everything(seed)
     if verbose:
         print(f"resnets {__version__} · torch {torch.__version__} · {runtime}")
-        if runtime.quick:
-            print(
-                f"Quick profile: each experiment is cut down to minutes on a CPU ({PROFILE_ENV}=full runs the real "
-                "one)."
-            )
+        print(profile_note(runtime.profile, chosen))
     return runtime
+
+
+def profile_note(profile: str, device: torch.device, width: int = 78) -> str:
+    """What ``setup`` says on every device: which profile runs, why (the variable or the
+    device's default), what it does, and how to switch to the other one (in a notebook, Colab
+    included, with ``%env``; in a shell, with the variable)."""
+    import textwrap
+
+    other = "full" if profile == "quick" else "quick"
+    if os.environ.get(PROFILE_ENV, "").strip():
+        why = f"set by {PROFILE_ENV}"
+    else:
+        why = "the default on a CUDA GPU" if device.type == "cuda" else "the default without a CUDA GPU"
+    does = (
+        "every experiment cut down to minutes on a CPU."
+        if profile == "quick"
+        else "the papers' experiments; a page that would train for hours shows stored or shipped "
+        "results unless you opt in on that page."
+    )
+    switch = (
+        f"To switch to {other}, run  %env {PROFILE_ENV}={other}  in a cell (Colab, Jupyter), then this "
+        f"page from the top; in a shell, set {PROFILE_ENV}={other}."
+    )
+    return "\n".join(textwrap.wrap(f"Profile {profile} ({why}): {does} {switch}", width, break_on_hyphens=False))
+
+
+#: Where Colab mounts Google Drive, and the folder under it that keeps the chapters' runs.
+DRIVE_MOUNT = "/content/drive"
+DRIVE_RUNS = "MyDrive/resnets/runs"
+
+
+def runs_folder(where: str | os.PathLike[str] | None = None) -> Path:
+    """The folder a chapter's training runs checkpoint in, from its page's ``RUNS_DIR`` line.
+
+    None: ``runs`` beside the notebook (in Colab that is on the virtual machine, which is
+    recycled when the session ends, and the checkpoints go with it). "drive": Google Drive's
+    ``DRIVE_RUNS``, mounted first where it is not yet (Colab asks for permission once), so a
+    reopened notebook finds the checkpoints and resumes; only Colab can mount it. Any other
+    value: that folder. The folder is created.
+    """
+    if where is None:
+        folder = Path("runs")
+    elif str(where).strip().lower() == "drive":
+        if not in_colab():
+            raise ConfigError(
+                'RUNS_DIR = "drive" mounts Google Drive, which only Colab can do; here set RUNS_DIR to a folder '
+                '(e.g. "runs", or a synced folder of your own) or None'
+            )
+        mount = Path(DRIVE_MOUNT)
+        if not (mount / "MyDrive").is_dir():
+            from google.colab import drive  # type: ignore[import-not-found]
+
+            drive.mount(str(mount))
+        folder = mount / DRIVE_RUNS
+    else:
+        folder = Path(where).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def git_commit() -> str | None:
