@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -87,3 +88,161 @@ def test_the_gpu_time_of_a_full_profile_is_an_estimate_from_its_flops() -> None:
     assert inside.full_profile_flops(inside.SETTINGS["quick"]) < inside.full_profile_flops() / 10
     with pytest.raises(ValueError, match="unknown experiment"):
         reproduce.full_profile_flops("fig7")
+
+
+def test_gpu_estimates_have_a_floor_from_the_kernel_launches_of_every_step() -> None:
+    launches = {m: reproduce.kernel_launches_per_step(m) for m in reproduce.DEGRADATION_MODELS}
+    assert 100 < launches["plain20"] < launches["resnet20"] < launches["plain56"] < launches["resnet56"]
+    assert launches["resnet56"] > 2 * launches["resnet20"]  # about one set of kernels per layer
+    low, high = reproduce.launch_floor_seconds("degradation")
+    assert low == pytest.approx(64_000 * sum(launches.values()) * 5e-6)
+    assert high == pytest.approx(4 * low)
+    assert low > 256_000 * 100 * 5e-6  # 4 x 64k steps of at least 100 launches: not "a minute"
+    # A small computation whose launches take longer: the estimate is the launches' time at both ends.
+    table = reproduce.gpu_time_estimate(1e15, "small", floor=(600.0, 2400.0))
+    h100 = next(line for line in table.splitlines() if line.startswith("H100"))
+    assert h100.endswith("10 min to 40 min") and "never less than the kernel launches take" in table
+    assert "estimate" not in reproduce.gpu_time_estimate(1e15, "small").splitlines()[1]  # no floor: as before
+    h100_full = reproduce.full_profile_estimate("degradation", "Fig. 6")
+    assert _minutes(h100_full) >= low / 60 - 1  # the H100's lower end is the launches' (printed in minutes)
+    with pytest.raises(ValueError, match="unknown experiment"):
+        reproduce.launch_floor_seconds("fig7")
+
+
+def _minutes(table: str) -> float:
+    """The lower end of the H100 row's estimate, in minutes."""
+    row = next(line for line in table.splitlines() if line.startswith("H100"))
+    value, unit = row.split()[-5:-3]
+    return float(value) * {"s": 1 / 60, "min": 1, "h": 60}[unit]
+
+
+def fake_run(model: str, profile: str = "full") -> dict[str, Any]:
+    """What ``degradation_run`` returns, for a run that ends at fixed errors."""
+    errors = {"plain20": 0.05, "plain56": 0.3, "resnet20": 0.02, "resnet56": 0.01}
+    metrics = [{"epoch": 1, "step": 10, "wall_seconds": 3.0, "train_error": errors[model], "test_error": 0.5}]
+    return {"seed": 0, "metrics": metrics, "provenance": {"hardware": "test", "config": {"test_subset": None}}}
+
+
+@pytest.fixture
+def nothing_stored(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
+    """A working folder without results/, no results shipped, no cap, no cache, not in Colab, and
+    an engine that refuses to train."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("something trained")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(reproduce, "SHIPPED_RESULTS", tmp_path / "shipped")
+    monkeypatch.setattr(reproduce, "train", refuse)
+    for variable in ("RESNETS_MAX_ITERATIONS", "RESNETS_CACHE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delitem(__import__("sys").modules, "google.colab", raising=False)
+    return tmp_path
+
+
+def test_the_degradation_chapter_trains_the_full_profile_only_when_asked(
+    nothing_stored: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    quick = reproduce.degradation_plan("quick", "cpu")
+    assert quick.mode == "quick" and "Profile quick" in capsys.readouterr().out
+
+    shipped = reproduce.degradation_plan("full", "cpu")  # no opt-in, nothing stored
+    assert shipped.mode == "shipped" and "nothing trains" in capsys.readouterr().out
+    for model in reproduce.DEGRADATION_MODELS:
+        shipped.train(model)  # the engine refuses: nothing may train
+    assert "plain20: not trained here" in capsys.readouterr().out
+    result = shipped.result()
+    assert result["profile"] == "shipped" and set(result["runs"]) == set(reproduce.DEGRADATION_MODELS)
+    assert reproduce.degradation_holds(result, reproduce.degradation_margin(result))["plain_degrades"]
+
+    trained: list[tuple[Any, ...]] = []
+
+    def train_one(*args: Any) -> dict[str, Any]:
+        trained.append(args)
+        return fake_run(args[1])
+
+    monkeypatch.setattr(reproduce, "_train_one", train_one)
+    opted_in = reproduce.degradation_plan("full", "cpu", train_full=True)
+    printed = capsys.readouterr().out
+    assert opted_in.mode == "train" and "TRAIN_FULL is True" in printed
+    assert printed.index("Estimated time, before it starts") < printed.index("T4")
+    assert opted_in.runs_dir == "runs" and (nothing_stored / "runs").is_dir()
+    for model in reproduce.DEGRADATION_MODELS:
+        opted_in.train(model)
+    assert [args[1:3] for args in trained] == [(m, "full") for m in reproduce.DEGRADATION_MODELS]
+    assert {args[5] for args in trained} == {"runs"}  # checkpoints there, so a rerun resumes
+    assert "plain56: 10 steps in 3 s; training error 30.0%" in capsys.readouterr().out
+    assert opted_in.result()["profile"] == "full"
+
+    monkeypatch.setenv("RESNETS_MAX_ITERATIONS", "100")  # make gpu-check's smoke test: capped, so trained
+    capped = reproduce.degradation_plan("full", "cpu")
+    printed = capsys.readouterr().out
+    assert capped.mode == "train" and "RESNETS_MAX_ITERATIONS=100 caps every run" in printed
+    assert "Estimated time" not in printed
+
+    monkeypatch.delenv("RESNETS_MAX_ITERATIONS")
+    stored = reproduce.degradation_result({m: fake_run(m) for m in reproduce.DEGRADATION_MODELS}, "full")
+    reproduce.write_results(stored, "results", command="python -m resnets reproduce degradation --full")
+    found = reproduce.degradation_plan("full", "cpu")
+    assert found.mode == "stored" and "using the stored result" in capsys.readouterr().out
+    assert found.result()["runs"].keys() == stored["runs"].keys()
+    assert reproduce.degradation_plan("full", "cpu", train_full=True).mode == "train"  # asked: trains anyway
+
+    with pytest.raises(ValueError, match="not a net of the degradation experiment"):
+        found.train("resnet110")
+    with pytest.raises(ValueError, match="no run of plain56, resnet20, resnet56 yet"):
+        reproduce.degradation_result({"plain20": fake_run("plain20")}, "full")
+
+
+def test_a_colab_run_on_the_vm_is_told_to_use_drive(
+    nothing_stored: Any, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    reproduce.degradation_plan("full", "cpu", train_full=True)
+    assert 'Set RUNS_DIR = "drive"' in capsys.readouterr().out.replace("\n", " ")
+    reproduce.degradation_plan("full", "cpu", train_full=True, runs_dir=str(nothing_stored / "kept"))
+    assert "RUNS_DIR" not in capsys.readouterr().out
+
+
+def test_the_claims_keep_a_margin_and_the_test_gap_its_standard_error() -> None:
+    close = result_with({"plain20": 0.30, "plain56": 0.31, "resnet20": 0.0, "resnet56": 0.005})
+    assert reproduce.degradation_holds(close) == {
+        "plain_degrades": True,
+        "residual_does_not": False,
+        "shortcuts_help": True,
+    }
+    assert reproduce.degradation_holds(close, margin=0.02) == {
+        "plain_degrades": False,  # one point is inside the margin
+        "residual_does_not": True,
+        "shortcuts_help": False,
+    }
+    assert reproduce.degradation_margin(close) == 0.05 and reproduce.degradation_margin({"profile": "shipped"}) == 0.01
+    # The quick margin stands clear of every measured seed and precision, on both sides.
+    residual = [gaps["residual"] for gaps in reproduce.QUICK_SEED_GAPS.values()]
+    plain = [gaps["plain"] for gaps in reproduce.QUICK_SEED_GAPS.values()]
+    assert max(residual) + 1.5 < 100 * reproduce.DEGRADATION_MARGIN["quick"] < min(plain) / 5
+    assert "residual -0.4 to +3.0 points" in reproduce.degradation_margin_note(close).replace("\n", " ")
+    assert "60 epochs plain +5.2, residual -2.2" in reproduce.degradation_margin_note({"profile": "shipped"})
+    for runs in close["runs"].values():
+        runs[0]["provenance"] = {"config": {"test_subset": 250}}
+    gap, se = reproduce.depth_test_gap(close)
+    assert gap == 0.0 and se == pytest.approx(math.sqrt(2 * 0.7 * 0.3 / 250))
+    assert reproduce.evaluated_test_images(close) == 250
+
+
+def test_run_records_say_how_each_shipped_run_was_computed() -> None:
+    def entry(arch: str, **provenance: Any) -> dict[str, Any]:
+        return {"arch": arch, "provenance": provenance, "metrics": [{"images_per_second": r} for r in (90, 100, 300)]}
+
+    table = reproduce.format_run_records(
+        {
+            "a": entry("plain56", precision="fp32", resumes=[{"cpu": "Zen 2", "precision": "fp32"}] * 4),
+            "b": entry("resnet20"),
+        }
+    )
+    plain, residual = table.splitlines()[2:]
+    assert plain.split()[:2] == ["plain56", "fp32"] and "Zen 2" in plain and plain.split()[-2:] == ["4", "100"]
+    assert residual.count("not recorded") == 2 and residual.split()[-2:] == ["0", "100"]

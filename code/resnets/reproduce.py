@@ -27,10 +27,12 @@ validation, and report the *test* error at the final epoch (never the best epoch
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import statistics
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,7 @@ from .errors import ConfigError, ResnetsError
 from .files import write_atomic
 from .flops import count_flops
 from .models import build_model
-from .runtime import PROFILES, device_name, max_iterations, pick_device
+from .runtime import MAX_ITERATIONS_ENV, PROFILES, device_name, max_iterations, pick_device
 from .tables import format_table
 from .train import SCHEDULE_DEFAULTS, TrainConfig, code_and_host, data_facts, train
 
@@ -83,7 +85,7 @@ FULL_SEEDS = {"degradation": (0,), "table6": (0, 1, 2, 3, 4)}
 #: 500 images in eval mode after each epoch. Test error on 250 test images (25 a class).
 #: Why these numbers: at lr 0.1 the 56-layer nets (plain and residual) spend a few hundred steps
 #: recovering from their first updates, which is why the paper warms ResNet-110 up at 0.01; at
-#: 0.02 the ResNets fit the 500 images in about 200 steps while plain-56 stays near 75% error.
+#: 0.02 the ResNets fit the 500 images in about 200 steps while plain-56 ends near 80% error.
 QUICK = {
     "schedule": "fast",
     "label_smoothing": 0.0,
@@ -113,6 +115,18 @@ def experiment_config(
     )
 
 
+def _train_one(
+    experiment: str, model: str, profile: str, seed: int, device: str, runs_dir: str | None, progress: bool
+) -> dict[str, Any]:
+    """One run of an experiment: {"seed", "metrics", "provenance"}; with ``runs_dir`` it checkpoints
+    in ``runs_dir/<experiment>/<profile>/<model>-s<seed>`` and resumes from there."""
+    out = str(Path(runs_dir) / experiment / profile / f"{model}-s{seed}") if runs_dir else None
+    result = train(experiment_config(model, profile, seed, device=device, progress=progress, out=out), load_cifar10())
+    if result.interrupted:
+        raise KeyboardInterrupt(f"{experiment}: interrupted while training {model} (seed {seed})")
+    return {"seed": seed, "metrics": result.metrics, "provenance": result.provenance}
+
+
 def _run_all(
     experiment: str,
     models: tuple[str, ...],
@@ -122,17 +136,17 @@ def _run_all(
     runs_dir: str | None,
     progress: bool,
 ) -> dict[str, Any]:
-    data = load_cifar10()
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for model in models:
-        for seed in seeds:
-            out = str(Path(runs_dir) / experiment / profile / f"{model}-s{seed}") if runs_dir else None
-            result = train(experiment_config(model, profile, seed, device=device, progress=progress, out=out), data)
-            if result.interrupted:
-                raise KeyboardInterrupt(f"{experiment}: interrupted while training {model} (seed {seed})")
-            runs.setdefault(model, []).append(
-                {"seed": seed, "metrics": result.metrics, "provenance": result.provenance}
-            )
+    runs = {
+        model: [_train_one(experiment, model, profile, seed, device, runs_dir, progress) for seed in seeds]
+        for model in models
+    }
+    return _experiment_result(experiment, profile, seeds, runs)
+
+
+def _experiment_result(
+    experiment: str, profile: str, seeds: Sequence[int], runs: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """An experiment's result from its runs ({model: [run per seed]}), with the first run's provenance."""
     first = next(iter(runs.values()))[0]["provenance"]
     return {
         "experiment": experiment,
@@ -161,6 +175,186 @@ def degradation(
     With ``runs_dir`` every run checkpoints there and an interrupted call resumes.
     """
     return _run_all("degradation", DEGRADATION_MODELS, profile, tuple(seeds), device, runs_dir, progress)
+
+
+@cached
+def degradation_run(
+    model: str,
+    profile: str = "quick",
+    seed: int = 0,
+    device: str = "auto",
+    runs_dir: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """One net of ``degradation``: {"seed", "metrics", "provenance"}, so that a chapter trains the
+    four in four cells (each shorter than a notebook test's timeout); ``degradation_result`` puts
+    them together. Cached like ``degradation``; with ``runs_dir`` it checkpoints and resumes."""
+    if model not in DEGRADATION_MODELS:
+        raise ConfigError(f"{model!r} is not a net of the degradation experiment; choose one of {DEGRADATION_MODELS}")
+    return _train_one("degradation", model, profile, seed, device, runs_dir, progress)
+
+
+def degradation_result(runs: dict[str, dict[str, Any]], profile: str) -> dict[str, Any]:
+    """``degradation``'s result from one ``degradation_run`` of each of its four nets."""
+    missing = [model for model in DEGRADATION_MODELS if model not in runs]
+    if missing:
+        raise ConfigError(f"no run of {', '.join(missing)} yet: train each of {DEGRADATION_MODELS} first")
+    by_model = {model: [runs[model]] for model in DEGRADATION_MODELS}
+    return _experiment_result("degradation", profile, [runs[DEGRADATION_MODELS[0]]["seed"]], by_model)
+
+
+#: What the degradation chapter does, by profile and opt-in (``degradation_plan``).
+PLAN_MODES = ("quick", "stored", "shipped", "train")
+
+
+@dataclass
+class DegradationPlan:
+    """What Part 3's degradation chapter does with its four nets, decided once by ``degradation_plan``.
+
+    ``mode``: "quick" trains the quick profile's runs (minutes each on a CPU); "stored" reads a
+    stored full-profile result; "shipped" (full profile, nothing stored, no opt-in) trains nothing
+    and shows the nets shipped with the package (the ``cpu`` recipe); "train" (full profile, opted
+    in) trains the paper's recipe, checkpointing in ``runs_dir`` so that a rerun resumes.
+    """
+
+    mode: str
+    device: str = "auto"
+    runs_dir: str | None = None
+    stored: dict[str, Any] | None = None
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def profile(self) -> str:
+        return "quick" if self.mode == "quick" else "full"
+
+    def train(self, model: str) -> None:
+        """Train ``model`` if the plan trains (with a progress bar), then print one line about it:
+        its final errors and time, or why nothing trained."""
+        if model not in DEGRADATION_MODELS:
+            raise ConfigError(
+                f"{model!r} is not a net of the degradation experiment; choose one of {DEGRADATION_MODELS}"
+            )
+        if self.mode in ("stored", "shipped"):
+            source = "the stored result" if self.mode == "stored" else "the shipped net"
+            print(f"{model}: not trained here ({source} is shown instead; see the plan above)")
+            return
+        run = degradation_run(model, self.profile, 0, self.device, self.runs_dir, progress=True)
+        self.runs[model] = run
+        last = run["metrics"][-1]
+        fit = f"training error {100 * last[training_error_key({'runs': {model: [run]}})]:.1f}%"
+        steps, seconds = last["step"], last["wall_seconds"]
+        print(f"{model}: {steps:,} steps in {_duration(seconds)}; {fit}, test error {100 * last['test_error']:.1f}%")
+
+    def result(self) -> dict[str, Any]:
+        """The result the rest of the chapter reads: the runs trained above, the stored result, or
+        the shipped nets in the same shape (``"profile": "shipped"``)."""
+        if self.mode == "stored":
+            assert self.stored is not None
+            return self.stored
+        if self.mode == "shipped":
+            return shipped_degradation()
+        return degradation_result(self.runs, self.profile)
+
+
+def shipped_degradation(manifest: str | Path = MANIFEST) -> dict[str, Any]:
+    """The four nets of Fig. 6 shipped with the package (the ``cpu`` recipe, seed 0), in the shape of
+    ``degradation``'s result; one error naming the fix if any of them is not shipped."""
+    runs = {model: entry for model, entry in cpu_recipe_runs(manifest).items() if model in DEGRADATION_MODELS}
+    missing = [model for model in DEGRADATION_MODELS if model not in runs]
+    if missing:
+        raise MissingResults(
+            f"no shipped {', '.join(cpu_run_name(m) for m in missing)}: train them with `tools/train_cpu_runs.sh "
+            f"{' '.join(missing)}` and ship them, or set TRAIN_FULL = True on the page to train the paper's recipe"
+        )
+    result = shipped_result({cpu_run_name(model): runs[model] for model in DEGRADATION_MODELS})
+    first = runs[DEGRADATION_MODELS[0]]["provenance"]
+    return {
+        **result,
+        "experiment": "degradation",
+        "title": "shipped nets, CPU recipe",
+        "split": f"shipped nets: the cpu recipe, {CPU_EPOCHS} epochs on 45k (5k held out), final epoch",
+        "provenance": {k: v for k, v in first.items() if k not in ("command", "seed", "config")},
+    }
+
+
+def format_run_records(entries: dict[str, dict[str, Any]]) -> str:
+    """How each shipped run was computed, from its record: the precision it trained in, the CPU
+    (its first session's, or the first resume's where only resumes name it), how many times it was
+    resumed and its median training rate. "not recorded" where the record predates the field."""
+    rows = []
+    for name, entry in entries.items():
+        provenance = entry["provenance"]
+        resumes = provenance.get("resumes", [])
+        precisions = {provenance.get("precision"), *(r.get("precision") for r in resumes)} - {None}
+        cpus = [provenance.get("cpu"), *(r.get("cpu") for r in resumes)]
+        cpu = next((c for c in cpus if c), "not recorded")
+        rate = statistics.median(m["images_per_second"] for m in entry["metrics"])
+        rows.append((entry["arch"], ", ".join(sorted(precisions)) or "not recorded", cpu, len(resumes), f"{rate:,.0f}"))
+    return format_table(["net", "precision", "CPU", "resumes", "images/s"], rows)
+
+
+def degradation_plan(
+    profile: str, device: str = "auto", train_full: bool = False, runs_dir: str | None = None
+) -> DegradationPlan:
+    """Decide, and say, what the degradation chapter does (a ``DegradationPlan``).
+
+    Quick profile: train the quick runs. Full profile: with ``train_full`` (the page's
+    ``TRAIN_FULL`` line) train the paper's recipe, after printing how long it is estimated to take;
+    else use a stored full-profile result (``load_results``) if there is one; else, when
+    RESNETS_MAX_ITERATIONS caps every run (``make gpu-check``'s smoke test), train them capped;
+    else train nothing and show the shipped nets. ``runs_dir`` (the page's ``RUNS_DIR`` line) is
+    where training checkpoints: ``runtime.runs_folder`` (None: ./runs; "drive": Google Drive in Colab).
+    """
+    import textwrap
+
+    from .runtime import in_colab, runs_folder
+
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+
+    def say(text: str) -> None:
+        print(textwrap.fill(text, 78, break_on_hyphens=False))
+
+    if profile == "quick":
+        say(
+            f"Profile quick: the four nets train below, one cell each, on {QUICK['train_subset']} images, "
+            "each with a progress bar."
+        )
+        return DegradationPlan("quick", device)
+    stored = None
+    if not train_full:
+        try:
+            stored = load_results("degradation", "full")
+        except FileNotFoundError:
+            stored = None
+    if stored is not None:
+        say(f"Profile full: using the stored result of `{stored['provenance'].get('command')}`; nothing trains.")
+        return DegradationPlan("stored", device, stored=stored)
+    cap = max_iterations()
+    if not train_full and cap is None:
+        say(
+            "Profile full: nothing trains. No full-profile result is stored (results/degradation-full.json), "
+            "and TRAIN_FULL is False, so the cells below show the four nets shipped with the package (the "
+            f"cpu recipe, {CPU_EPOCHS} epochs on a CPU). To train the paper's recipe here, set "
+            "TRAIN_FULL = True and rerun this cell (the estimate above says how long)."
+        )
+        return DegradationPlan("shipped", device)
+    folder = str(runs_folder(runs_dir))
+    iterations = experiment_config(DEGRADATION_MODELS[0], "full").resolved().iterations
+    why = "TRAIN_FULL is True" if train_full else f"{MAX_ITERATIONS_ENV}={cap} caps every run"
+    say(
+        f"Profile full, {why}: the four nets train below, one cell each, {iterations:,} iterations of "
+        f"{SCHEDULE_DEFAULTS['paper']['batch_size']} images each. Checkpoints go to {folder}; rerunning "
+        "a cell resumes its run from there."
+    )
+    if cap is None:
+        print(full_profile_estimate("degradation", "Estimated time, before it starts"))
+    if in_colab() and runs_dir is None:
+        say(
+            "Note: runs/ is on this Colab machine, which is recycled when the session ends, and the "
+            'checkpoints with it. Set RUNS_DIR = "drive" to keep them on Google Drive.'
+        )
+    return DegradationPlan("train", device, runs_dir=folder)
 
 
 @cached
@@ -240,19 +434,92 @@ def depth_gaps(result: dict[str, Any], key: str | None = None) -> dict[str, floa
     return {"plain": mean["plain56"] - mean["plain20"], "residual": mean["resnet56"] - mean["resnet20"]}
 
 
-def degradation_holds(result: dict[str, Any]) -> dict[str, bool]:
-    """The claims of the degradation experiment, read from the final-epoch training error.
+#: The quick profile's depth gaps (points: the 56-layer net's final training error, in eval mode
+#: on the 500 images, minus the 20-layer one's) over seeds 0-2, in bf16 (``--amp auto`` on the
+#: 2-core Zen 4 this was measured on) and in float32 (``--amp off``), measured on 2026-12-02 for
+#: ``DEGRADATION_MARGIN``: the ResNets end within 3 points of each other, the plain nets 42 or more apart.
+QUICK_SEED_GAPS = {
+    ("bf16", 0): {"plain": 51.6, "residual": 0.0},
+    ("bf16", 1): {"plain": 44.2, "residual": 3.0},
+    ("bf16", 2): {"plain": 43.4, "residual": -0.2},
+    ("fp32", 0): {"plain": 45.2, "residual": -0.4},
+    ("fp32", 1): {"plain": 61.0, "residual": 0.0},
+    ("fp32", 2): {"plain": 42.6, "residual": -0.4},
+}
+#: How far apart two training errors must be for the degradation claims to call one higher, by the
+#: result's profile. quick: 5 points, 25 of the 500 training images: above the largest ResNet gap of
+#: ``QUICK_SEED_GAPS`` (3.0, 15 images) and far below the smallest plain gap (42.6). Full scale (the
+#: shipped nets, or the paper's recipe): 1 point, 450 of the 45,000 images: the shipped nets' gaps
+#: are 2.2 points or more from zero at 40 and at 60 epochs (``degradation_margin_note``).
+DEGRADATION_MARGIN = {"quick": 0.05, "full": 0.01}
 
-    "plain_degrades": plain-56 ends with a higher training error than plain-20.
-    "residual_does_not": ResNet-56 does not end with a higher training error than ResNet-20.
-    "shortcuts_help": going from 20 to 56 layers costs the residual nets less than the plain ones.
+
+def degradation_margin(result: dict[str, Any]) -> float:
+    """``DEGRADATION_MARGIN`` for a result: the quick profile's, else the full-scale one."""
+    return DEGRADATION_MARGIN["quick" if result.get("profile") == "quick" else "full"]
+
+
+def degradation_margin_note(result: dict[str, Any], manifest: str | Path = MANIFEST, width: int = 78) -> str:
+    """What a result's margin stands on, in a few lines: for the quick profile the gaps of
+    ``QUICK_SEED_GAPS``; at full scale the shipped ``cpu`` nets' gaps at each length shipped for
+    all four (from the manifest)."""
+    import textwrap
+
+    if result.get("profile") == "quick":
+        plain = [g["plain"] for g in QUICK_SEED_GAPS.values()]
+        residual = [g["residual"] for g in QUICK_SEED_GAPS.values()]
+        text = (
+            f"The margin stands on {len(QUICK_SEED_GAPS)} quick runs of each net (seeds 0-2, bf16 and float32): "
+            f"56 minus 20 layers, residual {min(residual):+.1f} to {max(residual):+.1f} points, plain "
+            f"{min(plain):+.1f} to {max(plain):+.1f} (reproduce.QUICK_SEED_GAPS)."
+        )
+    else:
+        entries = read_manifest(manifest)
+        parts = []
+        for epochs in sorted({_seed_and_epochs(e)[1] for e in entries.values() if _is_cpu_schedule_run(e)}):
+            names = {model: cpu_run_name(model, epochs=epochs) for model in DEGRADATION_MODELS}
+            if all(name in entries for name in names.values()):
+                fit = {m: entries[n]["metrics"][-1]["train_eval_error"] for m, n in names.items()}
+                parts.append(
+                    f"{epochs} epochs plain {100 * (fit['plain56'] - fit['plain20']):+.1f}, residual "
+                    f"{100 * (fit['resnet56'] - fit['resnet20']):+.1f}"
+                )
+        text = "The margin stands on the shipped nets' gaps (points, 56 minus 20 layers): " + "; ".join(parts) + "."
+    return textwrap.fill(text, width, break_on_hyphens=False)
+
+
+def degradation_holds(result: dict[str, Any], margin: float = 0.0) -> dict[str, bool]:
+    """The claims of the degradation experiment, read from the final-epoch training error, each by
+    more than ``margin`` (a fraction: 0.02 = 2 points; ``degradation_margin`` gives the chapter's).
+
+    "plain_degrades": plain-56 ends with a training error more than ``margin`` above plain-20's.
+    "residual_does_not": ResNet-56 ends no more than ``margin`` above ResNet-20.
+    "shortcuts_help": going from 20 to 56 layers costs the residual nets more than ``margin`` less
+    than the plain ones.
     """
     gaps = depth_gaps(result)
     return {
-        "plain_degrades": gaps["plain"] > 0,
-        "residual_does_not": gaps["residual"] <= 0,
-        "shortcuts_help": gaps["residual"] < gaps["plain"],
+        "plain_degrades": gaps["plain"] > margin,
+        "residual_does_not": gaps["residual"] <= margin,
+        "shortcuts_help": gaps["residual"] < gaps["plain"] - margin,
     }
+
+
+def evaluated_test_images(result: dict[str, Any]) -> int:
+    """How many test images a result's test errors were measured on (its first run's config)."""
+    config = next(iter(result["runs"].values()))[0]["provenance"].get("config", {})
+    return config.get("test_subset") or len(CLASSES) * IMAGES_PER_CLASS[1]
+
+
+def depth_test_gap(result: dict[str, Any], family: str = "plain") -> tuple[float, float]:
+    """The 56-layer net's final test error minus the 20-layer one's in ``family`` ("plain" or
+    "resnet"), with the binomial standard error of that difference on ``evaluated_test_images(result)``."""
+    if family not in ("plain", "resnet"):
+        raise ConfigError(f"family must be 'plain' or 'resnet', not {family!r}")
+    images = evaluated_test_images(result)
+    shallow, deep = (statistics.fmean(final(result, f"{family}{d}")) for d in (20, 56))
+    se = math.hypot(binomial_standard_error(shallow, images), binomial_standard_error(deep, images))
+    return deep - shallow, se
 
 
 # ---------------------------------------------------------------------------------------
@@ -844,16 +1111,95 @@ def full_profile_flops(experiment: str) -> float:
     return len(FULL_SEEDS[experiment]) * sum(training_flops(m, images, evaluated) for m in models)
 
 
-def gpu_time_estimate(flops: float, what: str) -> str:
+#: The CPU time PyTorch takes to launch one GPU kernel, low and high: "Usually, the launch time on
+#: the CPU side is between 5-20 microseconds" (Meta's Holistic Trace Analysis documentation, "CUDA
+#: Kernel Launch Statistics"). An assumption from that source, not measured here. A training step
+#: of these small nets launches hundreds of kernels, most doing less work than their launch costs,
+#: so in eager PyTorch a step takes at least its launches times this, however fast the GPU.
+LAUNCH_SECONDS = (5e-6, 20e-6)
+#: ATen operators that only make a view, an alias or an allocation: no kernel runs for them.
+_NO_KERNEL = frozenset(
+    {"detach", "alias", "view", "_unsafe_view", "_reshape_alias", "reshape", "t", "expand", "as_strided",
+     "squeeze", "unsqueeze", "permute", "transpose", "slice", "select", "empty", "empty_like", "empty_strided",
+     "lift_fresh"}
+)  # fmt: skip
+
+
+@functools.cache
+def kernel_launches_per_step(model: str) -> int:
+    """The kernels one training step of ``model`` launches on a GPU, counted from below: the ATen
+    operators of a forward, a cross-entropy loss, its backward and an SGD update with momentum
+    and weight decay, dispatched on a CPU (``_NO_KERNEL`` ones left out) after a first step has made
+    the momentum buffers. Each launches at least one kernel; in float32 (autocast's casts and
+    cuDNN's multi-kernel convolutions would add more). The count does not depend on the batch."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        launches = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            if func.overloadpacket.__name__ not in _NO_KERNEL:
+                self.launches += 1
+            return func(*args, **(kwargs or {}))
+
+    net = build_model(model)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4, foreach=True)
+    images, labels = torch.zeros(2, 3, 32, 32), torch.tensor([0, 1])
+    for _ in range(2):  # the second step is the one counted: momentum buffers exist by then
+        counter = Count()
+        with counter:
+            optimizer.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(net(images), labels).backward()
+            optimizer.step()
+    return counter.launches
+
+
+def launch_floor_seconds(experiment: str) -> tuple[float, float]:
+    """The least time an experiment's full profile takes in eager PyTorch on any GPU, at each end of
+    ``LAUNCH_SECONDS``: every run's training steps times the kernels a step launches (evaluation left
+    out, so a floor)."""
+    if experiment not in FULL_SEEDS:
+        raise ConfigError(f"unknown experiment {experiment!r}; choose one of {', '.join(FULL_SEEDS)}")
+    models = DEGRADATION_MODELS if experiment == "degradation" else TABLE6_MODELS
+    steps = SCHEDULE_DEFAULTS["paper"]["iterations"] * len(FULL_SEEDS[experiment])
+    launches = steps * sum(kernel_launches_per_step(m) for m in models)
+    low, high = LAUNCH_SECONDS
+    return launches * low, launches * high
+
+
+def gpu_time_estimate(flops: float, what: str, floor: tuple[float, float] | None = None) -> str:
     """A table of the time ``flops`` take on each GPU of ``GPU_PEAK_FLOPS`` at the assumed
-    utilisations, titled as the estimate it is."""
+    utilisations, titled as the estimate it is. With ``floor`` (seconds, low and high:
+    ``launch_floor_seconds``) neither end is below the launch overhead's: a fast GPU that
+    computes a small net's step in less time than launching its kernels waits for the launches."""
     low, high = ASSUMED_UTILISATION
-    rows = [
-        (gpu, f"{peak / 1e12:,.0f} TFLOP/s", f"{_duration(flops / (peak * high))} to {_duration(flops / (peak * low))}")
-        for gpu, peak in GPU_PEAK_FLOPS.items()
-    ]
+    floor_low, floor_high = floor or (0.0, 0.0)
+    rows = []
+    for gpu, peak in GPU_PEAK_FLOPS.items():
+        fast, slow = flops / (peak * high), flops / (peak * low)
+        row = [gpu, f"{peak / 1e12:,.0f} TFLOP/s", f"{_duration(fast)} to {_duration(slow)}"]
+        if floor:
+            row.append(f"{_duration(max(fast, floor_low))} to {_duration(max(slow, floor_high))}")
+        rows.append(tuple(row))
     title = f"{what}: {flops / 1e15:,.1f} PFLOP; an estimate at {low:.0%} to {high:.0%} of peak"
-    return format_table(["GPU", "peak", "time"], rows, title=title)
+    if not floor:
+        return format_table(["GPU", "peak", "time"], rows, title=title)
+    import textwrap
+
+    per_launch = " to ".join(f"{s * 1e6:.0f}" for s in LAUNCH_SECONDS)
+    note = (
+        f"estimate: the compute time, but never less than the kernel launches take, {_duration(floor_low)} "
+        f"to {_duration(floor_high)} on any GPU at {per_launch} µs a launch (an assumption: Meta's Holistic "
+        "Trace Analysis documentation)"
+    )
+    table = format_table(["GPU", "peak", "compute", "estimate"], rows, title=title)
+    return table + "\n" + textwrap.fill(note, 78, break_on_hyphens=False)
+
+
+def full_profile_estimate(experiment: str, what: str) -> str:
+    """``gpu_time_estimate`` of an experiment's full profile, its FLOPs and its launch floor."""
+    return gpu_time_estimate(full_profile_flops(experiment), what, launch_floor_seconds(experiment))
 
 
 def _duration(seconds: float) -> str:
@@ -865,7 +1211,7 @@ def _duration(seconds: float) -> str:
 def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> matplotlib Figure
     """The paper's Fig. 6, from a result: error per epoch, plain nets left and ResNets right;
     thin lines the training error, bold lines the test error; 20 layers pale, 56 layers dark.
-    ``title`` names the runs (default: the result's profile)."""
+    ``title`` names the runs (default: the result's own ``title``, else its profile)."""
     from matplotlib.ticker import MaxNLocator
 
     from . import viz
@@ -910,7 +1256,8 @@ def plot_degradation(result: dict[str, Any], title: str | None = None):  # -> ma
             ax.set_ylim(0, top)
             ax.legend(fontsize=9, loc="lower left")
         axes[0].set_ylabel("error (%)")
-        fig.suptitle(f"Degradation on CIFAR-10 ({title or result['profile'] + ' profile'}): thin = train, bold = test")
+        named = title or result.get("title") or f"{result['profile']} profile"
+        fig.suptitle(f"Degradation on CIFAR-10 ({named}): thin = train, bold = test")
     return fig
 
 
@@ -925,12 +1272,28 @@ __all__ = [
     "FULL_SEEDS",
     "GPU_PEAK_FLOPS",
     "full_profile_flops",
+    "full_profile_estimate",
     "gpu_time_estimate",
+    "kernel_launches_per_step",
+    "launch_floor_seconds",
+    "LAUNCH_SECONDS",
+    "DegradationPlan",
+    "PLAN_MODES",
+    "degradation_plan",
+    "degradation_result",
+    "degradation_run",
+    "shipped_degradation",
     "training_flops",
     "forward_flops",
     "TABLE6_MODELS",
     "degradation",
     "degradation_holds",
+    "DEGRADATION_MARGIN",
+    "QUICK_SEED_GAPS",
+    "degradation_margin",
+    "degradation_margin_note",
+    "depth_test_gap",
+    "evaluated_test_images",
     "depth_gaps",
     "binomial_standard_error",
     "cpu_recipe_runs",
@@ -954,6 +1317,7 @@ __all__ = [
     "experiment_config",
     "final",
     "format_provenance",
+    "format_run_records",
     "format_shipped_runs",
     "format_table6",
     "load_results",
