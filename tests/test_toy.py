@@ -179,9 +179,26 @@ def test_torch_training_runs_and_reduces_the_loss() -> None:
     assert seen == list(range(60)) and losses[-1] < losses[0]
 
 
+def test_unnormalised_residual_branches_start_scaled_unless_told_otherwise() -> None:
+    # Variance gain / fan-in: 2 / 8 for He initialisation, 2 / (8 * depth) when scaled.
+    def weight_variance(stack: toy.Stack) -> float:
+        return float(np.var(np.concatenate([b.linear.W.ravel() for b in stack.blocks])))
+
+    depth, width = 16, 8
+    he = weight_variance(toy.Stack(depth, width, residual=True, norm=False, branch_init="he"))
+    scaled = weight_variance(toy.Stack(depth, width, residual=True, norm=False))
+    assert he == pytest.approx(2 / width, rel=0.15)
+    assert scaled == pytest.approx(2 / (width * depth), rel=0.15)
+    # plain layers and normalised branches keep He initialisation whatever branch_init says
+    for stack in (toy.Stack(depth, width, residual=False, norm=False), toy.Stack(depth, width, residual=True)):
+        assert weight_variance(stack) == pytest.approx(2 / width, rel=0.15)
+
+
 def test_bad_arguments_say_what_to_do() -> None:
     with pytest.raises(ValueError, match="depth >= 0"):
         toy.Net(-1, residual=True)
+    with pytest.raises(ValueError, match="'scaled' .* or 'he'"):
+        toy.Stack(4, 4, residual=True, norm=False, branch_init="fixup")
     with pytest.raises(ValueError, match="'pre' .* or 'post'"):
         toy.Block(4, RNG, residual=True, order="middle")
     plain = toy.Block(4, RNG, residual=False)

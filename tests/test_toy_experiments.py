@@ -33,6 +33,31 @@ def test_identity_is_easy_for_residual_layers_and_hard_for_plain_ones() -> None:
     assert te.steps_to_converge(np.array([1.0, 0.5, 0.001]), tol=0.01) == 2
 
 
+def test_the_control_starts_residual_branches_from_plain_he_initialisation() -> None:
+    depths = (1, 8)
+    scaled = te.identity_sweep(depths, (0,))
+    he = te.identity_sweep(depths, (0,), branch_init="he")
+    # one layer: the same initialisation either way; the plain stacks never change
+    assert he.start[(1, True)][0] == scaled.start[(1, True)][0]
+    assert he.final[(8, False)][0] == scaled.final[(8, False)][0]
+    # eight unnormalised He branches swamp the input: the sum starts far from x and, within
+    # the budget, never gets within IDENTITY_TOL of it
+    assert he.start[(8, True)][0] > 50 * scaled.start[(8, True)][0]
+    assert math.isinf(he.steps[(8, True)][0]) and math.isfinite(scaled.steps[(8, True)][0])
+
+
+def test_shipped_gradient_ratios_read_the_runs_records() -> None:
+    from resnets import reproduce
+
+    ratios = te.shipped_gradient_ratios(("plain56",))
+    metrics = reproduce.cpu_recipe_runs()["plain56"]["metrics"]
+    assert ratios["plain56"].shape == (len(metrics),)
+    last = metrics[-1]
+    assert ratios["plain56"][-1] == pytest.approx(last["grad_norm_early"] / last["grad_norm_late"])
+    with pytest.raises(ValueError, match="no shipped run of the cpu recipe for plain1202"):
+        te.shipped_gradient_ratios(("plain1202",))
+
+
 def test_weight_decay_pulls_residual_branches_to_zero() -> None:
     _, free = te.identity_fit(4, True, steps=300)
     _, decayed = te.identity_fit(4, True, steps=300, weight_decay=1.0)

@@ -43,6 +43,7 @@ from ..errors import ConfigError
 
 Route = Literal["both", "skip", "branch"]
 Order = Literal["pre", "post"]
+BranchInit = Literal["scaled", "he"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -228,6 +229,8 @@ class Stack:
     ``forward(x, skip_blocks)`` deletes the listed blocks (the lesion study of Chapter 4);
     ``backward(g, routes)`` can follow one chosen path (a route per block, see ``Block``).
     All its weights live in one flat array ``theta``, their gradients in ``grad``.
+    ``branch_init`` matters only for residual blocks without normalisation: "scaled" (the
+    default) divides the He variance of each branch by ``depth``, "he" keeps it.
     """
 
     def __init__(
@@ -240,15 +243,24 @@ class Stack:
         order: Order = "pre",
         rng: np.random.Generator | None = None,
         seed: int = 0,
+        branch_init: BranchInit = "scaled",
     ) -> None:
         if depth < 0 or width < 1:
             raise ConfigError(f"need depth >= 0 and width >= 1; got depth={depth}, width={width}")
+        if branch_init not in ("scaled", "he"):
+            raise ConfigError(
+                f"branch_init must be 'scaled' (He variance / depth) or 'he' (plain He); got {branch_init!r}"
+            )
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.depth, self.width, self.residual = depth, width, residual
-        # Without normalisation, He-initialised branches would double the signal's variance
-        # at every residual block; scaling each branch by 1/depth keeps the sum of all of them
-        # at the scale of the input (the idea of Fixup, Zhang et al. 2019).
-        gain = 2.0 / depth if residual and not norm else 2.0
+        # Without normalisation, He-initialised branches roughly double the signal's variance
+        # at every residual block. branch_init="scaled" divides each branch's weight variance by
+        # the depth (its weights by sqrt(depth)), so the sum of all the branches starts at the
+        # scale of the input: Fixup's idea (Zhang et al. 2019), which rescales the branches by a
+        # power of the depth, not what He et al. did (plain He initialisation, with batch norm).
+        # branch_init="he" keeps plain He initialisation: the control for that choice.
+        scaled = residual and not norm and branch_init == "scaled"
+        gain = 2.0 / depth if scaled else 2.0
         self.blocks = [
             Block(width, rng, residual=residual, norm=norm, order=order, branch_gain=gain) for _ in range(depth)
         ]

@@ -8,6 +8,7 @@ chapter (and every chapter that trains the same net) reads them back.
     Chapter 2  identity_fit                fit y = x with k plain or residual layers
                relative_changes            how far each layer of a trained net is from the identity
     Chapter 3  init_gradient_profile       per-layer gradient norms at initialisation
+               shipped_gradient_ratios     ... and during training, in Part 3's shipped nets
     Chapter 4  path_gradient_by_length,    the unrolled view: gradient per path length,
                toy_lesion_errors           and deleting blocks from trained nets
     Chapter 5  signal_norms, skip_path_gradient_ratio
@@ -178,24 +179,32 @@ def identity_data(n: int = 256, dim: int = IDENTITY_DIM, seed: int = 0) -> np.nd
 
 
 def identity_fit(
-    depth: int, residual: bool, seed: int = 0, steps: int = IDENTITY_STEPS, lr: float = 1e-2, weight_decay: float = 0.0
+    depth: int,
+    residual: bool,
+    seed: int = 0,
+    steps: int = IDENTITY_STEPS,
+    lr: float = 1e-2,
+    weight_decay: float = 0.0,
+    branch_init: toy.BranchInit = "scaled",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train ``depth`` layers (no normalisation) to output their input.
 
     Returns (relative error at each step, (depth,) Frobenius norm of each trained W). The
     relative error is the mean squared error divided by the mean ||x||², so 1.0 is as bad
-    as answering zero. Plain layers start from He initialisation, residual branches from
-    He initialisation scaled by 1/depth (see ``toy.Stack``). Cached.
+    as answering zero. Plain layers start from He initialisation; residual branches from He
+    initialisation with its variance divided by ``depth`` (``branch_init="scaled"``, Fixup's
+    idea), or from plain He initialisation (``branch_init="he"``, the control); see
+    ``toy.Stack``. Cached.
     """
-    return _identity_fit(depth, residual, seed, steps, lr, weight_decay)
+    return _identity_fit(depth, residual, seed, steps, lr, weight_decay, branch_init)
 
 
 @cached
 def _identity_fit(
-    depth: int, residual: bool, seed: int, steps: int, lr: float, weight_decay: float
+    depth: int, residual: bool, seed: int, steps: int, lr: float, weight_decay: float, branch_init: str
 ) -> tuple[np.ndarray, np.ndarray]:
     X = identity_data()
-    stack = toy.Stack(depth, IDENTITY_DIM, residual=residual, norm=False, seed=seed)
+    stack = toy.Stack(depth, IDENTITY_DIM, residual=residual, norm=False, seed=seed, branch_init=branch_init)
     losses = toy.fit(stack, X, X, toy.mse, steps, lr, weight_decay=weight_decay)
     weight_norms = np.array([np.linalg.norm(b.linear.W) for b in stack.blocks])
     return losses / np.mean(np.sum(X * X, axis=1)), weight_norms
@@ -216,9 +225,16 @@ class IdentitySweep:
     steps: dict[tuple[int, bool], np.ndarray]  # steps to reach IDENTITY_TOL (inf: never)
 
 
-def identity_sweep(depths: tuple[int, ...], seeds: tuple[int, ...]) -> IdentitySweep:
-    """Fit y = x with stacks of every depth, plain and residual, from every seed."""
-    fits = {(k, skip): [identity_fit(k, skip, seed)[0] for seed in seeds] for k in depths for skip in (False, True)}
+def identity_sweep(
+    depths: tuple[int, ...], seeds: tuple[int, ...], branch_init: toy.BranchInit = "scaled"
+) -> IdentitySweep:
+    """Fit y = x with stacks of every depth, plain and residual, from every seed; the residual
+    branches start as ``branch_init`` says (the plain stacks are the same either way)."""
+    fits = {
+        (k, skip): [identity_fit(k, skip, seed, branch_init=branch_init if skip else "scaled")[0] for seed in seeds]
+        for k in depths
+        for skip in (False, True)
+    }
     return IdentitySweep(
         start={key: np.array([c[0] for c in runs]) for key, runs in fits.items()},
         final={key: np.array([c[-1] for c in runs]) for key, runs in fits.items()},
@@ -298,6 +314,28 @@ def monitored_torch_run(depth: int, residual: bool, steps: int, seed: int = 0, l
     monitor = GradientNormMonitor(model)  # the first and the last linear layer, unless told otherwise
     losses = toy.fit_torch(model, X, y, steps, lr, callback=lambda step, loss: monitor.record())
     return MonitoredRun(losses, np.array(monitor.history["early"]), np.array(monitor.history["late"]))
+
+
+def shipped_gradient_ratios(models: tuple[str, ...] = ("plain56", "resnet56")) -> dict[str, np.ndarray]:
+    """{model: (epochs,) first-layer / last-layer gradient norm} of the nets Part 3 trained.
+
+    Read from the shipped runs of the ``cpu`` recipe (``reproduce.cpu_recipe_runs``, no
+    training): every epoch a run records the mean gradient norm of its first convolution and of
+    its classifier (``GradientNormMonitor``), so entry e is their ratio in epoch e + 1.
+    """
+    from .. import reproduce  # only here: the toy experiments need none of the training code
+
+    runs = reproduce.cpu_recipe_runs()
+    missing = [model for model in models if model not in runs]
+    if missing:
+        raise ConfigError(
+            f"no shipped run of the cpu recipe for {', '.join(missing)}; shipped: {', '.join(runs) or 'none'}. "
+            "Train one with tools/train_cpu_runs.sh and ship it with python -m resnets ship."
+        )
+    return {
+        model: np.array([epoch["grad_norm_early"] / epoch["grad_norm_late"] for epoch in runs[model]["metrics"]])
+        for model in models
+    }
 
 
 def orders_of_magnitude(profile: np.ndarray) -> float:
