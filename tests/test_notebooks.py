@@ -116,3 +116,87 @@ def test_every_copy_of_the_repository_url_is_config_s() -> None:
     for path in copies:
         urls = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", (ROOT / path).read_text()))
         assert urls <= {REPOSITORY}, f"{path} names {urls - {REPOSITORY}}, not _config.yml's {REPOSITORY}"
+
+
+PART3 = [path for path in NOTEBOOKS if "part3" in path.parts]
+DEGRADATION_CHAPTER = ROOT / "chapters" / "part3" / "02_degradation_cifar.ipynb"
+#: The calls that train a network: the engine, and the experiments that call it.
+TRAINING_CALLS = {
+    "train",
+    "resnets.train.train",
+    "reproduce.degradation",
+    "reproduce.degradation_run",
+    "reproduce.table6",
+    "resnets.reproduce.degradation",
+    "resnets.reproduce.table6",
+}
+
+
+def code_cells(path: Path) -> list[str]:
+    """A notebook's code cells as plain Python (IPython's %magics turned into calls)."""
+    nb = nbformat.read(path, as_version=4)
+    return [TransformerManager().transform_cell(c.source) for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", PART3, ids=ids(PART3))
+def test_part3_chapters_train_only_through_the_degradation_plan(path: Path) -> None:
+    """Training in Part 3 goes through one door, ``plan.train`` of the degradation chapter, which
+    in the full profile trains only when the page's TRAIN_FULL line says so (the next test); the
+    other chapters read stored results and the shipped nets."""
+    for source in code_cells(path):
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call):
+                name = ast.unparse(node.func)
+                assert name not in TRAINING_CALLS, (
+                    f"{path.name} calls {name}(): train through reproduce.degradation_plan"
+                )
+                if name.endswith(".train"):
+                    assert path == DEGRADATION_CHAPTER and name == "plan.train", f"{path.name} calls {name}()"
+
+
+class TrainingStarted(Exception):
+    """Raised by the patched engine: something began to train."""
+
+
+@pytest.mark.parametrize("opt_in", [False, True], ids=["default", "TRAIN_FULL = True"])
+def test_the_degradation_chapter_trains_nothing_in_the_full_profile_unless_opted_in(
+    opt_in: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Part 3's degradation chapter, executed here cell by cell with RESNETS_PROFILE=full on a CPU
+    and the engine patched to raise: as committed it runs to the end and trains nothing (it shows
+    the shipped nets); with its opt-in line changed it prints the estimated time, then its first
+    net's cell starts training. No data is loaded, nothing trains: seconds."""
+    import matplotlib.pyplot as plt
+
+    from resnets import reproduce
+    from resnets import train as engine
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise TrainingStarted
+
+    monkeypatch.setenv("RESNETS_PROFILE", "full")
+    for variable in ("RESNETS_CACHE", "RESNETS_MAX_ITERATIONS", "RESNETS_DEVICE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)  # no results/degradation-full.json here
+    monkeypatch.setattr(engine, "train", refuse)
+    monkeypatch.setattr(reproduce, "train", refuse)
+    monkeypatch.setattr(reproduce, "load_cifar10", lambda: None)
+    cells = code_cells(DEGRADATION_CHAPTER)
+    [decision] = [i for i, source in enumerate(cells) if "TRAIN_FULL = False" in source]
+    if opt_in:
+        cells[decision] = cells[decision].replace("TRAIN_FULL = False", "TRAIN_FULL = True", 1)
+    namespace: dict[str, object] = {}
+    try:
+        for i, source in enumerate(cells):
+            if opt_in and i > decision:
+                with pytest.raises(TrainingStarted):
+                    exec(compile(source, DEGRADATION_CHAPTER.name, "exec"), namespace)
+                assert source.startswith("plan.train(")
+                assert "Estimated time, before it starts" in capsys.readouterr().out
+                return
+            exec(compile(source, DEGRADATION_CHAPTER.name, "exec"), namespace)
+    finally:
+        plt.close("all")
+    printed = capsys.readouterr().out
+    assert not opt_in and "Profile full" in printed and "nothing trains" in printed
+    assert namespace["result"]["profile"] == "shipped"  # type: ignore[index]
