@@ -184,7 +184,7 @@ SHORTCUT_STEP = 0.22  # the least gap around a box on the shortcut lane
 ONE_LINE = ("batch norm", "layer norm")  # labels set on the name's line
 
 
-def _shape_text(shape: Sequence[int]) -> str:
+def shape_text(shape: Sequence[int]) -> str:
     return "×".join(str(s) for s in shape)
 
 
@@ -208,15 +208,15 @@ def shape_change(before: Sequence[int], after: Sequence[int]) -> str:
     return ", ".join(parts)
 
 
-def _note(before: Sequence[int], after: Sequence[int], shape: bool = True) -> list[Line]:
+def shape_note(before: Sequence[int], after: Sequence[int], shape: bool = True) -> list[Line]:
     """What a layer did to the shape, for the margin beside it; with the new shape (``shape``)."""
     if len(before) != 3 or len(after) != 3 or not (change := shape_change(before, after)):
         return []
-    return [line(change), line(muted(_shape_text(after)))] if shape else [line(change)]
+    return [line(change), line(muted(shape_text(after)))] if shape else [line(change)]
 
 
 @dataclass
-class _Row:
+class Row:
     """One box of a column: its lines, edge colour, channels (for widths="channels") and the
     note written beside it."""
 
@@ -228,18 +228,18 @@ class _Row:
 
 
 @dataclass
-class _Plan:
+class ColumnPlan:
     """What one column shows: ``head`` (x and the shared steps) down to the fork, the branch
     (one row per layer, or one row for all), the ``shortcut`` (None: no addition, a plain
     block), and ``tail``, from the addition down to y."""
 
     title: str
     color: str
-    head: list[_Row]
-    branch: list[_Row]
+    head: list[Row]
+    branch: list[Row]
     branch_label: str
-    tail: list[_Row]
-    shortcut: list[_Row] | None
+    tail: list[Row]
+    shortcut: list[Row] | None
     compact: bool
     symbol: str = "+"  # what joins the branch and the shortcut: "+", or "‖" for a concatenation
 
@@ -248,7 +248,7 @@ def _is_conv(layer: Layer) -> bool:
     return "conv" in layer.label
 
 
-def _layer_lines(layer: Layer, narrow: bool = False) -> list[Line]:
+def layer_lines(layer: Layer, narrow: bool = False) -> list[Line]:
     """A layer's box in full: its name in bold, then what it does (on the same line for a BN,
     unless the box must be ``narrow``)."""
     if layer.label in ONE_LINE or layer.label.startswith("dropout"):
@@ -272,10 +272,10 @@ def _short_lines(layer: Layer) -> list[Line]:
         return [line(bold(layer.name)), line(layer.label.split(",")[0] + layer.short[3:])]  # "1×1 conv, /2"
     if layer.label == "batch norm":
         return [line(bold(layer.name)), line("batch norm")]
-    return _layer_lines(layer)
+    return layer_lines(layer)
 
 
-def _branch_lines(layers: Sequence[Layer]) -> list[Line]:
+def branch_lines(layers: Sequence[Layer]) -> list[Line]:
     """The layers of a branch drawn as one box: a layer with weights (conv, linear, attention)
     and its size on a line of its own, the layers that follow it (BN, ReLU) on the next."""
     lines: list[Line] = []
@@ -293,8 +293,8 @@ def _branch_lines(layers: Sequence[Layer]) -> list[Line]:
     return lines
 
 
-def _end_row(name: str, shape: Sequence[int]) -> _Row:
-    return _Row([line(bold(name), muted(f"  {_shape_text(shape)}"))], INK, shape[0])
+def end_row(name: str, shape: Sequence[int]) -> Row:
+    return Row([line(bold(name), muted(f"  {shape_text(shape)}"))], INK, shape[0])
 
 
 def _plan(
@@ -304,13 +304,13 @@ def _plan(
     compact: bool,
     layers: list[Layer],
     narrow: bool = False,
-) -> _Plan:
+) -> ColumnPlan:
     color = viz.COLORS[kind_of_block(block)]
     main = [layer for layer in layers if layer.path != "shortcut"]
     has_add = any(layer.name == "add" for layer in main)
-    head, shape = [_end_row("x", input_shape)], tuple(input_shape)
+    head, shape = [end_row("x", input_shape)], tuple(input_shape)
     for layer in (layer for layer in main if layer.path == "shared"):
-        head.append(_Row(_layer_lines(layer, narrow or compact), color, layer.shape[0], _note(shape, layer.shape)))
+        head.append(Row(layer_lines(layer, narrow or compact), color, layer.shape[0], shape_note(shape, layer.shape)))
         shape = layer.shape
     fork_shape = shape
     rest = [layer for layer in main if layer.path != "shared"]
@@ -323,62 +323,63 @@ def _plan(
     label = BRANCH  # a plain block: the same layers, the addition removed
     if compact:
         out = branch[-1].shape if branch else fork_shape
-        lines = [line(bold(label, INK, TITLE_PT)), *_branch_lines(branch)]
+        lines = [line(bold(label, INK, TITLE_PT)), *branch_lines(branch)]
         if change := shape_change(fork_shape, out):  # said inside the box: a compact drawing has no margin
             lines.append(line(muted(change)))
-        branch_rows = [_Row(lines, color, out[0])]
+        branch_rows = [Row(lines, color, out[0])]
         shape = out
     else:
         branch_rows = []
         for layer in branch:
-            branch_rows.append(_Row(_layer_lines(layer, narrow), color, layer.shape[0], _note(shape, layer.shape)))
+            branch_rows.append(Row(layer_lines(layer, narrow), color, layer.shape[0], shape_note(shape, layer.shape)))
             shape = layer.shape
     tail_rows = []
     for layer in tail:
-        tail_rows.append(_Row(_layer_lines(layer, narrow or compact), color, layer.shape[0], _note(shape, layer.shape)))
+        lines = layer_lines(layer, narrow or compact)
+        tail_rows.append(Row(lines, color, layer.shape[0], shape_note(shape, layer.shape)))
         shape = layer.shape
-    tail_rows.append(_end_row("y", shape))
+    tail_rows.append(end_row("y", shape))
     shortcut = None
     if has_add:
-        lines_of = _short_lines if compact else _layer_lines
+        lines_of = _short_lines if compact else layer_lines
         shortcut = [
-            _Row(lines_of(layer), SHORTCUT_COLOR, layer.shape[0]) for layer in layers if layer.path == "shortcut"
+            Row(lines_of(layer), SHORTCUT_COLOR, layer.shape[0]) for layer in layers if layer.path == "shortcut"
         ]
-    return _Plan(title, color, head, branch_rows, label, tail_rows, shortcut, compact)
+    return ColumnPlan(title, color, head, branch_rows, label, tail_rows, shortcut, compact)
 
 
 @dataclass
-class _Widths:
+class ColumnWidths:
     """Box widths shared by every column of a figure, so that the columns look alike."""
 
     main: float  # the widest main-path box; with channels, the width at ``channels``
     shortcut: float
     channels: int | None = None  # set: widths grow with the square root of the channels
 
-    def of(self, row: _Row) -> float:
+    def of(self, row: Row) -> float:
         if self.channels is None:
             return self.main
         return self.main * math.sqrt(row.channels / self.channels)
 
 
-def _main_rows(plan: _Plan) -> list[_Row]:
+def _main_rows(plan: ColumnPlan) -> list[Row]:
     return plan.head + plan.branch + plan.tail
 
 
-def _widths(plans: Sequence[_Plan], widths: str) -> _Widths:
+def column_widths(plans: Sequence[ColumnPlan], widths: str) -> ColumnWidths:
     if widths not in ("equal", "channels"):
         raise ConfigError(f"widths={widths!r}: choose 'equal' (every box alike) or 'channels' (width grows with them)")
     rows = [row for plan in plans for row in _main_rows(plan)]
     shortcut = [box_size(row.lines)[0] for plan in plans for row in plan.shortcut or []]
     need = [box_size(row.lines)[0] for row in rows]
     if widths == "equal" or any(plan.compact for plan in plans):
-        return _Widths(max(need), max(shortcut, default=0.0))
+        return ColumnWidths(max(need), max(shortcut, default=0.0))
     top = max(row.channels for row in rows)
     scale = max(n / math.sqrt(row.channels / top) for n, row in zip(need, rows))
-    return _Widths(scale, max(shortcut, default=0.0), top)
+    return ColumnWidths(scale, max(shortcut, default=0.0), top)
 
 
-def _lane_width(plan: _Plan, widths: _Widths) -> float:
+def _lane_width(plan: ColumnPlan, widths: ColumnWidths) -> float:
     if plan.shortcut is None:
         return 0.0
     if not plan.shortcut:
@@ -386,16 +387,16 @@ def _lane_width(plan: _Plan, widths: _Widths) -> float:
     return LANE_GAP + widths.shortcut
 
 
-def _notes_width(plan: _Plan) -> float:
+def _notes_width(plan: ColumnPlan) -> float:
     notes = [box_size(row.note, 0, 0)[0] for row in _main_rows(plan) if row.note]
     return max(notes) + NOTE_GAP if notes else 0.0
 
 
-def _main_width(plan: _Plan, widths: _Widths) -> float:
+def main_width(plan: ColumnPlan, widths: ColumnWidths) -> float:
     return max(widths.of(row) for row in _main_rows(plan)) + (0.0 if plan.compact else 2 * REGION_PAD)
 
 
-def _title_height(plan: _Plan) -> float:
+def _title_height(plan: ColumnPlan) -> float:
     return box_size(_title_lines(plan.title), 0, 0)[1] if plan.title else 0.0
 
 
@@ -403,10 +404,10 @@ def _title_lines(title: str) -> list[Line]:
     return [line(bold(text, INK, TITLE_PT)) for text in title.split("\n")]
 
 
-def _place(
+def place_column(
     sheet: Sheet,
-    plan: _Plan,
-    widths: _Widths,
+    plan: ColumnPlan,
+    widths: ColumnWidths,
     x: float,
     top: float,
     title: bool = True,
@@ -415,14 +416,14 @@ def _place(
     """Draw ``plan`` with its main path on the vertical x, from ``top`` down; returns the bottom.
     ``after``: the plan continues a column whose last box ends there (its head is empty)."""
     color, y = plan.color, top if after is None else after
-    half = _main_width(plan, widths) / 2
+    half = main_width(plan, widths) / 2
     bottom = after
     if after is None and title and plan.title:
         height = box_size(_title_lines(plan.title), 0, 0)[1]
         sheet.lines(x, y + height / 2, _title_lines(plan.title))
         y += height + 0.14
 
-    def row_box(row: _Row, top_y: float, height: float | None = None) -> Rect:
+    def row_box(row: Row, top_y: float, height: float | None = None) -> Rect:
         rect = sheet.box(x, top_y, row.lines, row.edge, width=widths.of(row), height=height, face=row.face)
         if row.note:
             sheet.lines(x - half - NOTE_GAP, rect.cy, row.note, ha="right")
@@ -485,7 +486,7 @@ def _place(
 
 
 def _place_shortcut(
-    sheet: Sheet, plan: _Plan, widths: _Widths, x: float, half: float, fork: float, add_y: float
+    sheet: Sheet, plan: ColumnPlan, widths: ColumnWidths, x: float, half: float, fork: float, add_y: float
 ) -> None:
     lane = x + half + (LANE_GAP + widths.shortcut / 2 if plan.shortcut else IDENTITY_GAP)
     sheet.dot(x, fork, SHORTCUT_COLOR)
@@ -505,8 +506,8 @@ def _place_shortcut(
     sheet.arrow([*points, (lane, add_y), (x + ADD_R, add_y)], SHORTCUT_COLOR)
 
 
-def _column_width(plan: _Plan, widths: _Widths) -> tuple[float, float, float]:
-    return _notes_width(plan), _main_width(plan, widths), _lane_width(plan, widths)
+def column_width(plan: ColumnPlan, widths: ColumnWidths) -> tuple[float, float, float]:
+    return _notes_width(plan), main_width(plan, widths), _lane_width(plan, widths)
 
 
 def _alt(title: str, block: nn.Module, layers: list[Layer]) -> str:
@@ -519,7 +520,7 @@ def _alt(title: str, block: nn.Module, layers: list[Layer]) -> str:
     return f"{title or type(block).__name__}: {main}; {shortcut}."
 
 
-def _check_branch(branch: str) -> bool:
+def check_branch(branch: str) -> bool:
     if branch not in ("layers", "box"):
         raise ConfigError(f"branch={branch!r}: choose 'layers' (a box per layer) or 'box' (F as one box)")
     return branch == "box"
@@ -533,7 +534,7 @@ def draw_block_grid(
     """Blocks in a grid: ``{row title: ({column title: block}, input_shape)}``, every row with
     the same column titles, written once above the first. With ``branch="box"`` (the default
     here) F is one box and the shortcuts, which the grid compares, are drawn layer by layer."""
-    compact = _check_branch(branch)
+    compact = check_branch(branch)
     traced = {
         (r, c): (block, shape, block_layers(block, shape))
         for r, (columns, shape) in rows.items()
@@ -543,9 +544,9 @@ def draw_block_grid(
         key: _plan(block, shape, key[1], compact, layers, widths == "channels")
         for key, (block, shape, layers) in traced.items()
     }
-    size = _widths(list(plans.values()), widths)
+    size = column_widths(list(plans.values()), widths)
     titles = list(dict.fromkeys(c for _, c in plans))
-    parts = [[_column_width(plans[r, c], size) for r in rows if (r, c) in plans] for c in titles]
+    parts = [[column_width(plans[r, c], size) for r in rows if (r, c) in plans] for c in titles]
     notes = [max(p[0] for p in column) for column in parts]
     mains = [max(p[1] for p in column) for column in parts]
     lanes = [max(p[2] for p in column) for column in parts]
@@ -563,7 +564,8 @@ def draw_block_grid(
     y = title_h + 0.14
     alts = []
     for r in rows:
-        bottoms = [_place(sheet, plans[r, c], size, x, y, title=False) for x, c in zip(xs, titles) if (r, c) in plans]
+        cells = [(x, plans[r, c]) for x, c in zip(xs, titles) if (r, c) in plans]
+        bottoms = [place_column(sheet, plan, size, x, y, title=False) for x, plan in cells]
         if header and r:
             sheet.text(0.0, (y + max(bottoms)) / 2, line(bold(r)), rotation=90)
         alts += [f"{r}, {_alt(c, *traced[r, c][::2])}" for c in titles if (r, c) in traced]
@@ -582,18 +584,18 @@ def draw_blocks(
     ``branch="box"`` draws the residual branch F as one box listing its layers (the shape of the
     idea, as in He et al.'s Fig. 2); ``widths="channels"`` makes each box as wide as the square
     root of its output channels (a bottleneck's waist shows)."""
-    compact = _check_branch(branch)
+    compact = check_branch(branch)
     traced = {title: block_layers(block, input_shape) for title, block in blocks.items()}
     plans = [
         _plan(block, input_shape, title, compact, traced[title], widths == "channels")
         for title, block in blocks.items()
     ]
-    size = _widths(plans, widths)
+    size = column_widths(plans, widths)
     sheet = Sheet()
     cursor, top = 0.0, max(_title_height(plan) for plan in plans)  # titles end, and boxes start, level
     for plan in plans:
-        notes, main, lane = _column_width(plan, size)
-        _place(sheet, plan, size, cursor + notes + main / 2, top - _title_height(plan))
+        notes, main, lane = column_width(plan, size)
+        place_column(sheet, plan, size, cursor + notes + main / 2, top - _title_height(plan))
         cursor += notes + main + lane + COLUMN_GAP
     note = " Box widths grow with the square root of the channels." if size.channels else ""
     alts = " | ".join(_alt(title, block, traced[title]) for title, block in blocks.items())

@@ -27,20 +27,20 @@ from . import viz
 from .blocks import BasicBlock, PreActBasicBlock, conv3x3
 from .diagrams import (
     COLUMN_GAP,
+    ColumnPlan,
     Layer,
-    _branch_lines,
-    _check_branch,
-    _column_width,
-    _end_row,
-    _layer_lines,
-    _note,
-    _place,
-    _Plan,
-    _Row,
-    _widths,
+    Row,
+    branch_lines,
+    check_branch,
+    column_width,
+    column_widths,
     describe,
     describe_short,
+    end_row,
     kind_of_block,
+    layer_lines,
+    place_column,
+    shape_note,
 )
 from .drawing import INK, TITLE_PT, Diagram, Sheet, bold, line, muted
 from .errors import ConfigError
@@ -152,14 +152,14 @@ def chain_plans(
     color: str,
     compact: bool,
     labels: Sequence[str] = (),
-) -> list[_Plan]:
+) -> list[ColumnPlan]:
     """``steps`` as residual segments, one per join: the steps after the shortcut's source are
     the branch, those after the join up to the next source the segment's tail. ``labels`` name
     the branches (default: F(x)); the last segment ends in y."""
     joins = [i for i, step in enumerate(steps) if step.name in JOINS]
     if not joins:
         raise ConfigError(f"{title}: no addition or concatenation was recorded; draw it with diagrams.draw_blocks")
-    plans: list[_Plan] = []
+    plans: list[ColumnPlan] = []
     start, shape = 0, tuple(input_shape)
     for k, at in enumerate(joins):
         source, end = min(steps[at].inputs), max(steps[at].inputs)
@@ -168,32 +168,32 @@ def chain_plans(
                 f"{title}: the join at step {at} ({steps[at].name}) does not close the segment before it; "
                 "a chain whose shortcuts overlap cannot be drawn as one column"
             )
-        head = [_end_row("x", input_shape)] if k == 0 else []
+        head = [end_row("x", input_shape)] if k == 0 else []
         for step in steps[start : source + 1]:
-            head.append(_Row(_layer_lines(_layer(step)), color, step.shape[0], _note(shape, step.shape)))
+            head.append(Row(layer_lines(_layer(step)), color, step.shape[0], shape_note(shape, step.shape)))
             shape = step.shape
         branch = [_layer(step) for step in steps[source + 1 : at]]
         out = branch[-1].shape if branch else shape
         label = labels[k] if k < len(labels) else r"$\mathcal{F}(\mathbf{x})$"
         if compact:
-            lines = [line(bold(label, INK, TITLE_PT)), *_branch_lines(branch)]
+            lines = [line(bold(label, INK, TITLE_PT)), *branch_lines(branch)]
             if steps[at].name == "cat":
                 lines.append(line(muted(f"+{out[0]} channels → {steps[at].shape[0]}")))
-            branch_rows = [_Row(lines, color, out[0])]
+            branch_rows = [Row(lines, color, out[0])]
         else:
             branch_rows, inner = [], shape
             for layer in branch:
-                branch_rows.append(_Row(_layer_lines(layer), color, layer.shape[0], _note(inner, layer.shape)))
+                branch_rows.append(Row(layer_lines(layer), color, layer.shape[0], shape_note(inner, layer.shape)))
                 inner = layer.shape
         shape = steps[at].shape
         stop = min(steps[joins[k + 1]].inputs) + 1 if k + 1 < len(joins) else len(steps)
         tail = []
         for step in steps[at + 1 : stop]:
-            tail.append(_Row(_layer_lines(_layer(step)), color, step.shape[0], _note(shape, step.shape)))
+            tail.append(Row(layer_lines(_layer(step)), color, step.shape[0], shape_note(shape, step.shape)))
             shape = step.shape
         if k + 1 == len(joins):
-            tail.append(_end_row("y", shape))
-        plans.append(_Plan(title, color, head, branch_rows, label, tail, [], compact, JOINS[steps[at].name]))
+            tail.append(end_row("y", shape))
+        plans.append(ColumnPlan(title, color, head, branch_rows, label, tail, [], compact, JOINS[steps[at].name]))
         start = stop
     return plans
 
@@ -218,21 +218,21 @@ def draw_chain(
     """Modules whose shortcuts follow one another (a Transformer layer's two, a dense block's
     concatenations), side by side, each titled by its key; ``labels[title]`` names its branches,
     ``kinds[title]`` picks its colour (a key of ``viz.COLORS``)."""
-    compact = _check_branch(branch)
+    compact = check_branch(branch)
     columns = []
     for title, module in modules.items():
         steps = record_steps(module, input_shape)
         kind = (kinds or {}).get(title) or kind_of_block(module)
         plans = chain_plans(steps, input_shape, title, viz.COLORS[kind], compact, (labels or {}).get(title, ()))
         columns.append((plans, steps))
-    size = _widths([plan for plans, _ in columns for plan in plans], "equal")
+    size = column_widths([plan for plans, _ in columns for plan in plans], "equal")
     sheet, cursor = Sheet(), 0.0
     for plans, _ in columns:
-        parts = [_column_width(plan, size) for plan in plans]
+        parts = [column_width(plan, size) for plan in plans]
         notes, main, lane = (max(p[i] for p in parts) for i in range(3))
         x, bottom = cursor + notes + main / 2, None
         for plan in plans:
-            bottom = _place(sheet, plan, size, x, 0.0, after=bottom)
+            bottom = place_column(sheet, plan, size, x, 0.0, after=bottom)
         cursor += notes + main + lane + COLUMN_GAP
     return sheet.render(" | ".join(_alt(title, steps) for title, (_, steps) in zip(modules, columns)))
 

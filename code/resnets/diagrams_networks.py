@@ -24,16 +24,16 @@ from .diagrams import (
     GAP,
     NOTE_GAP,
     SHORTCUT_COLOR,
-    _column_width,
-    _main_width,
-    _note,
-    _Plan,
-    _Row,
-    _shape_text,
-    _Widths,
-    _widths,
+    ColumnPlan,
+    ColumnWidths,
+    Row,
+    column_width,
+    column_widths,
     describe,
     kind_of_block,
+    main_width,
+    shape_note,
+    shape_text,
 )
 from .drawing import INK, MUTED, TITLE_PT, Diagram, Sheet, bold, box_size, line, muted
 from .errors import ConfigError
@@ -123,10 +123,10 @@ def network_layout(model: nn.Module, input_shape: tuple[int, int, int]) -> list[
     return stages
 
 
-def _network_plan(model: nn.Module, input_shape: tuple[int, int, int], title: str) -> tuple[_Plan, list[Stage]]:
+def _network_plan(model: nn.Module, input_shape: tuple[int, int, int], title: str) -> tuple[ColumnPlan, list[Stage]]:
     stages = network_layout(model, input_shape)
     color = viz.COLORS[kind_of_block(next(m for m in model.modules() if is_residual_block(m)))]
-    rows = [_Row([line(bold("input"), muted(f"  {_shape_text(input_shape)}"))], INK, input_shape[0])]
+    rows = [Row([line(bold("input"), muted(f"  {shape_text(input_shape)}"))], INK, input_shape[0])]
     shape: tuple[int, ...] = tuple(input_shape)
     for stage in stages:
         if stage.kind == "stage":
@@ -136,11 +136,11 @@ def _network_plan(model: nn.Module, input_shape: tuple[int, int, int], title: st
                 lines.append(line(bold(f"{blocks}:"), f" {what}"))
         else:
             lines = [line(bold(stage.kind))] + [line(text) for text in stage.lines]
-        lines.append(line(muted(f"→ {_shape_text(stage.shape)}")))
+        lines.append(line(muted(f"→ {shape_text(stage.shape)}")))
         edge = color if stage.kind == "stage" else MUTED
-        rows.append(_Row(lines, edge, stage.shape[0], _note(shape, stage.shape, shape=False)))
+        rows.append(Row(lines, edge, stage.shape[0], shape_note(shape, stage.shape, shape=False)))
         shape = stage.shape
-    return _Plan(title, color, rows, [], "", [], None, compact=True), stages
+    return ColumnPlan(title, color, rows, [], "", [], None, compact=True), stages
 
 
 def draw_networks(models: Mapping[str, tuple[nn.Module, tuple[int, int, int]]]) -> Diagram:
@@ -148,19 +148,19 @@ def draw_networks(models: Mapping[str, tuple[nn.Module, tuple[int, int, int]]]) 
     Beside each box, what it did to the shape ("/2, ×2 channels"); in each stage, which block
     halves the resolution and which shortcuts are projections."""
     plans = {title: _network_plan(model, shape, title) for title, (model, shape) in models.items()}
-    size = _widths([plan for plan, _ in plans.values()], "equal")
+    size = column_widths([plan for plan, _ in plans.values()], "equal")
     sheet = Sheet()
     cursor = 0.0
     alts = []
     for title, (plan, stages) in plans.items():
-        notes, main, _ = _column_width(plan, size)
+        notes, main, _ = column_width(plan, size)
         _place_stack(sheet, plan, size, cursor + notes + main / 2, 0.0)
         cursor += notes + main + COLUMN_GAP
-        alts.append(f"{title}: " + "; ".join(f"{' '.join(s.lines)} to {_shape_text(s.shape)}" for s in stages))
+        alts.append(f"{title}: " + "; ".join(f"{' '.join(s.lines)} to {shape_text(s.shape)}" for s in stages))
     return sheet.render(" | ".join(alts))
 
 
-def _place_stack(sheet: Sheet, plan: _Plan, widths: _Widths, x: float, top: float) -> float:
+def _place_stack(sheet: Sheet, plan: ColumnPlan, widths: ColumnWidths, x: float, top: float) -> float:
     """A plain stack of boxes, titled, joined by arrows: a network's layout."""
     y = top
     if plan.title:
@@ -168,7 +168,7 @@ def _place_stack(sheet: Sheet, plan: _Plan, widths: _Widths, x: float, top: floa
         height = box_size([title_line], 0, 0)[1]
         sheet.text(x, y + height / 2, title_line)
         y += height + 0.14
-    half = _main_width(plan, widths) / 2
+    half = main_width(plan, widths) / 2
     bottom = None
     for row in plan.head:
         if bottom is not None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from . import viz
-from .diagrams import ADD_R, SHORTCUT_COLOR, _shape_text, describe
+from .diagrams import ADD_R, SHORTCUT_COLOR, describe, shape_text
 from .diagrams_context import Step, record_steps
 from .drawing import INK, TITLE_PT, Diagram, Line, Sheet, bold, box_size, line, muted
 from .errors import ConfigError
@@ -84,7 +84,7 @@ def draw_highway(layer: nn.Module, input_shape: tuple[int, int, int], title: str
     x_c = x_t + wt / 2 + 0.45
     sheet = Sheet()
     top = _title(sheet, (x_h + x_c) / 2, title)
-    x_box = _box(sheet, x_h, top, [line(bold("x"), muted(f"  {_shape_text(input_shape)}"))], INK)
+    x_box = _box(sheet, x_h, top, [line(bold("x"), muted(f"  {shape_text(input_shape)}"))], INK)
     fork = x_box.bottom + 0.15
     sheet.dot(x_h, fork, SHORTCUT_COLOR)
     sheet.polyline([(x_h, fork), (x_c, fork)], SHORTCUT_COLOR)
@@ -112,7 +112,7 @@ def draw_highway(layer: nn.Module, input_shape: tuple[int, int, int], title: str
     sheet.arrow([(x_c, mul_c + ADD_R), (x_c, add), (x_h + ADD_R, add)], SHORTCUT_COLOR)
     sheet.circle(x_h, add, ADD_R, color, "+")
     sheet.arrow([(x_h, add + ADD_R), (x_h, add + ADD_R + ARROW)], color)
-    _box(sheet, x_h, add + ADD_R + ARROW, [line(bold("y"), muted(f"  {_shape_text(steps[-1].shape)}"))], INK)
+    _box(sheet, x_h, add + ADD_R + ARROW, [line(bold("y"), muted(f"  {shape_text(steps[-1].shape)}"))], INK)
     alt = (
         f"{title}: x goes to the transform H ({', '.join(f'{s.name} ({s.label})' for s in transform)}) and to the "
         f"gate T (gate, a {describe(modules['gate'])} with bias {bias:g}, then a sigmoid); y = T·H(x) + (1 − T)·x, "
@@ -140,14 +140,14 @@ def draw_unet(unet: nn.Module, input_shape: tuple[int, int, int], title: str = "
     color = viz.COLORS["residual"]
 
     def lines(name: str) -> list[Line]:
-        return [line(bold(name)), line(muted(_shape_text(by_name[name].shape)))]
+        return [line(bold(name)), line(muted(shape_text(by_name[name].shape)))]
 
     names = [s.name for s in steps if s.name.split(".")[0] in ("encoders", "decoders", "bottom", "head")]
     width = max(box_size(lines(name))[0] for name in names)
     height = box_size(lines("bottom"))[1]
     row = height + 2 * ADD_R + 0.75
     pool = f"pool /{modules['pool'].stride}"
-    skip_w = max(box_size([line(muted(_shape_text(by_name[f"encoders.{i}"].shape)))], 0, 0)[0] for i in range(levels))
+    skip_w = max(box_size([line(muted(shape_text(by_name[f"encoders.{i}"].shape)))], 0, 0)[0] for i in range(levels))
     x_e = width / 2
     x_c = x_e + width / 2 + skip_w + 0.35
     x_d = x_c
@@ -156,7 +156,7 @@ def draw_unet(unet: nn.Module, input_shape: tuple[int, int, int], title: str = "
     top = _title(sheet, x_b, title)
     first = top + 2 * height + 0.65 + ADD_R  # room above level 0's circle for its decoder and the head
     ys = [first + i * row for i in range(levels + 1)]  # each level's row: its circle's y
-    x_in = sheet.box(x_e, top, [line(bold("x"), muted(f"  {_shape_text(input_shape)}"))], INK)
+    x_in = sheet.box(x_e, top, [line(bold("x"), muted(f"  {shape_text(input_shape)}"))], INK)
     prev = x_in.bottom
     for i in range(levels):
         rect = sheet.box(x_e, ys[i] - height / 2, lines(f"encoders.{i}"), color, width=width)
@@ -166,7 +166,7 @@ def draw_unet(unet: nn.Module, input_shape: tuple[int, int, int], title: str = "
         # the skip: this level's encoder map, concatenated in the decoder of the same level
         sheet.arrow([(rect.right, ys[i]), (x_c - ADD_R, ys[i])], SHORTCUT_COLOR)
         sheet.text(
-            (rect.right + x_c - ADD_R) / 2, ys[i] - 0.14, line(muted(_shape_text(by_name[f"encoders.{i}"].shape)))
+            (rect.right + x_c - ADD_R) / 2, ys[i] - 0.14, line(muted(shape_text(by_name[f"encoders.{i}"].shape)))
         )
     bottom = sheet.box(x_b, ys[levels] - height / 2, lines("bottom"), color, width=width)
     sheet.arrow([(x_e, prev), (x_e, bottom.cy), (bottom.left, bottom.cy)], color)
@@ -193,7 +193,7 @@ def draw_unet(unet: nn.Module, input_shape: tuple[int, int, int], title: str = "
     ]
     sheet.lines(x_b, ys[levels] + height / 2 + 0.45, caption)
     alt = (
-        f"{title}: {', '.join(f'{s.name} to {_shape_text(s.shape)}' for s in steps if s.name != 'cat')}; "
+        f"{title}: {', '.join(f'{s.name} to {shape_text(s.shape)}' for s in steps if s.name != 'cat')}; "
         f"each decoder reads the upsampled map below it concatenated with the encoder map of its level."
     )
     return sheet.render(alt)
@@ -215,14 +215,14 @@ def draw_fpn(fpn: nn.Module, input_shape: tuple[int, int, int], title: str = "fe
 
     def stage_lines(i: int) -> list[Line]:
         name = f"bottom_up.{i}"
-        return [line(bold(name)), line(_unit(modules[name])), line(muted(_shape_text(by_name[name].shape)))]
+        return [line(bold(name)), line(_unit(modules[name])), line(muted(shape_text(by_name[name].shape)))]
 
     def side_lines(name: str) -> list[Line]:
         return [line(bold(name)), line(describe(modules[name]).split(",")[0])]
 
     w_b = max(box_size(stage_lines(i))[0] for i in range(levels))
     w_l = max(box_size(side_lines(f"lateral.{i}"))[0] for i in range(levels))
-    outputs = [[line(bold(f"smooth.{i}")), line(muted(f"P{i}: {_shape_text(by_name[f'smooth.{i}'].shape)}"))]
+    outputs = [[line(bold(f"smooth.{i}")), line(muted(f"P{i}: {shape_text(by_name[f'smooth.{i}'].shape)}"))]
                for i in range(levels)]  # fmt: skip
     w_s = max(box_size(o)[0] for o in outputs)
     first_up = next(s for s in steps if s.name == "upsample")  # from the coarsest level to the next
@@ -234,7 +234,7 @@ def draw_fpn(fpn: nn.Module, input_shape: tuple[int, int, int], title: str = "fe
     x_s = x_t + 0.2 + w_up + 0.15 + w_s / 2
     sheet = Sheet()
     top = _title(sheet, (x_b + x_s) / 2, title)
-    x_in = sheet.box(x_b, top, [line(bold("x"), muted(f"  {_shape_text(input_shape)}"))], INK)
+    x_in = sheet.box(x_b, top, [line(bold("x"), muted(f"  {shape_text(input_shape)}"))], INK)
     prev = x_in.bottom
     ys = []
     for i in range(levels):
@@ -257,7 +257,7 @@ def draw_fpn(fpn: nn.Module, input_shape: tuple[int, int, int], title: str = "fe
     sheet.dot(x_t, ys[-1], color)
     stages = [f"bottom_up.{i}" for i in range(levels)]
     alt = (
-        f"{title}: bottom-up {', '.join(f'{name} to {_shape_text(by_name[name].shape)}' for name in stages)}; "
+        f"{title}: bottom-up {', '.join(f'{name} to {shape_text(by_name[name].shape)}' for name in stages)}; "
         f"a 1×1 lateral conv from each to the top-down path, which starts at the coarsest level and, level by "
         f"level, is upsampled ×2 and added to the next lateral; smooth.i turns each level into output Pi."
     )

@@ -39,6 +39,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.text import Text
 
+from .errors import ConfigError
+
 FONT_PT = 10.0  # the smallest text: 13.3 px at the site's natural size, above its 12.5 px code font
 TITLE_PT = 11.5
 PX_PER_IN = 96  # CSS pixels per inch: an SVG of W inches (72·W pt) shows W·96 px wide
@@ -257,7 +259,7 @@ class Sheet:
     def render(self, alt: str, margin: float = 0.05) -> Diagram:
         """The figure, exactly as large as what was drawn plus ``margin``."""
         if self.extent is None:
-            raise ValueError("nothing was drawn on this sheet: draw at least one box or text first")
+            raise ConfigError("nothing was drawn on this sheet: draw at least one box or text first")
         e = self.extent
         left, top, right, bottom = e.left - margin, e.top - margin, e.right + margin, e.bottom + margin
         figure = Figure(figsize=(right - left, bottom - top), dpi=100)
@@ -361,7 +363,7 @@ def _draw(ax, item: _Item):
         )  # fmt: skip
     if item.kind == "dot":
         return ax.add_patch(Circle((a["cx"], a["cy"]), a["r"], color=a["color"], zorder=3))
-    raise ValueError(f"unknown item {item.kind}")
+    raise AssertionError(f"unknown item {item.kind}: Sheet draws only the kinds above")
 
 
 class Diagram:
