@@ -1,17 +1,62 @@
-"""Plain-text tables: what the chapters print for parameter, FLOP and shape tables.
+"""Tables of results: one helper every chapter shows its tables with.
 
-Plain text, not HTML or pandas, so a table reads the same in a terminal, in a notebook, on
-the static site, and in the golden outputs that nbval compares character for character.
+    table = format_table(["model", "params"], [["resnet20", "269,722"]], title="Table 1. ...")
+    table            # a cell's last expression: an HTML table with its caption (Jupyter, Colab, the site)
+    print(table)     # the same table as padded plain text (a terminal, a log, a test)
+
+``format_table`` returns a ``Table``: a ``str`` holding the plain-text layout, so code and tests
+that print, compare or search it work unchanged, which also shows itself as an HTML table
+(``_repr_html_``: a caption, a header row, numbers right-aligned) wherever a notebook renders
+HTML, and as its text in IPython's plain-text display. ``format_shape`` writes a tensor shape as
+the papers do.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .errors import ConfigError
 
 
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str = "") -> str:
+class Table(str):
+    """A table as padded plain text (the ``str``) that a notebook shows as HTML.
+
+    Made by ``format_table``; ``headers``, ``rows`` (cells as text) and ``caption`` are kept for
+    the HTML form.
+    """
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str
+    numeric: tuple[bool, ...]
+
+    def __new__(
+        cls, text: str, headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str, numeric: Sequence[bool]
+    ) -> Table:
+        table = super().__new__(cls, text)
+        table.headers, table.caption, table.numeric = tuple(headers), caption, tuple(numeric)
+        table.rows = tuple(tuple(row) for row in rows)
+        return table
+
+    def _repr_html_(self) -> str:
+        def cell(tag: str, text: str, number: bool) -> str:
+            align = ' style="text-align: right"' if number else ""
+            return f"<{tag}{align}>{html.escape(text)}</{tag}>"
+
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        head = "".join(cell("th", h, num) for h, num in zip(self.headers, self.numeric))
+        body = "".join(
+            "<tr>" + "".join(cell("td", c, num) for c, num in zip(row, self.numeric)) + "</tr>" for row in self.rows
+        )
+        return f'<table class="resnets-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython's plain-text display: the text itself
+        printer.text(str(self))
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str = "") -> Table:
     """Columns padded to their widest cell: numbers right-aligned, text left-aligned.
 
         >>> print(format_table(["model", "params"], [["resnet20", "269,722"]]))
@@ -36,7 +81,7 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title
     lines = [title] if title else []
     lines += [line(list(headers)), "  ".join("-" * w for w in widths)]
     lines += [line(row) for row in text_rows]
-    return "\n".join(lines)
+    return Table("\n".join(lines), headers, text_rows, title, numeric)
 
 
 def _is_number(cell: str) -> bool:
