@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from resnets import build_model, diagrams_context, diagrams_relatives, drawing
+from resnets import build_model, diagrams_context, diagrams_relatives, drawing, viz
 from resnets.blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck, make_shortcut
 from resnets.course.relatives import FPN, DenseBlock, DenseLayer, HighwayLayer, UNet
 from resnets.diagrams import (
@@ -195,6 +196,19 @@ def test_the_check_fails_on_a_crowded_diagram() -> None:
               ((0.12, "conv1"), (0.0, "3×3 conv, 256→256"), (-0.1, "256×56×56"))]  # fmt: skip
     faults = drawing.text_faults(figure, [(box, inside)])
     assert "'3×3 conv, 256→256' leaves its box" in faults and "'3×3 conv, 256→256' overlaps '256×56×56'" in faults
+
+
+def test_a_diagram_shown_in_the_course_style_warns_nothing_and_keeps_its_size() -> None:
+    # The chapters call viz.use_style(), whose constrained layout a hand-placed sheet must ignore:
+    # a warning printed under a diagram is ugly, and the site's build treats it as an error.
+    with viz.style(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diagram = draw_unrolled(build_model("resnet8"), "ResNet-8 unrolled")
+        width = diagram.figure.get_figwidth()
+        for _ in range(2):  # a second display must not find a layout engine the first one left behind
+            diagram._repr_html_()
+            diagram._repr_png_()
+        assert diagram.figure.get_figwidth() == width and diagram.text_faults() == []
 
 
 def test_text_reads_on_the_light_card_and_on_the_dimmed_one_of_dark_mode() -> None:

@@ -12,8 +12,11 @@ Two wings. The library, one module per concern, for anyone training or probing R
                 nets), files (atomic writes, verified folders), runtime (device, precision, profile)
     measuring   probes (gradients, shapes, responses, lesions), landscape (loss surfaces),
                 timing (throughput of any step), bench (engine against the classic recipe)
-    showing     viz (the house style and its plots), diagrams (blocks and networks drawn from
-                the modules), tables (plain-text tables)
+    showing     viz (the house style and its plots), drawing (the sheet every diagram is laid out
+                on), diagrams (blocks drawn from the modules), diagrams_networks (whole nets,
+                and the unrolled paths), diagrams_context (Fig. 4's orderings, dense blocks,
+                Transformer layers), diagrams_relatives (highway, U-Net, FPN), tables (tables
+                shown as HTML in a notebook, as text elsewhere)
     the paper   reproduce (Fig. 6 and Table 6, run or read back), cache (results kept between runs)
     commands    cli (python -m resnets train|reproduce|bench|ship); errors (ResnetsError and kin),
                 version

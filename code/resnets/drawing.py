@@ -36,6 +36,7 @@ from functools import lru_cache
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.text import Text
 
@@ -262,7 +263,12 @@ class Sheet:
             raise ConfigError("nothing was drawn on this sheet: draw at least one box or text first")
         e = self.extent
         left, top, right, bottom = e.left - margin, e.top - margin, e.right + margin, e.bottom + margin
-        figure = Figure(figsize=(right - left, bottom - top), dpi=100)
+        # A layout engine that does nothing: the sheet places everything itself. Without one (and
+        # layout="none" is no engine: savefig restores it by reading rcParams) the figure lays itself
+        # out as rcParams say, and under viz.use_style's constrained layout every drawing warns
+        # that its axes, placed by hand, are in no gridspec.
+        still = PlaceHolderLayoutEngine(adjust_compatible=False, colorbar_gridspec=False)
+        figure = Figure(figsize=(right - left, bottom - top), dpi=100, layout=still)
         FigureCanvasAgg(figure)
         ax = figure.add_axes((0, 0, 1, 1))
         ax.set_xlim(left, right)
