@@ -131,7 +131,11 @@ def cifar_family_table(names: Sequence[str] = CIFAR_FAMILY) -> str:
             )
         )
     headers = ["model", "depth", "n", "block", "parameters", "paper", "MACs"]
-    return format_table(headers, rows)
+    title = (
+        "The CIFAR-10 nets on a 32×32 image: blocks per stage (n), parameters (ours, and the paper's in "
+        "millions) and multiply-adds (MACs, M = 10⁶)"
+    )
+    return format_table(headers, rows, title=title)
 
 
 def imagenet_family_table(names: Sequence[str] = IMAGENET_FAMILY) -> str:
@@ -155,7 +159,11 @@ def imagenet_family_table(names: Sequence[str] = IMAGENET_FAMILY) -> str:
             )
         )
     headers = ["model", "depth", "block", "blocks", "parameters", "MACs", "MACs (v1)", "paper"]
-    return format_table(headers, rows)
+    title = (
+        "The ImageNet nets on a 224×224 image: multiply-adds (G = 10⁹) with the stride on the 3×3 (MACs) "
+        "and on the first 1×1 (v1), and He et al. 2015, Table 1 (paper)"
+    )
+    return format_table(headers, rows, title=title)
 
 
 def stage_table(name: str, image_size: int | None = None, **options: Any) -> str:
@@ -264,7 +272,8 @@ def shortcut_cost_table(name: str) -> str:
         for c in costs
     ]
     headers = ["option", "1x1 convs", "zero-pads", "parameters", "vs A", "vs A (%)", "mult-adds vs A"]
-    return format_table(headers, rows, title=name)
+    title = f"{name}: shortcut options A, B and C (multiply-adds per image, M = 10⁶)"
+    return format_table(headers, rows, title=title)
 
 
 __all__ = [

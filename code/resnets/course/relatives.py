@@ -339,7 +339,11 @@ def comparison_table(pairs: list[tuple[StackMeasurement, StackMeasurement]]) -> 
         for c, p in pairs
     ]
     headers = ["kind", "combine", "depth", "parameters", "MiB", "plain MiB", "gain", "plain gain"]
-    return format_table(headers, rows)
+    title = (
+        "Stacks at initialisation, with their connection and without (plain): activations kept for "
+        "backward (MiB) and gradient gain (the gradient's rms at the input over its rms at the output)"
+    )
+    return format_table(headers, rows, title=title)
 
 
 @cached
