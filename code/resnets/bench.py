@@ -66,7 +66,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .data import CIFAR10, MEAN, STD, load_cifar10, make_splits
 from .errors import ConfigError
-from .files import write_atomic
+from .files import make_folder, write_atomic
 from .models import build_model
 from .runtime import autocast_dtype, cpu_model, device_name, git_commit, pick_device, precision_name
 from .tables import format_table
@@ -636,8 +636,7 @@ def format_report(comparisons: Sequence[Comparison], accuracies: Sequence[TimeTo
 
 def write_report(folder: str | Path, name: str, report: dict[str, Any], text: str) -> tuple[Path, Path]:
     """Write ``<folder>/<name>.json`` (every window and setting) and ``<folder>/<name>.md`` (the tables)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(folder)
     json_path, markdown_path = folder / f"{name}.json", folder / f"{name}.md"
     write_atomic(json_path, lambda f: f.write((json.dumps(report, indent=2) + "\n").encode()))
     about = report["machine"]
@@ -711,6 +710,7 @@ def run(settings: BenchSettings, command: str = "python -m resnets bench") -> tu
             "nothing to measure: --no-throughput needs --time-to-accuracy and a model with a target "
             "(--target MODEL=ACC)"
         )
+    make_folder(settings.out)  # a folder that cannot be written fails now, not after the measuring
     data = load_cifar10(settings.data)
     comparisons = []
     for model in settings.models if settings.throughput else []:

@@ -37,6 +37,8 @@ from .files import FileError, VerifiedFolder, lock_folder, sha256_file, write_at
 #: Prefixes that wrappers add to every key: DistributedDataParallel and torch.compile.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 MANIFEST = Path(__file__).parent / "assets" / "checkpoints" / "manifest.json"
+# The fix when the manifest's folder cannot be written (the package installed read-only, say).
+WRITABLE_CLONE = "ship from a clone of the repository that you can write to"
 
 
 class CheckpointError(FileError):
@@ -202,7 +204,7 @@ def ship(run_dir: str | Path, name: str, manifest: str | Path = MANIFEST) -> dic
         if metrics_file.is_file()
         else []
     )
-    with lock_folder(manifest.parent, f"ship {name}"):
+    with lock_folder(manifest.parent, f"ship {name}", elsewhere=WRITABLE_CLONE):
         target = write_atomic(manifest.parent / f"{name}.pt", lambda f: f.write(payload))
         entry = {
             "file": target.name,
@@ -222,7 +224,7 @@ def record_evaluation(name: str, key: str, record: dict[str, Any], manifest: str
     hardware, data checksum). Shipping the name again drops it with the old weights. Returns
     the entry."""
     manifest = Path(manifest)
-    with lock_folder(manifest.parent, f"record {key} of {name}"):
+    with lock_folder(manifest.parent, f"record {key} of {name}", elsewhere=WRITABLE_CLONE):
         entries = read_manifest(manifest)
         if name not in entries:
             raise CheckpointError(f"no shipped checkpoint named {name!r} in {manifest}; ship it first")

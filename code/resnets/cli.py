@@ -18,6 +18,7 @@ from .bench import IMAGE_FOLDER_TARGET_DROP, TARGETS, BenchSettings
 from .checkpoints import CheckpointError
 from .data import DATA_ENV
 from .errors import ResnetsError
+from .files import make_folder
 from .models import list_models
 from .runtime import AMP_MODES, get_profile, pick_device
 from .train import (
@@ -593,6 +594,9 @@ def _reproduce(args: argparse.Namespace) -> int:
     profile = args.profile or get_profile(pick_device(args.device))
     seeds = tuple(args.seeds) if args.seeds else (reproduce.FULL_SEEDS[args.experiment] if profile == "full" else (0,))
     runs_dir = None if args.runs.lower() == "none" else args.runs
+    make_folder(args.results, elsewhere="choose another folder (--results)")  # now, not after the experiment
+    if runs_dir is not None:
+        make_folder(runs_dir, elsewhere="choose another folder (--runs), or keep no checkpoints (--runs none)")
     experiment = getattr(reproduce, args.experiment)
     result = experiment(profile, seeds, device=args.device, runs_dir=runs_dir, progress=args.progress)
     path = reproduce.write_results(result, args.results, "python -m resnets " + shlex.join(args.argv))

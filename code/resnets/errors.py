@@ -4,7 +4,7 @@ it should explain from a bug that needs its traceback.
     ResnetsError        every error that says what to do; ``python -m resnets`` prints it as one line
       ConfigError       a setting or argument that cannot work (also a ValueError)
       DeviceError       a device was asked for that is not there (also a RuntimeError)
-      files.FileError   a file or folder that cannot be used: changed on disk, locked, unreadable
+      files.FileError   a file or folder that cannot be used: changed on disk, locked, unreadable, unwritable
         checkpoints.CheckpointError   a checkpoint that cannot be loaded or resumed
       data.DataError    CIFAR-10 that cannot be found, downloaded or read
       train.TrainingDiverged          the loss became NaN or Inf

@@ -1,6 +1,6 @@
 """Files that survive crashes, changes on disk and a second process: the package's file I/O.
 
-Three tools, each tested (``tests/test_files.py``):
+Four tools, each tested (``tests/test_files.py``; ``make_folder`` through the CLI, ``tests/test_cli_outputs.py``):
 
 1. ``write_atomic(path, write)``: readers see the old file or the new one, never a mix. The
    bytes go to a temporary file beside ``path``, are flushed to disk, then renamed over it
@@ -15,6 +15,10 @@ Three tools, each tested (``tests/test_files.py``):
 3. ``lock_folder``: an OS-level lock (``flock``; ``msvcrt.locking`` on Windows) held by
    the one process that writes the folder. It disappears with the process, so a SIGKILLed run
    never leaves a stale lock; a second process is refused with the holder's pid.
+4. ``make_folder``: an output folder made and written to once before a command's work, so
+   that a folder which cannot be (a file in the way, no permission, a read-only file system)
+   is a ``FileError`` naming what stands in the way and the fix, before minutes of work rather
+   than after. ``lock_folder`` says the same of the folder it locks.
 
 Nothing here imports torch: checkpoints, the decode cache and the results cache all write through it.
 """
@@ -34,6 +38,7 @@ from .errors import ResnetsError
 
 SUMS = "SHA256SUMS"
 LOCK = ".lock"
+ANOTHER_FOLDER = "choose another folder (--out)"  # the fix for an output folder that cannot be used
 
 
 class FileError(ResnetsError, RuntimeError):
@@ -229,28 +234,71 @@ class VerifiedFolder:
 
 
 # ---------------------------------------------------------------------------------------
+# Output folders that can be written
+# ---------------------------------------------------------------------------------------
+
+
+def make_folder(folder: str | Path, *, elsewhere: str = ANOTHER_FOLDER) -> Path:
+    """Make ``folder`` (and its parents) unless it is there, and write a file in it and delete
+    it again: a command calls this before its work, so that an output folder that cannot be
+    used fails at once. Returns the folder.
+
+    Raises ``FileError`` naming what stands in the way (a file, no permission, a read-only file
+    system, a file system that takes no new folders) and ending with ``elsewhere``, the fix."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):  # unnamed where the OS can: nothing left if killed
+            pass
+    except OSError as err:
+        raise _unusable(folder, err, elsewhere) from err
+    return folder
+
+
+def _unusable(folder: Path, err: OSError, elsewhere: str) -> FileError:
+    """The error for a folder that ``err`` kept from being made or written, in words."""
+    there = next(p for p in (folder, *folder.parents) if p.exists())  # the nearest part that exists
+    if not there.is_dir():
+        obstacle = f"{there} is a file, not a folder"
+    elif err.errno == errno.EROFS:
+        obstacle = f"{there} is on a read-only file system"
+    elif err.errno in (errno.EACCES, errno.EPERM):
+        obstacle = f"you have no permission to write in {there}"
+    elif err.errno == errno.ENOSPC:
+        obstacle = "the disk is full"
+    elif err.errno == errno.ENOENT:  # /proc, for one, answers a new folder so
+        obstacle = f"{there} takes no new folders ({err.strerror}: {err.filename})"
+    else:
+        obstacle = f"{err.strerror or err}: {err.filename or there}"
+    return FileError(f"cannot write in {folder}: {obstacle}; {elsewhere}.")
+
+
+# ---------------------------------------------------------------------------------------
 # One process at a time
 # ---------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def lock_folder(folder: str | Path, what: str) -> Iterator[None]:
+def lock_folder(folder: str | Path, what: str, *, elsewhere: str = ANOTHER_FOLDER) -> Iterator[None]:
     """Hold ``folder`` for this process while the block runs; ``what`` says what for.
 
-    Raises ``FolderInUse`` at once, naming the holder's pid, if another live process holds it.
+    Raises ``FolderInUse`` at once, naming the holder's pid, if another live process holds it,
+    and ``FileError`` if the folder cannot be made or written (see ``make_folder``); both
+    messages end with ``elsewhere``, the way out.
     The lock is the OS's (on the file ``folder/.lock``), so it ends with its process, however
     that process ends: a lock file left by a dead process blocks nothing.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     lock_file = folder / LOCK
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise _unusable(folder, err, elsewhere) from err
     try:
         if not _try_lock(fd):
             holder = lock_file.read_text().strip() or "another process"
-            raise FolderInUse(
-                f"{folder} is in use by {holder}; wait for it to finish (or stop it), or choose another folder (--out)."
-            )
+            raise FolderInUse(f"{folder} is in use by {holder}; wait for it to finish (or stop it), or {elsewhere}.")
         os.ftruncate(fd, 0)
         os.write(fd, f"process {os.getpid()} ({what})\n".encode())
         try:
@@ -291,6 +339,7 @@ else:
 
 
 __all__ = [
+    "ANOTHER_FOLDER",
     "LOCK",
     "SUMS",
     "FileError",
@@ -298,6 +347,7 @@ __all__ = [
     "VerifiedFolder",
     "fsync_directory",
     "lock_folder",
+    "make_folder",
     "previous_name",
     "remove_stale_temporaries",
     "sha256_file",

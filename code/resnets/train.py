@@ -495,20 +495,21 @@ def train(config: TrainConfig, data: CIFAR10 | None = None) -> TrainResult:
     device = _device_for(config, processes)
     if processes.distributed and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if data is None:
-        # The first process decodes and caches; the others then read the cache.
-        if not processes.main:
-            processes.barrier()
-        data = load_cifar10(config.data)
-        if processes.main:
-            processes.barrier()
     run_dir = Path(config.out) if config.out else None
+    # The run folder first: one that cannot be written (or is in use) fails before the data loads.
     owned = (
         lock_folder(run_dir, f"train {config.model}")
         if run_dir is not None and processes.main
         else contextlib.nullcontext()
     )
     with owned, backend_settings(device):
+        if data is None:
+            # The first process decodes and caches; the others then read the cache.
+            if not processes.main:
+                processes.barrier()
+            data = load_cifar10(config.data)
+            if processes.main:
+                processes.barrier()
         return Run(config, data, device, processes, run_dir).run()
 
 
