@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from resnets import build_model
+from resnets.course.lesions import DELETED_COUNTS, deletion_draws
 from resnets.data import normalize
 from resnets.models import cifar_resnet
 from resnets.probes import (
@@ -14,9 +15,11 @@ from resnets.probes import (
     confusion_matrix,
     lesion_errors,
     lesioned,
+    lesions_errors,
     predict,
     residual_ratios,
     response_stds,
+    shape_changing_blocks,
     stage_outputs,
 )
 
@@ -151,3 +154,27 @@ def test_confusion_matrix_and_the_most_confident_mistakes() -> None:
     mistakes = confident_mistakes(logits, labels, k=5)
     assert [(i, p) for i, p, _ in mistakes] == [(3, 0), (1, 1)]
     assert mistakes[0][2] == pytest.approx(torch.tensor([9.0, 0, 0]).softmax(0)[0].item())
+
+
+def test_shape_changing_blocks_are_the_first_of_each_later_stage() -> None:
+    assert shape_changing_blocks(build_model("resnet20")) == [3, 6]
+    assert shape_changing_blocks(build_model("plain56")) == [9, 18]
+
+
+def test_deleting_a_set_of_blocks_deletes_each_of_them() -> None:
+    model = random_bn(build_model("resnet20"))
+    pictures, labels = normalize(images(10)), torch.arange(10)
+    blocks = model.blocks()
+    with lesioned(blocks[1]), lesioned(blocks[4]):
+        expected = (predict(model, pictures).argmax(1) != labels).float().mean().item()
+    intact, pair = lesions_errors(model, pictures, labels, [(), (1, 4)])
+    assert pair == expected and intact == lesion_errors(model, pictures, labels)[0]
+    assert all(not hasattr(block, "forward") or "forward" not in vars(block) for block in blocks)  # all restored
+
+
+def test_deletion_draws_are_distinct_shape_keeping_blocks_and_repeat_with_the_seed() -> None:
+    draws = deletion_draws(27, [9, 18], draws=4, seed=3)
+    assert set(draws) == {k for k in DELETED_COUNTS if k <= 25}
+    for k, sets in draws.items():
+        assert len(sets) == 4 and all(len(set(s)) == k and not {9, 18} & set(s) for s in sets)
+    assert draws == deletion_draws(27, [9, 18], draws=4, seed=3) != deletion_draws(27, [9, 18], draws=4, seed=4)

@@ -8,12 +8,14 @@ from the output back to the input. The identity path (``shortcut_deviations``,
 ``residual_sum_gap``): how close each shortcut is to the identity, and whether x_L = x_0 + sum F.
 Whole-net profiles (``gradient_profile``, ``block_norms``): every layer's gradient after one
 backward pass, and the signal, gradient and post-addition gate at every residual block.
+Lesions (``lesioned``, ``lesion_errors``, ``lesions_errors``, ``shape_changing_blocks``): blocks
+deleted at test time, one at a time or several at once (Veit et al. 2016).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -492,6 +494,41 @@ def lesioned(block: nn.Module) -> Iterator[nn.Module]:
         del block.forward
 
 
+def shape_changing_blocks(model: nn.Module) -> list[int]:
+    """Positions in ``model.blocks()`` (forward order, from 0) of the blocks that change their
+    input's shape: a stride or a change of channels (the first block of each later stage)."""
+    return [
+        i
+        for i, block in enumerate(model.blocks())
+        if block.stride != 1 or block.downsample is not None or _in_channels(block) != _out_channels(block)
+    ]
+
+
+def lesions_errors(
+    model: nn.Module, x: Tensor, labels: Tensor, deletions: Sequence[Sequence[int]], batch_size: int = 500
+) -> list[float]:
+    """Test error of ``model`` with each set of blocks deleted at once (``lesioned``, positions
+    in ``model.blocks()``): ``deletions=[(3,), (3, 7)]`` deletes block 3, then blocks 3 and 7.
+
+    x: (N, 3, H, W) prepared inputs (``predict``); labels: (N,). Returns one error per set, as a
+    fraction.
+    """
+    blocks = model.blocks()
+    errors = []
+    for deleted in deletions:
+        with ExitStack() as stack:
+            for i in deleted:
+                stack.enter_context(lesioned(blocks[i]))
+            errors.append((predict(model, x, batch_size).argmax(1) != labels).float().mean().item())
+    return errors
+
+
+def _in_channels(block: nn.Module) -> int:
+    """Channels a block reads: those of the first convolution of its residual branch."""
+    shortcut = set(block.downsample.modules()) if block.downsample is not None else set()
+    return next(m for m in block.modules() if isinstance(m, nn.Conv2d) and m not in shortcut).in_channels
+
+
 def _out_channels(block: nn.Module) -> int:
     """Channels a block outputs: those of the last layer of its residual branch."""
     shortcut = set(block.downsample.modules()) if block.downsample is not None else set()
@@ -506,14 +543,7 @@ def lesion_errors(model: nn.Module, x: Tensor, labels: Tensor, batch_size: int =
     without block i for each block in forward order]), as fractions.
     """
 
-    def error() -> float:
-        return (predict(model, x, batch_size).argmax(1) != labels).float().mean().item()
-
-    intact = error()
-    without = []
-    for block in model.blocks():
-        with lesioned(block):
-            without.append(error())
+    intact, *without = lesions_errors(model, x, labels, [()] + [(i,) for i in range(len(model.blocks()))], batch_size)
     return intact, without
 
 
