@@ -1,17 +1,22 @@
-"""tools/: the script that trains Part 3's CPU-recipe nets, run with an interpreter that only echoes."""
+"""tools/: the script that trains Part 3's CPU-recipe nets, run with an interpreter that only
+echoes; and the notebook tools, which stand on their own (nothing in tools/ imports from tests/)."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from notebook_conventions import SETUP_CELL, notebook_metadata
 from resnets.reproduce import CPU_RUN_MODELS, cpu_run_name
 
-SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "train_cpu_runs.sh"
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+SCRIPT = TOOLS / "train_cpu_runs.sh"
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +79,24 @@ def test_cpu_runs_default_to_every_net_part3_needs_in_order(echoing_python: Path
     runs = SCRIPT.parent.parent / "runs" / "cpu"
     done = [m for m in CPU_RUN_MODELS if (runs / cpu_run_name(m) / "model.pt").is_file()]
     assert models == [m for m in CPU_RUN_MODELS if m not in done], "finished runs are skipped"
+
+
+def test_no_tool_imports_from_the_tests() -> None:
+    tests = {path.stem for path in Path(__file__).parent.glob("*.py")}
+    for tool in TOOLS.glob("*.py"):
+        tree = ast.parse(tool.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not {name.split(".")[0] for name in imported} & tests, f"{tool.name} imports a module of tests/"
+        assert "sys.path" not in tool.read_text(), f"{tool.name} changes the import path"
+
+
+def test_new_notebook_runs_as_a_reader_runs_it(tmp_path: Path) -> None:
+    """From another folder, with nothing of the tests on the path: the script finds its conventions."""
+    chapter = tmp_path / "part9" / "01_new.ipynb"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    command = [sys.executable, str(TOOLS / "new_notebook.py"), str(chapter), "A new chapter", "--gpu"]
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
+    notebook = nbformat.read(chapter, as_version=4)
+    assert [cell.source for cell in notebook.cells] == ["# A new chapter", SETUP_CELL]
+    assert notebook.metadata["accelerator"] == "GPU" == notebook_metadata(gpu=True)["accelerator"]

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from notebook_conventions import SETUP_CELL, notebook_metadata  # noqa: E402
+from notebook_conventions import SETUP_CELL, notebook_metadata
 
 
 def new_notebook(path: Path, title: str, gpu: bool = False) -> nbformat.NotebookNode:

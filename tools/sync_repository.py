@@ -10,14 +10,11 @@ clone command in `intro.md`. tests/test_notebooks.py fails while any copy disagr
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from notebook_conventions import SETUP_CELL, clone_command  # noqa: E402
+from notebook_conventions import ROOT, SETUP_CELL, clone_command
 
 CLONE_LINE = re.compile(r"^git clone \S+ && cd \S+$", re.MULTILINE)
 

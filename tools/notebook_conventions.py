@@ -4,6 +4,11 @@ The repository the Colab cell installs from is `_config.yml`'s `repository.url`,
 site's badges and launch buttons read: publishing the course or a fork means changing it there
 and running `python tools/sync_repository.py`, which rewrites every copy (tests/test_notebooks.py
 fails while any copy disagrees).
+
+It lives in tools/ because the tools write what it defines and the tests only check it: the
+tools import it as a sibling module (`python tools/new_notebook.py` puts tools/ first on the
+path), the tests through pytest's `pythonpath` setting in pyproject.toml. So tools/ stands on
+its own, and nothing in tools/ imports from tests/ (tests/test_tools.py checks both).
 """
 
 from pathlib import Path
