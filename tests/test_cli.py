@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,22 +13,6 @@ import torch
 from resnets import build_model, checkpoints, cli, reproduce
 from resnets.data import CIFAR10
 from resnets.train import TrainConfig, read_metrics
-
-TINY = [
-    "--model",
-    "resnet8",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "32",
-    "--train-subset",
-    "160",
-    "--val-size",
-    "50",
-    "--test-subset",
-    "50",
-    "--no-progress",
-]
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
@@ -60,6 +45,17 @@ def test_help_documents_every_setting_of_a_run(capsys: pytest.CaptureFixture) ->
     assert code == 0 and "RESNETS_DATA" in out
 
 
+def test_the_tiny_runs_flags_give_the_tiny_runs_config(
+    tiny_config: Callable[..., TrainConfig], tiny_flags: Callable[..., list[str]]
+) -> None:
+    """The tests start the same tiny run in-process and as a command (tests/conftest.py)."""
+    args = cli.build_parser().parse_args(["train", *tiny_flags(epochs=1, out="run")])
+    config = tiny_config(epochs=1, out="run")
+    for field in dataclasses.fields(TrainConfig):
+        given = getattr(args, field.name)
+        assert given is None or given == getattr(config, field.name), field.name
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -81,8 +77,10 @@ def test_usage_errors_are_one_line_naming_the_fix(argv: list[str], message: str,
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_asking_for_a_missing_gpu_is_an_error_unless_auto(capsys: pytest.CaptureFixture) -> None:
-    code, _, err = run(["train", "--device", "cuda", *TINY], capsys)
+def test_asking_for_a_missing_gpu_is_an_error_unless_auto(
+    capsys: pytest.CaptureFixture, tiny_flags: Callable[..., list[str]]
+) -> None:
+    code, _, err = run(["train", *tiny_flags(epochs=1, device="cuda")], capsys)
     assert code == 2 and err.startswith(
         "resnets: error: device 'cuda' was asked for, but this PyTorch sees no CUDA GPU"
     )
@@ -90,21 +88,21 @@ def test_asking_for_a_missing_gpu_is_an_error_unless_auto(capsys: pytest.Capture
 
 
 def test_missing_data_is_one_line_naming_the_variable(
-    capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_flags: Callable[..., list[str]]
 ) -> None:
     monkeypatch.setenv("RESNETS_DATA", str(tmp_path / "cifar"))
-    code, _, err = run(["train", *TINY, "--out", str(tmp_path / "run")], capsys)
+    code, _, err = run(["train", *tiny_flags(epochs=1, out=str(tmp_path / "run"))], capsys)
     assert code == 2 and "RESNETS_DATA=" in err and "no such file or folder" in err and err.count("\n") == 1
 
 
 def test_train_then_resume_reads_the_runs_own_settings(
-    cifar10: CIFAR10, capsys: pytest.CaptureFixture, tmp_path: Path
+    cifar10: CIFAR10, capsys: pytest.CaptureFixture, tmp_path: Path, tiny_flags: Callable[..., list[str]]
 ) -> None:
     out = tmp_path / "run"
-    code, stdout, _ = run(["train", *TINY, "--out", str(out)], capsys)
+    code, stdout, _ = run(["train", *tiny_flags(epochs=1, out=str(out))], capsys)
     assert code == 0 and f"Files in {out}" in stdout and "test_error" in stdout
     assert len(read_metrics(out)) == 1
-    code, _, err = run(["train", *TINY, "--out", str(out)], capsys)
+    code, _, err = run(["train", *tiny_flags(epochs=1, out=str(out))], capsys)
     assert code == 2 and "already holds a run" in err and "pass --resume" in err
     code, stdout, _ = run(["train", "--out", str(out), "--resume", "--no-progress"], capsys)
     assert code == 0 and "resnet8, 1 epochs" in stdout

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,21 +35,8 @@ pytestmark = [
 ]
 
 
-def tiny(**overrides) -> TrainConfig:
-    """resnet8 on 640 real images, 20 steps an epoch, on the GPU."""
-    settings = dict(
-        model="resnet8",
-        epochs=2,
-        batch_size=32,
-        train_subset=640,
-        val_size=50,
-        test_subset=200,
-        progress=False,
-        sync_every=5,
-        grad_norm_every=5,
-        device="cuda",
-    )
-    return TrainConfig(**{**settings, **overrides})
+# The tests' tiny run (tests/conftest.py) on 640 real images, 20 steps an epoch, on the GPU.
+ON_THE_GPU = dict(train_subset=640, test_subset=200, sync_every=5, grad_norm_every=5, device="cuda")
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -65,16 +53,18 @@ def losses(metrics: list[dict]) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def reference(cifar10: CIFAR10, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference(
+    cifar10: CIFAR10, tmp_path_factory: pytest.TempPathFactory, tiny_config: Callable[..., TrainConfig]
+) -> Path:
     """One uninterrupted run in the engine's default settings (amp auto, channels_last)."""
     out = tmp_path_factory.mktemp("reference")
-    train(tiny(out=str(out)), cifar10)
+    train(tiny_config(**ON_THE_GPU, out=str(out)), cifar10)
     return out
 
 
-def test_model_batches_and_autocast_live_on_the_gpu(cifar10: CIFAR10) -> None:
+def test_model_batches_and_autocast_live_on_the_gpu(cifar10: CIFAR10, tiny_config: Callable[..., TrainConfig]) -> None:
     device = torch.device("cuda")
-    run = train_module.Run(tiny().resolved(), cifar10, device, Processes(), None)
+    run = train_module.Run(tiny_config(**ON_THE_GPU).resolved(), cifar10, device, Processes(), None)
     assert all(p.device.type == "cuda" for p in run.model.parameters())
     x, y = next(run.train_batches.epoch(0))
     assert x.device.type == y.device.type == "cuda", "the data lives on the device"
@@ -87,8 +77,10 @@ def test_model_batches_and_autocast_live_on_the_gpu(cifar10: CIFAR10) -> None:
     assert run.scaler.is_enabled() == (expected == torch.float16)
 
 
-def test_a_seeded_run_repeats_to_float_noise(cifar10: CIFAR10, reference: Path, tmp_path: Path) -> None:
-    again = train(tiny(out=str(tmp_path)), cifar10)
+def test_a_seeded_run_repeats_to_float_noise(
+    cifar10: CIFAR10, reference: Path, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
+) -> None:
+    again = train(tiny_config(**ON_THE_GPU, out=str(tmp_path)), cifar10)
     assert losses(again.metrics) == pytest.approx(losses(read_metrics(reference)), rel=2e-2)
     torch.manual_seed(0)  # the engine's initialisation for seed 0
     start = flat(build_model("resnet8").state_dict())
@@ -97,10 +89,12 @@ def test_a_seeded_run_repeats_to_float_noise(cifar10: CIFAR10, reference: Path, 
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16", "off"])
-def test_each_precision_trains(cifar10: CIFAR10, tmp_path: Path, amp: str) -> None:
+def test_each_precision_trains(
+    cifar10: CIFAR10, tmp_path: Path, amp: str, tiny_config: Callable[..., TrainConfig]
+) -> None:
     if amp == "bf16" and not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bf16")
-    result = train(tiny(amp=amp, out=str(tmp_path)), cifar10)
+    result = train(tiny_config(**ON_THE_GPU, amp=amp, out=str(tmp_path)), cifar10)
     assert all(math.isfinite(v) for v in losses(result.metrics))
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["precision"] == {"off": "fp32"}.get(amp, amp)
@@ -112,32 +106,16 @@ def test_each_precision_trains(cifar10: CIFAR10, tmp_path: Path, amp: str) -> No
     "options", [{"compile": True}, {"compile": True, "cudagraphs": True}, {"channels_last": False}]
 )
 def test_compiled_graphed_and_nchw_runs_train_like_the_default(
-    cifar10: CIFAR10, reference: Path, options: dict
+    cifar10: CIFAR10, reference: Path, options: dict, tiny_config: Callable[..., TrainConfig]
 ) -> None:
-    result = train(tiny(**options), cifar10)
+    result = train(tiny_config(**ON_THE_GPU, **options), cifar10)
     assert losses(result.metrics) == pytest.approx(losses(read_metrics(reference)), rel=5e-2)
 
 
-def test_torchrun_with_one_process_trains_through_nccl_and_ddp(tmp_path: Path) -> None:
-    args = [
-        "--model",
-        "resnet8",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "32",
-        "--train-subset",
-        "640",
-        "--val-size",
-        "50",
-        "--test-subset",
-        "200",
-        "--no-progress",
-        "--device",
-        "cuda",
-        "--out",
-        str(tmp_path),
-    ]
+def test_torchrun_with_one_process_trains_through_nccl_and_ddp(
+    tmp_path: Path, tiny_flags: Callable[..., list[str]]
+) -> None:
+    args = tiny_flags(**ON_THE_GPU, out=str(tmp_path))
     launch = [
         sys.executable,
         "-m",
@@ -158,7 +136,11 @@ def test_torchrun_with_one_process_trains_through_nccl_and_ddp(tmp_path: Path) -
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(
-    cifar10: CIFAR10, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cifar10: CIFAR10,
+    reference: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_config: Callable[..., TrainConfig],
 ) -> None:
     real = train_module.learning_rate
 
@@ -168,9 +150,9 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(
         return real(config, step, *args)
 
     monkeypatch.setattr(train_module, "learning_rate", press_ctrl_c_in_epoch_2)
-    stopped = train(tiny(out=str(tmp_path)), cifar10)
+    stopped = train(tiny_config(**ON_THE_GPU, out=str(tmp_path)), cifar10)
     assert stopped.interrupted and load_file(tmp_path / "checkpoint.pt")["state"]["step"] == 26
     monkeypatch.setattr(train_module, "learning_rate", real)
-    resumed = train(tiny(out=str(tmp_path), resume=True), cifar10)
+    resumed = train(tiny_config(**ON_THE_GPU, out=str(tmp_path), resume=True), cifar10)
     assert not resumed.interrupted and [m["step"] for m in read_metrics(tmp_path)] == [20, 40]
     assert losses(read_metrics(tmp_path)) == pytest.approx(losses(read_metrics(reference)), rel=2e-2)

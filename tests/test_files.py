@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -191,41 +192,16 @@ def test_ship_refuses_a_manifest_folder_another_process_holds(tmp_path: Path) ->
 
 # --- real runs -------------------------------------------------------------------------------
 
-TINY = [
-    "--model",
-    "resnet8",
-    "--epochs",
-    "2",
-    "--batch-size",
-    "50",
-    "--train-subset",
-    "500",
-    "--val-size",
-    "0",
-    "--test-subset",
-    "100",
-    "--no-progress",
-]
-
-
-def _config(out: Path, **changes) -> TrainConfig:
-    settings = dict(
-        model="resnet8",
-        epochs=2,
-        batch_size=50,
-        train_subset=500,
-        val_size=0,
-        test_subset=100,
-        progress=False,
-        out=str(out),
-    )
-    return TrainConfig(**{**settings, **changes})
+# The tests' tiny run (tests/conftest.py) on 500 images without validation: 10 steps an epoch.
+SAVES = dict(batch_size=50, train_subset=500, val_size=0, test_subset=100)
 
 
 @pytest.fixture(scope="module")
-def finished_run(cifar10: CIFAR10, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def finished_run(
+    cifar10: CIFAR10, tmp_path_factory: pytest.TempPathFactory, tiny_config: Callable[..., TrainConfig]
+) -> Path:
     out = tmp_path_factory.mktemp("runs") / "resnet8"
-    train(_config(out), cifar10)
+    train(tiny_config(**SAVES, out=str(out)), cifar10)
     return out
 
 
@@ -240,13 +216,15 @@ def test_a_run_lists_every_file_it_writes(finished_run: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["checkpoint.pt", "model.pt", "metrics.jsonl", "run.json"])
-def test_a_byte_flipped_in_any_file_of_a_run_is_refused(finished_run: Path, tmp_path: Path, name: str) -> None:
+def test_a_byte_flipped_in_any_file_of_a_run_is_refused(
+    finished_run: Path, tmp_path: Path, name: str, tiny_config: Callable[..., TrainConfig]
+) -> None:
     run = shutil.copytree(finished_run, tmp_path / "run")
     flip_a_byte(run / name)
     refusal = rf"{name} changed after it was written .* It was not used\."
     if name == "checkpoint.pt":
         with pytest.raises(FileError, match=refusal + r" The previous good version, checkpoint\.prev\.pt, is kept"):
-            train(_config(run, epochs=3, resume=True))
+            train(tiny_config(**SAVES, out=str(run), epochs=3, resume=True))
     else:
         with pytest.raises(FileError, match=refusal):
             checkpoints.ship(run, "x", manifest=tmp_path / "assets" / "manifest.json")
@@ -256,22 +234,25 @@ def test_a_byte_flipped_in_any_file_of_a_run_is_refused(finished_run: Path, tmp_
 
 
 def test_deleting_a_damaged_checkpoint_resumes_from_the_previous_one_with_the_same_result(
-    finished_run: Path, tmp_path: Path, cifar10: CIFAR10
+    finished_run: Path, tmp_path: Path, cifar10: CIFAR10, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     run = shutil.copytree(finished_run, tmp_path / "run")
     (run / "model.pt").unlink()
     flip_a_byte(run / "checkpoint.pt")
     (run / "checkpoint.pt").unlink()  # what the refusal tells the user to do
-    resumed = train(_config(run, resume=True), cifar10)  # epoch 2 again, from epoch 1's checkpoint
+    # epoch 2 again, from epoch 1's checkpoint
+    resumed = train(tiny_config(**SAVES, out=str(run), resume=True), cifar10)
     assert [m["epoch"] for m in read_metrics(run)] == [1, 2]
     expected = load_file(finished_run / "model.pt")
     assert all(torch.equal(v, expected[k]) for k, v in load_file(run / "model.pt").items())
     assert resumed.metrics[-1]["test_error"] == read_metrics(finished_run)[-1]["test_error"]
 
 
-def test_two_train_commands_started_at_once_give_one_run_and_one_refusal(cifar10: CIFAR10, tmp_path: Path) -> None:
+def test_two_train_commands_started_at_once_give_one_run_and_one_refusal(
+    cifar10: CIFAR10, tmp_path: Path, tiny_flags: Callable[..., list[str]]
+) -> None:
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "resnets", "train", *TINY, "--out", str(out)]
+    command = [sys.executable, "-m", "resnets", "train", *tiny_flags(**SAVES, out=str(out))]
     first, second = (
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
     )
@@ -286,12 +267,14 @@ def test_two_train_commands_started_at_once_give_one_run_and_one_refusal(cifar10
     assert [m["epoch"] for m in read_metrics(out)] == [1, 2]
 
 
-def test_train_refuses_a_folder_another_process_holds(tmp_path: Path, cifar10: CIFAR10) -> None:
+def test_train_refuses_a_folder_another_process_holds(
+    tmp_path: Path, cifar10: CIFAR10, tiny_config: Callable[..., TrainConfig]
+) -> None:
     holder = _holder(tmp_path / "run")
     try:
         started = time.monotonic()
         with pytest.raises(FolderInUse, match=rf"run is in use by process {holder.pid}"):
-            train(_config(tmp_path / "run"), cifar10)
+            train(tiny_config(**SAVES, out=str(tmp_path / "run")), cifar10)
         assert time.monotonic() - started < 30, "the refusal comes at once, before any training"
         assert not (tmp_path / "run" / "metrics.jsonl").exists()
     finally:

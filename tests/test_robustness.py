@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -90,44 +91,16 @@ def test_a_wrongly_shaped_input_says_what_was_expected_and_what_came(shape: list
 
 # --- runs killed at any moment ---------------------------------------------------------------
 
-LONGER = [
-    "--model",
-    "resnet8",
-    "--epochs",
-    "3",
-    "--batch-size",
-    "32",
-    "--train-subset",
-    "640",
-    "--val-size",
-    "0",
-    "--test-subset",
-    "50",
-    "--no-progress",
-    "--sync-every",
-    "5",
-]
+# The tests' tiny run (tests/conftest.py), longer: 3 epochs of 20 steps, long enough to be killed.
+LONGER = dict(epochs=3, train_subset=640, val_size=0, sync_every=5)
 
 
-def _config(out: Path, resume: bool = False) -> TrainConfig:
-    return TrainConfig(
-        model="resnet8",
-        epochs=3,
-        batch_size=32,
-        train_subset=640,
-        val_size=0,
-        test_subset=50,
-        progress=False,
-        sync_every=5,
-        out=str(out),
-        resume=resume,
-    )
-
-
-def test_sigkill_mid_epoch_then_resume_ends_with_the_uninterrupted_weights(cifar10: CIFAR10, tmp_path: Path) -> None:
+def test_sigkill_mid_epoch_then_resume_ends_with_the_uninterrupted_weights(
+    cifar10: CIFAR10, tmp_path: Path, tiny_config: Callable[..., TrainConfig], tiny_flags: Callable[..., list[str]]
+) -> None:
     killed = tmp_path / "killed"
     process = subprocess.Popen(
-        [sys.executable, "-m", "resnets", "train", *LONGER, "--out", str(killed)],
+        [sys.executable, "-m", "resnets", "train", *tiny_flags(**LONGER, out=str(killed))],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -143,17 +116,19 @@ def test_sigkill_mid_epoch_then_resume_ends_with_the_uninterrupted_weights(cifar
     saved = load_file(killed / "checkpoint.pt")  # whatever moment it died, the checkpoint is whole
     assert 1 <= saved["state"]["epoch"] < 3
 
-    resumed = train(_config(killed, resume=True), cifar10)
-    train(_config(tmp_path / "reference"), cifar10)
+    resumed = train(tiny_config(**LONGER, out=str(killed), resume=True), cifar10)
+    train(tiny_config(**LONGER, out=str(tmp_path / "reference")), cifar10)
     assert len(resumed.metrics) == 3 and [m["epoch"] for m in read_metrics(killed)] == [1, 2, 3]
     got, expected = load_file(killed / "model.pt"), load_file(tmp_path / "reference" / "model.pt")
     assert all(torch.equal(got[k], expected[k]) for k in expected), "resumed weights differ from an uninterrupted run"
 
 
-def test_sigint_in_a_terminal_saves_and_says_how_to_resume(cifar10: CIFAR10, tmp_path: Path) -> None:
+def test_sigint_in_a_terminal_saves_and_says_how_to_resume(
+    cifar10: CIFAR10, tmp_path: Path, tiny_flags: Callable[..., list[str]]
+) -> None:
     out = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "resnets", "train", *LONGER, "--out", str(out)],
+        [sys.executable, "-m", "resnets", "train", *tiny_flags(**LONGER, out=str(out))],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -179,30 +154,15 @@ def test_sigint_in_a_terminal_saves_and_says_how_to_resume(cifar10: CIFAR10, tmp
 # --- several processes -----------------------------------------------------------------------
 
 
-def test_two_processes_on_gloo_match_one_process(cifar10: CIFAR10, tmp_path: Path) -> None:
+def test_two_processes_on_gloo_match_one_process(
+    cifar10: CIFAR10, tmp_path: Path, tiny_config: Callable[..., TrainConfig], tiny_flags: Callable[..., list[str]]
+) -> None:
     """Same global batch split over 2 CPU processes (DDP, gloo) vs 1 process.
 
     Not bit-identical, and it should not be: each process normalises its half-batch with
     its own BatchNorm statistics (as on the paper's 2 GPUs). The losses agree closely and the
     weights moved the same way.
     """
-    tiny = [
-        "--model",
-        "resnet8",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "32",
-        "--train-subset",
-        "160",
-        "--val-size",
-        "50",
-        "--test-subset",
-        "50",
-        "--no-progress",
-        "--sync-every",
-        "2",
-    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launch = [
         sys.executable,
@@ -213,27 +173,12 @@ def test_two_processes_on_gloo_match_one_process(cifar10: CIFAR10, tmp_path: Pat
         "-m",
         "resnets",
         "train",
-        *tiny,
-        "--out",
-        str(tmp_path / "ddp"),
+        *tiny_flags(out=str(tmp_path / "ddp")),
     ]
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("Done:") == 1, "only rank 0 reports"
-    single = train(
-        TrainConfig(
-            model="resnet8",
-            epochs=2,
-            batch_size=32,
-            train_subset=160,
-            val_size=50,
-            test_subset=50,
-            progress=False,
-            sync_every=2,
-            out=str(tmp_path / "one"),
-        ),
-        cifar10,
-    )
+    single = train(tiny_config(out=str(tmp_path / "one")), cifar10)
 
     two = read_metrics(tmp_path / "ddp")
     for a, b in zip(two, single.metrics):

@@ -7,6 +7,7 @@ import json
 import math
 import signal
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,30 +39,16 @@ METRIC_KEYS = {
 }
 
 
-def tiny(**overrides) -> TrainConfig:
-    """resnet8 on 160 real images: 5 steps an epoch, a second or two on a CPU."""
-    settings = dict(
-        model="resnet8",
-        epochs=2,
-        batch_size=32,
-        train_subset=160,
-        val_size=50,
-        test_subset=50,
-        progress=False,
-        sync_every=2,
-        grad_norm_every=2,
-    )
-    return TrainConfig(**{**settings, **overrides})
-
-
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(run_dir / "model.pt")
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(cifar10: CIFAR10, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def uninterrupted(
+    cifar10: CIFAR10, tmp_path_factory: pytest.TempPathFactory, tiny_config: Callable[..., TrainConfig]
+) -> Path:
     out = tmp_path_factory.mktemp("uninterrupted")
-    train(tiny(out=str(out)), cifar10)
+    train(tiny_config(out=str(out)), cifar10)
     return out
 
 
@@ -80,7 +67,11 @@ def test_a_run_writes_metrics_provenance_and_plain_weights(uninterrupted: Path) 
 
 
 def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(
-    cifar10: CIFAR10, uninterrupted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cifar10: CIFAR10,
+    uninterrupted: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_config: Callable[..., TrainConfig],
 ) -> None:
     real = train_module.learning_rate
 
@@ -91,14 +82,14 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(
 
     monkeypatch.setattr(train_module, "learning_rate", press_ctrl_c_at_step_7)
     handler_before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN in a background job
-    stopped = train(tiny(out=str(tmp_path)), cifar10)
+    stopped = train(tiny_config(out=str(tmp_path)), cifar10)
     assert stopped.interrupted and len(stopped.metrics) == 1
     state = load_file(tmp_path / "checkpoint.pt")["state"]
     assert (state["epoch"], state["batch"], state["step"]) == (1, 2, 7), "the step in progress finishes, then it saves"
     assert signal.getsignal(signal.SIGINT) == handler_before, "the caller's handler is restored"
 
     monkeypatch.setattr(train_module, "learning_rate", real)
-    resumed = train(tiny(out=str(tmp_path), resume=True), cifar10)
+    resumed = train(tiny_config(out=str(tmp_path), resume=True), cifar10)
     assert not resumed.interrupted
     expected, got = weights(uninterrupted), weights(tmp_path)
     assert all(torch.equal(expected[k], got[k]) for k in expected), (
@@ -114,7 +105,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_bit_identical(
 
 
 def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
-    cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cifar10: CIFAR10, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     calls = {"train": 0}
 
@@ -132,7 +123,7 @@ def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
         match=r"the training loss became nan at step 8 \(epoch 2, batch 3\); training stopped\. "
         r"The last good checkpoint, .*checkpoint\.pt \(epoch 1\), is kept; resume from it with a lower --lr",
     ):
-        train(tiny(out=str(tmp_path), epochs=3), cifar10)
+        train(tiny_config(out=str(tmp_path), epochs=3), cifar10)
     kept = load_file(tmp_path / "checkpoint.pt")
     assert kept["state"]["epoch"] == 1 and all(
         torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point()
@@ -141,17 +132,17 @@ def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
 
 
 def test_an_existing_run_is_never_overwritten_or_resumed_with_other_settings(
-    cifar10: CIFAR10, uninterrupted: Path
+    cifar10: CIFAR10, uninterrupted: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     with pytest.raises(
         CheckpointError,
         match=r"already holds a run \(checkpoint\.pt\); pass --resume \(resume=True\) "
         r"to continue it, or choose another output folder",
     ):
-        train(tiny(out=str(uninterrupted)), cifar10)
+        train(tiny_config(out=str(uninterrupted)), cifar10)
     with pytest.raises(CheckpointError, match=r"was saved by a run with different settings: lr=0\.1 \(now 0\.05\)"):
-        train(tiny(out=str(uninterrupted), resume=True, lr=0.05), cifar10)
-    finished = train(tiny(out=str(uninterrupted), resume=True), cifar10)  # nothing left to do
+        train(tiny_config(out=str(uninterrupted), resume=True, lr=0.05), cifar10)
+    finished = train(tiny_config(out=str(uninterrupted), resume=True), cifar10)  # nothing left to do
     assert len(finished.metrics) == 2 and not finished.interrupted
 
 
@@ -185,9 +176,11 @@ def test_fast_schedule_warms_up_then_decays_to_zero() -> None:
     assert lrs[-1] < 1e-5 and all(a >= b for a, b in zip(lrs[49:], lrs[50:]))
 
 
-def test_the_warm_up_ends_when_the_training_error_falls_below_the_threshold(cifar10: CIFAR10) -> None:
-    never = train(tiny(epochs=1, warmup_error=0.01), cifar10).final["lr"]
-    at_once = train(tiny(epochs=1, warmup_error=1.0), cifar10).final["lr"]
+def test_the_warm_up_ends_when_the_training_error_falls_below_the_threshold(
+    cifar10: CIFAR10, tiny_config: Callable[..., TrainConfig]
+) -> None:
+    never = train(tiny_config(epochs=1, warmup_error=0.01), cifar10).final["lr"]
+    at_once = train(tiny_config(epochs=1, warmup_error=1.0), cifar10).final["lr"]
     assert at_once == pytest.approx(0.001) and never == pytest.approx(0.0001)
 
 
@@ -215,10 +208,13 @@ def test_bad_settings_are_explained_before_anything_runs(overrides: dict, messag
         dataclasses.replace(TrainConfig(), **overrides).resolved()
 
 
-def test_a_run_with_a_target_stops_at_the_first_epoch_that_reaches_it(cifar10: CIFAR10) -> None:
-    result = train(tiny(epochs=3, target_error=0.99), cifar10)
+def test_a_run_with_a_target_stops_at_the_first_epoch_that_reaches_it(
+    cifar10: CIFAR10, tiny_config: Callable[..., TrainConfig]
+) -> None:
+    result = train(tiny_config(epochs=3, target_error=0.99), cifar10)
     assert [m["epoch"] for m in result.metrics] == [1] and result.metrics[0]["test_error"] <= 0.99
-    assert len(train(tiny(epochs=2, target_error=0.0), cifar10).metrics) == 2  # never reached: the schedule runs out
+    never_reached = train(tiny_config(epochs=2, target_error=0.0), cifar10)
+    assert len(never_reached.metrics) == 2, "the schedule runs out"
 
 
 def test_the_engine_sets_its_backend_switches_only_while_it_runs() -> None:
@@ -236,11 +232,13 @@ def test_the_engine_sets_its_backend_switches_only_while_it_runs() -> None:
     ) == before
 
 
-def test_amp_autocasts_as_chosen_and_cuda_graphs_only_on_cuda(cifar10: CIFAR10) -> None:
+def test_amp_autocasts_as_chosen_and_cuda_graphs_only_on_cuda(
+    cifar10: CIFAR10, tiny_config: Callable[..., TrainConfig]
+) -> None:
     cpu = torch.device("cpu")
     auto = torch.bfloat16 if native_bf16(cpu) else torch.float32
     for amp, expected in (("auto", auto), ("bf16", torch.bfloat16), ("fp16", torch.float16), ("off", torch.float32)):
-        run = train_module.Run(tiny(amp=amp).resolved(), cifar10, cpu, train_module.Processes(), None)
+        run = train_module.Run(tiny_config(amp=amp).resolved(), cifar10, cpu, train_module.Processes(), None)
         x, _ = next(run.train_batches.epoch(0))
         with run.autocast:
             assert run.network(x).dtype == expected
@@ -248,9 +246,9 @@ def test_amp_autocasts_as_chosen_and_cuda_graphs_only_on_cuda(cifar10: CIFAR10) 
     with pytest.raises(
         ValueError, match=r"cudagraphs replays CUDA kernels, so it needs a CUDA device, not cpu; drop --cudagraphs"
     ):
-        train(tiny(cudagraphs=True, device="cpu"), cifar10)
+        train(tiny_config(cudagraphs=True, device="cpu"), cifar10)
     with pytest.raises(ValueError, match=r"amp \(--amp\) must be one of auto, bf16, fp16, off; got 'half'"):
-        tiny(amp="half").resolved()
+        tiny_config(amp="half").resolved()
 
 
 @pytest.mark.parametrize(
@@ -279,12 +277,14 @@ def test_auto_amp_picks_fp16_on_gpus_without_bf16(
 
 
 def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_scale(
-    cifar10: CIFAR10, tmp_path: Path
+    cifar10: CIFAR10, tmp_path: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     """The gradient scaler on a CPU (autocast to float16 works there too): a step whose scaled
     gradients overflow changes no weight and halves the scale; the scale is checkpointed."""
     cpu = torch.device("cpu")
-    run = train_module.Run(tiny(amp="fp16", grad_norm_every=1).resolved(), cifar10, cpu, train_module.Processes(), None)
+    run = train_module.Run(
+        tiny_config(amp="fp16", grad_norm_every=1).resolved(), cifar10, cpu, train_module.Processes(), None
+    )
     steps = run.endless_steps()
     run.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**100)  # so large that every gradient overflows
     parameters = lambda: {k: v.detach().clone() for k, v in run.model.named_parameters()}  # noqa: E731 (BN statistics move in any forward)
@@ -298,12 +298,12 @@ def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_
     next(steps)
     assert any(not torch.equal(v, parameters()[k]) for k, v in before.items()), "a finite step trains"
 
-    result = train(tiny(amp="fp16", epochs=1, out=str(tmp_path / "run")), cifar10)
+    result = train(tiny_config(amp="fp16", epochs=1, out=str(tmp_path / "run")), cifar10)
     assert math.isfinite(result.metrics[-1]["train_loss"])
     saved = load_file(tmp_path / "run" / "checkpoint.pt")
     assert saved["scaler"]["scale"] > 0, "the scale travels with the checkpoint"
     resumed = train_module.Run(
-        tiny(amp="fp16", epochs=1, out=str(tmp_path / "run"), resume=True).resolved(),
+        tiny_config(amp="fp16", epochs=1, out=str(tmp_path / "run"), resume=True).resolved(),
         cifar10,
         cpu,
         train_module.Processes(),
@@ -312,11 +312,11 @@ def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_
     assert resumed.scaler.get_scale() == saved["scaler"]["scale"]
 
 
-def test_a_missing_gpu_is_an_error_for_the_engine() -> None:
+def test_a_missing_gpu_is_an_error_for_the_engine(tiny_config: Callable[..., TrainConfig]) -> None:
     if torch.cuda.is_available():
         pytest.skip("needs a machine without CUDA")
     with pytest.raises(RuntimeError, match=r"sees no CUDA GPU.*Use --device auto"):
-        train(tiny(device="cuda"))
+        train(tiny_config(device="cuda"))
 
 
 def test_a_checkpoint_loads_into_a_fresh_model_by_its_arch(uninterrupted: Path) -> None:
