@@ -155,13 +155,14 @@ def trace_shapes(
     return records
 
 
-def shape_table(records: list[ShapeRecord]) -> str:
-    """The records as a plain-text table: module, type, input and output C×H×W, parameters."""
+def shape_table(records: list[ShapeRecord], title: str = "") -> str:
+    """The records as a table (``tables.Table``): module, type, input and output C×H×W, parameters;
+    ``title`` is its caption."""
     rows = [
         (r.name, r.kind, format_shape(r.input_shape), format_shape(r.output_shape), f"{r.parameters:,}")
         for r in records
     ]
-    return format_table(["module", "type", "input", "output", "parameters"], rows)
+    return format_table(["module", "type", "input", "output", "parameters"], rows, title=title)
 
 
 # ---------------------------------------------------------------------------------------
