@@ -63,7 +63,11 @@ def widening_table(names: tuple[str, ...] = WIDENED) -> str:
         for name, layers, parameters, macs, size in widening_rows(names)
     ]
     headers = ["model", "input", "conv + linear", "parameters", "paper", "mult-adds"]
-    return format_table(headers, body, title="Deeper, wider, grouped: counted from the package's builders")
+    title = (
+        "Deeper, wider, grouped: counted from the package's builders (parameters: M = 10⁶; "
+        "multiply-adds of one image: G = 10⁹)"
+    )
+    return format_table(headers, body, title=title)
 
 
 def identity_path_gap(norm_first: bool, layers: int = 6, width: int = 64, seed: int = 0) -> float:
