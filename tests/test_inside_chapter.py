@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from resnets import build_model, checkpoints, reproduce
 from resnets.checkpoints import CheckpointError
-from resnets.course import inside
+from resnets.course import inside, lesions
 from resnets.data import normalize
 from resnets.probes import residual_ratios
 
@@ -55,7 +55,10 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
         ]
         (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
         checkpoints.ship(run, reproduce.cpu_run_name(arch), manifest)
-    monkeypatch.setattr(inside, "evaluation_set", lambda split, images: tiny_images(images, seed=int(split == "train")))
+    for module in (inside, lesions):
+        monkeypatch.setattr(
+            module, "evaluation_set", lambda split, images: tiny_images(images, seed=int(split == "train"))
+        )
     monkeypatch.delenv("RESNETS_CACHE", raising=False)
     return {arch: inside.trained(arch, manifest) for arch in ("plain8", "resnet8")}
 
@@ -86,8 +89,11 @@ def test_a_shipped_net_knows_its_kind_its_log_and_its_weights(shipped: dict[str,
 def test_experiments_measure_every_layer_and_block(shipped: dict[str, inside.Trained]) -> None:
     net = shipped["resnet8"]  # 3 blocks: the stem's 3x3 layer and 2 per block
     assert len(inside.response_profile(net, 20)) == 7
-    intact, without = inside.lesion_profile(net, 20)
-    assert 0 <= intact <= 1 and len(without) == 3
+    study = lesions.lesion_study(net, 20, draws=2)
+    assert 0 <= study["intact"] <= 1 and len(study["single"]) == 3 and study["shape_changing"] == [1, 2]
+    assert study["random"] == {}  # resnet8 has one shape-keeping block: no two to delete at once
+    assert [std for _, std in inside.response_profile(net, 20)] != [g for _, g in inside.bn_scales(net)]
+    assert len(inside.bn_scales(net)) == 7
     logits, labels = inside.test_predictions(net, 20)
     assert logits.shape == (20, 10) and labels.shape == (20,)
     # averaged over batches as one batch would be: the mean over images of per-image ratios
@@ -127,8 +133,18 @@ def test_figures_draw_one_line_or_panel_per_net(shipped: dict[str, inside.Traine
     fig = inside.plot_gradient_norms(nets)
     assert len(fig.axes[0].lines) == 4 and fig.axes[0].get_yscale() == "log"  # early and late, per net
 
-    fig = inside.plot_lesion_panels({plain: (0.3, [0.9, 0.8, 0.85]), residual: (0.25, [0.4, 0.3, 0.26])})
-    assert len(fig.axes) == 2 and [len(ax.patches) for ax in fig.axes] == [3, 3]
+    fig = inside.plot_std_against_scale(stds, {net: [0.9, 0.5, 0.7] for net in nets})
+    assert [len(c.get_offsets()) for c in fig.axes[0].collections] == [3, 3] and len(fig.axes[0].lines) == 1
+
+    plain_study = {"intact": 0.3, "single": [0.9, 0.8, 0.85], "shape_changing": [1], "random": {}, "images": 20}
+    residual_study = {**plain_study, "single": [0.4, 0.3, 0.26], "random": {"2": [0.5, 0.6]}}
+    fig = lesions.plot_lesion_study({"plain8": plain_study, "resnet8": residual_study})
+    assert len(fig.axes) == 3 and [len(ax.patches) for ax in fig.axes[:2]] == [3, 3]
+    assert fig.axes[1].patches[1].get_hatch() == "///"  # the shape-changing block
+    assert list(fig.axes[2].lines[0].get_ydata()) == [pytest.approx(0.33), pytest.approx(0.55)]  # median of k=1, 2
+    summary = lesions.lesion_summary(residual_study)
+    assert summary["shape_changing"] == [0.3] and summary["keeping_median"] == pytest.approx(0.33)
+    assert summary["worst_block"] == 1 and summary["median_by_count"] == {2: pytest.approx(0.55)}
 
     line = {"coordinates": np.linspace(-1, 1, 5), "loss": np.array([5.0, 2, 1, 2, 6]), "error": np.full(5, 0.5)}
     fig = inside.plot_landscape_1d({plain: line, residual: line})
@@ -205,3 +221,33 @@ def test_only_nets_that_learned_are_compared(
     monkeypatch.setattr(inside.Trained, "metrics", property(lambda self: [{"test_error": errors[self.arch]}]))
     assert inside.comparable_depths(nets) == []
     assert "Not compared at depth 8: plain8 (90% test error) has not learned yet" in capsys.readouterr().out
+
+
+def test_shipped_nets_finds_the_shipped_and_names_how_to_make_the_rest(
+    shipped: dict[str, inside.Trained], capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = shipped["resnet8"].manifest
+    found = inside.shipped_nets(("plain8", "resnet8", "resnet110"), manifest)
+    assert list(found) == ["plain8", "resnet8"]
+    assert "resnet110 is not shipped yet: `tools/train_cpu_runs.sh resnet110`" in capsys.readouterr().out
+
+
+def test_a_stored_lesion_study_of_other_weights_is_refused(shipped: dict[str, inside.Trained], tmp_path: Path) -> None:
+    net = shipped["resnet8"]
+    study = lesions.lesion_study(net, 10, draws=1)
+    stored = tmp_path / "lesions.json"
+    stored.write_text(json.dumps({"studies": {"resnet8": study}, "provenance": {}}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lesions, "trained", lambda arch: net)
+        assert lesions.stored_studies(stored)["studies"]["resnet8"]["single"] == study["single"]
+        stored.write_text(json.dumps({"studies": {"resnet8": {**study, "sha256": "0" * 64}}, "provenance": {}}))
+        with pytest.raises(CheckpointError, match="python -m resnets.course.lesions --archs resnet8"):
+            lesions.stored_studies(stored)
+
+
+def test_the_profile_summaries_read_blocks_and_stages_by_name() -> None:
+    profile = [("bn1", 0.5), ("layer1.0.bn1", 0.4), ("layer1.0.bn2", 0.2), ("layer1.1.bn1", 0.1),
+               ("layer1.1.bn2", 0.3), ("layer2.0.bn1", 0.6), ("layer2.0.bn2", 0.05)]  # fmt: skip
+    assert inside.second_layer_share(profile) == pytest.approx(2 / 3)  # layer1.0 and layer2.0
+    assert inside.stage_minima(profile) == [("layer1.1.bn1", 0.1, (3, 4)), ("layer2.0.bn2", 0.05, (2, 2))]
+    assert inside.stage_medians([1.0, 3.0, 2.0, 5.0, 4.0, 6.0]) == [2.0, 3.5, 5.0]

@@ -9,9 +9,10 @@ returns plain numbers; the expensive ones are ``@cached``. The figures take thos
     question                          experiment         figure
     what does each stage see?         feature_maps       feature_map_explorer
     how big are the responses?        response_profile   plot_response_stds   (He et al. 2015, Fig. 7)
+    ... and each BN's scale           bn_scales          plot_std_against_scale
     how much does each block change?  block_ratios       plot_block_ratios
     did the gradient reach layer 1?   gradient_ratios    plot_gradient_norms, gradient_ratio_table
-    can the net lose a block?         lesion_profile     plot_lesion_panels   (Veit et al. 2016)
+    can the net lose a block?         course.lesions: lesion_study, plot_lesion_study (Veit et al. 2016)
     what does the loss look like?     landscape          plot_landscape_1d/2d (Li et al. 2018)
     what does it get wrong?           test_predictions   plot_confusion, mistakes_grid
 """
@@ -37,13 +38,14 @@ from ..data import CLASSES, load_cifar10, make_splits, normalize
 from ..errors import ConfigError
 from ..landscape import loss_surface, random_directions
 from ..models import build_model
-from ..probes import lesion_errors, predict, residual_ratios, response_stds, stage_outputs
+from ..probes import bn_after_3x3, predict, residual_ratios, response_stds, shape_changing_blocks, stage_outputs
 from ..reproduce import cpu_run_name, forward_flops
 from ..tables import format_table
 from .widgets import Control, Explorer
 
-#: The nets of the chapter, in the order they are drawn: plain then residual, shallow then deep.
-ARCHS = ("plain20", "resnet20", "plain56", "resnet56")
+#: The nets of the chapter, in the order they are drawn: plain then residual, shallow then deep; the
+#: five of He et al. 2015's Fig. 7. ``shipped_nets`` finds those that are shipped.
+ARCHS = ("plain20", "resnet20", "plain56", "resnet56", "resnet110")
 CHANCE_ERROR = 1 - 1 / len(CLASSES)
 
 
@@ -55,7 +57,8 @@ class ProbeSettings:
     test_images: int  # predictions: confusion matrix and mistakes
     ratio_images: int  # ||F(x)|| / ||x|| per block
     lesion_images: int
-    lesion_archs: tuple[str, ...]  # the nets whose blocks are deleted one at a time
+    lesion_archs: tuple[str, ...]  # the nets whose blocks are deleted, studied live (course.lesions)
+    lesion_draws: int  # random draws of k blocks deleted at once, for each k
     landscape_images: int  # training images the loss is measured on
     line_points: int  # points of the 1-D slice, on [-span, span]
     grid_points: int  # points per axis of the 2-D slice (odd: the trained net is the centre)
@@ -69,6 +72,7 @@ SETTINGS = {
         ratio_images=200,
         lesion_images=500,
         lesion_archs=("plain20", "resnet20"),
+        lesion_draws=3,
         landscape_images=100,
         line_points=13,
         grid_points=7,
@@ -79,6 +83,7 @@ SETTINGS = {
         ratio_images=1000,
         lesion_images=10000,
         lesion_archs=ARCHS,
+        lesion_draws=5,
         landscape_images=2500,
         line_points=41,
         grid_points=21,
@@ -163,6 +168,16 @@ def trained(arch: str, manifest: str | None = None) -> Trained:
             f"{name}`."
         )
     return Trained(name, entries[name]["arch"], entries[name]["sha256"], manifest)
+
+
+def shipped_nets(archs: Sequence[str] = ARCHS, manifest: str | None = None) -> dict[str, Trained]:
+    """``{arch: Trained}`` for each of ``archs`` that is shipped; one line for each that is not,
+    naming the command that trains it."""
+    entries = read_manifest(str(MANIFEST if manifest is None else manifest))
+    found = {arch: trained(arch, manifest) for arch in archs if cpu_run_name(arch) in entries}
+    for arch in (a for a in archs if a not in found):
+        print(f"{arch} is not shipped yet: `tools/train_cpu_runs.sh {arch}` trains it (hours on a CPU), then ship it.")
+    return found
 
 
 #: A net whose final test error is above this has not learned enough to be looked inside: the
@@ -250,13 +265,6 @@ def block_ratios(net: Trained, images: int, device: str = "cpu") -> list[tuple[s
 
 
 @cached
-def lesion_profile(net: Trained, images: int, device: str = "cpu") -> tuple[float, list[float]]:
-    """Test error intact, and with each block deleted in turn (Veit et al. 2016)."""
-    test_images, labels = evaluation_set("test", images)
-    return lesion_errors(net.load(device), normalize(test_images), labels)
-
-
-@cached
 def landscape(
     net: Trained, images: int, line_points: int, grid_points: int, span: float = 1.0, seed: int = 0, device: str = "cpu"
 ) -> dict[str, dict[str, np.ndarray]]:
@@ -288,6 +296,39 @@ def branch_output_stds(profile: Sequence[tuple[str, float]]) -> np.ndarray:
     output of the residual function F(x) just before the addition (in a plain net, the same
     layer without the addition). The stem and each block's first layer are left out."""
     return np.array([std for name, std in profile if name.endswith(".bn2")])
+
+
+def second_layer_share(profile: Sequence[tuple[str, float]]) -> float:
+    """From ``response_profile``: the share of blocks whose second 3x3 layer (``bn2``, F(x) in a
+    residual block) responds less than their first (``bn1``): the zig-zag of Fig. 7's curves."""
+    first = {name.removesuffix(".bn1"): std for name, std in profile if name.endswith(".bn1")}
+    second = {name.removesuffix(".bn2"): std for name, std in profile if name.endswith(".bn2")}
+    return float(np.mean([second[block] < first[block] for block in first]))
+
+
+def stage_medians(values: Sequence[float], stages: int = 3) -> list[float]:
+    """The median of per-block ``values`` (forward order) within each of the net's equal stages."""
+    per_stage = len(values) // stages
+    return [float(np.median(values[i * per_stage : (i + 1) * per_stage])) for i in range(stages)]
+
+
+def stage_minima(profile: Sequence[tuple[str, float]]) -> list[tuple[str, float, tuple[int, int]]]:
+    """From ``response_profile``: for each stage (``layer1``...), its quietest 3x3 layer as
+    (name, std, (position counted from 1 within the stage's layers, the stage's layer count))."""
+    minima = []
+    for stage in sorted({name.split(".")[0] for name, _ in profile if name.startswith("layer")}):
+        layers = [(name, std) for name, std in profile if name.startswith(stage + ".")]
+        i = int(np.argmin([std for _, std in layers]))
+        minima.append((layers[i][0], layers[i][1], (i + 1, len(layers))))
+    return minima
+
+
+def bn_scales(net: Trained) -> list[tuple[str, float]]:
+    """The mean |gamma| of every BN that follows a 3x3 layer (``probes.bn_after_3x3``), in the order
+    of ``response_profile``. A BN's output has std |gamma| per channel over the images it was fitted
+    on, so where the test images look like the training images, each layer's response std is close
+    to its BN's mean |gamma|: a learned parameter, which weight decay pulls towards 0."""
+    return [(name, bn.weight.detach().abs().mean().item()) for name, bn in bn_after_3x3(net.load())]
 
 
 def local_minima(loss: np.ndarray) -> int:
@@ -378,6 +419,30 @@ def plot_response_stds(profiles: Mapping[Trained, Sequence[float]]) -> Figure:
     return fig
 
 
+def plot_std_against_scale(
+    stds: Mapping[Trained, Sequence[float]], scales: Mapping[Trained, Sequence[float]]
+) -> Figure:
+    """Each 3x3 layer's response std (``response_profile``) against its BN's mean |gamma|
+    (``bn_scales``), one point per layer, one colour per net, and the line std = |gamma|."""
+    fig, ax = viz.figure(figsize=(5.5, 4.6))
+    with viz.style():
+        top = 0.0
+        for net in stds:
+            x, y = np.asarray(scales[net], dtype=float), np.asarray(stds[net], dtype=float)
+            ax.scatter(x, y, s=14, color=shade(net), marker="o" if net.residual else "s", label=_label(net))
+            top = max(top, x.max(), y.max())
+        ax.plot([0, top * 1.05], [0, top * 1.05], ls=":", lw=1.2, color=viz.COLORS["reference"], label="std = mean |γ|")
+        ax.set(
+            xlabel="mean |γ| of the layer's batch norm",
+            ylabel="std of the layer's response",
+            title="Fig. 7's responses against the BN scales",
+            xlim=(0, top * 1.05),
+            ylim=(0, top * 1.05),
+        )
+        ax.legend(fontsize=9)
+    return fig
+
+
 def plot_block_ratios(ratios: Mapping[Trained, Sequence[float]]) -> Figure:
     """||F(x)|| / ||x|| of every block: how much of the signal each block rewrites (log scale)."""
     fig, ax = viz.figure(figsize=(9, 4))
@@ -407,15 +472,24 @@ def plot_block_ratios(ratios: Mapping[Trained, Sequence[float]]) -> Figure:
 
 def full_profile_flops(settings: ProbeSettings = SETTINGS["full"]) -> float:
     """FLOPs of this chapter's experiments in ``settings`` (forwards only, nothing trains): the
-    responses, block ratios and predictions, every block's lesion and every point of both loss
-    slices, for the four nets (``reproduce.forward_flops`` each)."""
+    responses, block ratios and predictions, the lesion study (``course.lesions``: each block
+    deleted, and the random draws of a residual net; counted as whole forward passes, an upper
+    bound) and every point of both loss slices, for the five nets (``reproduce.forward_flops``)."""
+    from .lesions import deletion_draws  # lesions builds on this module: imported when called
+
     models = {arch: build_model(arch) for arch in ARCHS}
     forward = {arch: forward_flops(model) for arch, model in models.items()}
-    blocks = {arch: len(model.blocks()) for arch, model in models.items()}
     points = settings.line_points + settings.grid_points**2
     per_net = settings.response_images + settings.ratio_images + points * settings.landscape_images
     flops = sum(forward[arch] * per_net for arch in ARCHS)
-    flops += sum(forward[arch] * (blocks[arch] + 1) * settings.lesion_images for arch in settings.lesion_archs)
+    for arch in settings.lesion_archs:
+        model = models[arch]
+        blocks = len(model.blocks())
+        draws = deletion_draws(
+            blocks, shape_changing_blocks(model), 0 if arch.startswith("plain") else settings.lesion_draws
+        )
+        passes = 1 + blocks + sum(len(sets) for sets in draws.values())
+        flops += forward[arch] * passes * settings.lesion_images
     return flops + max(forward.values()) * settings.test_images
 
 
@@ -462,21 +536,6 @@ def plot_gradient_norms(nets: Sequence[Trained]) -> Figure:
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # 40 epochs: not one tick each
             ax.legend(fontsize=9)
         axes[0, 0].set_ylabel("‖∂loss/∂W‖, epoch mean (log scale)")
-    return fig
-
-
-def plot_lesion_panels(lesions: Mapping[Trained, tuple[float, Sequence[float]]]) -> Figure:
-    """``viz.plot_lesions`` for each net, one panel per net; thin lines separate the stages."""
-    fig, axes = viz.figure(len(lesions), figsize=(5.5 * len(lesions), 4), sharey=True, squeeze=False)
-    with viz.style():
-        for ax, (net, (intact, errors)) in zip(axes[0], lesions.items()):
-            viz.plot_lesions(ax, errors, intact, net.kind, CHANCE_ERROR, title=_label(net))
-            per_stage = len(errors) // 3
-            for boundary in (per_stage + 0.5, 2 * per_stage + 0.5):
-                ax.axvline(boundary, lw=0.8, color=viz.COLORS["reference"])
-            ax.set(ylim=(0, 1.2), yticks=np.linspace(0, 1, 6))
-            ax.legend(loc="upper center", ncols=2, fontsize=9)
-        axes[0, 0].set_ylabel("test error with the block deleted")
     return fig
 
 
@@ -654,7 +713,6 @@ __all__ = [
     "feature_maps",
     "landscape",
     "local_minima",
-    "lesion_profile",
     "mistakes_grid",
     "mosaic",
     "gradient_ratios",
@@ -666,12 +724,17 @@ __all__ = [
     "plot_gradient_norms",
     "plot_landscape_1d",
     "plot_landscape_2d",
-    "plot_lesion_panels",
     "plot_response_stds",
     "response_profile",
     "same_kind_share",
     "probe_settings",
+    "second_layer_share",
     "shade",
+    "stage_medians",
+    "stage_minima",
+    "shipped_nets",
+    "bn_scales",
+    "plot_std_against_scale",
     "strongest_channels",
     "test_predictions",
     "trained",

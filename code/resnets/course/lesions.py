@@ -3,6 +3,7 @@
     study = lesion_study(net, images=1000)            # intact, each block deleted alone, k blocks at random
     plot_lesion_study({net.arch: study, ...})         # a bar per block for each net; the error against k
     lesion_summary(study)                             # the numbers the chapter's sentences are about
+    lesion_table({net.arch: study, ...})              # those numbers, the nets side by side
     stored = stored_studies()                         # the deep nets' studies shipped with the package
     python -m resnets.course.lesions --help           # computes and stores them, with provenance
 
@@ -36,18 +37,19 @@ from matplotlib.lines import Line2D
 
 from .. import viz
 from ..cache import cached
-from ..checkpoints import CheckpointError
+from ..checkpoints import MANIFEST, CheckpointError, read_manifest
 from ..data import load_cifar10, normalize
 from ..files import write_atomic
 from ..probes import lesions_errors, shape_changing_blocks
-from ..reproduce import SHIPPED_RESULTS
+from ..reproduce import SHIPPED_RESULTS, cpu_run_name
+from ..tables import Table, format_table
 from ..train import code_and_host, data_facts
-from .inside import CHANCE_ERROR, Trained, evaluation_set, trained
+from .inside import CHANCE_ERROR, SETTINGS, Trained, evaluation_set, trained
 
 #: How many blocks are deleted at once, where the net has that many blocks that keep their shape.
 DELETED_COUNTS = (2, 3, 4, 6, 8, 12, 16, 24)
-#: Random draws of blocks for each count.
-DRAWS = 5
+#: Random draws of blocks for each count: the full profile's (the stored studies use it too).
+DRAWS = SETTINGS["full"].lesion_draws
 STORED = SHIPPED_RESULTS / "lesions.json"
 #: The nets whose studies are stored (those shipped); the command's default.
 STORED_ARCHS = ("resnet56", "resnet110")
@@ -113,6 +115,37 @@ def lesion_summary(study: Mapping[str, Any]) -> dict[str, Any]:
         "worst_block": int(single.argmax()) + 1,  # counted from 1, as the bars are
         "median_by_count": {int(k): float(np.median(v)) for k, v in study["random"].items()},
     }
+
+
+#: The counts of blocks deleted at once that ``lesion_table`` shows.
+TABLE_COUNTS = (2, 4, 8, 16)
+
+
+def lesion_table(studies: Mapping[str, Mapping[str, Any]]) -> Table:
+    """The studies side by side: errors intact, with one shape-keeping block deleted (median and
+    worst), with each shape-changing block deleted, and the median error with k blocks deleted."""
+    rows = []
+    for arch, study in studies.items():
+        summary = lesion_summary(study)
+        by_count = summary["median_by_count"]
+        rows.append(
+            [
+                _label(arch),
+                f"{study['images']:,}",
+                f"{summary['intact']:.1%}",
+                f"{summary['keeping_median']:.1%}",
+                f"{summary['keeping_worst']:.1%}",
+                ", ".join(f"{e:.1%}" for e in summary["shape_changing"]),
+                *(f"{by_count[k]:.1%}" if k in by_count else None for k in TABLE_COUNTS),
+            ]
+        )
+    headers = ["net", "test images", "nothing deleted", "one block: median", "one block: worst",
+               "a shape-changing block", *(f"{k} blocks" for k in TABLE_COUNTS)]  # fmt: skip
+    return format_table(
+        headers,
+        rows,
+        title="Test error with blocks deleted (one block: the shape-keeping ones; k blocks: median of the draws)",
+    )
 
 
 def _label(arch: str) -> str:
@@ -202,11 +235,11 @@ def stored_studies(path: str | Path = STORED) -> dict[str, Any]:
 
 def format_study_provenance(provenance: Mapping[str, Any]) -> str:
     """One paragraph: what computed the stored studies, where, and how long it took."""
-    minutes = provenance["seconds"] / 60
+    minutes, threads = provenance["seconds"] / 60, provenance["threads"]
     return (
         f"Stored lesion studies: computed {provenance['date']} in {minutes:.0f} min on {provenance['cpu']} "
-        f"({provenance['threads']} threads), torch {provenance['torch_version']}, commit {provenance['git_commit']}, "
-        f"data {provenance['data_checksum'][:12]}; command: {provenance['command']}"
+        f"({threads} thread{'s' if threads != 1 else ''}), torch {provenance['torch_version']}, "
+        f"commit {provenance['git_commit']}, data {provenance['data_checksum'][:12]}; command: {provenance['command']}"
     )
 
 
@@ -216,7 +249,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
         description="Compute Veit et al.'s lesion study on shipped nets and store it for Part 3, chapter 4.",
     )
     parser.add_argument(
-        "--archs", nargs="+", default=list(STORED_ARCHS), help="shipped nets to study (default: %(default)s)"
+        "--archs",
+        nargs="+",
+        default=[a for a in STORED_ARCHS if cpu_run_name(a) in read_manifest(MANIFEST)],
+        help="shipped nets to study (default: %(default)s)",
     )
     parser.add_argument(
         "--images", type=int, default=STORED_IMAGES, help="class-balanced test images (default: %(default)s)"
