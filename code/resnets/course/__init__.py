@@ -5,7 +5,8 @@
     widgets          Part 1  the explorers: sliders in Jupyter and Colab, pre-rendered frames on the site
     family           Part 2  the family's tables against the papers' (Table 1, Table 3, parameters, FLOPs)
     relatives        Part 2  DenseNet, highway, U-Net and FPN connections beside the residual one
-    build_it         Part 2  build-it-yourself checks: the reader's block against the package's
+    build_it         Part 2  build-it-yourself checks: the reader's block or ResNet-20 against the package's
+    build_it_network Part 2  the whole-network check's machinery: strict load, then a forward trace
     inside           Part 3  looking inside the shipped trained nets: responses, lesions, landscapes
     exercises                every chapter's exercises: the answers, computed, and the checks
     claims                   every chapter's claims, checked (a broken one explains itself); numbers glued into prose

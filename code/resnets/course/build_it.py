@@ -3,6 +3,8 @@
     check_basic_block(MyBasicBlock)            # __init__(inplanes, planes, stride=1, downsample=None)
     check_bottleneck(MyBottleneck)             # the same signature; outputs planes * 4 channels
     check_zero_pad_shortcut(MyZeroPadShortcut)  # __init__(in_planes, out_planes, stride): option A
+    check_preact_block(MyPreActBlock)          # the basic block's signature, pre-activation order
+    check_resnet20(MyResNet20)                 # __init__() with defaults: the whole CIFAR ResNet-20
 
 Each check builds the reader's module and the package's with the same arguments, for a case
 that keeps the shape and one that opens a stage (stride 2, more channels). It gives the
@@ -12,6 +14,10 @@ one random batch in eval mode and compares. A mismatch gets a hint naming the fi
 a layer missing or of the wrong shape, an output of the wrong shape, or values that match the
 package's block computed with a known mistake (no final ReLU, no addition, the stride on the
 wrong convolution...).
+
+The whole network is checked another way (``build_it_network``): it must load
+``build_model("resnet20")``'s state dict strictly, and the hint names the first layer whose input
+or output differs.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..blocks import BasicBlock, Bottleneck, ZeroPadShortcut, make_shortcut
+from ..blocks import BasicBlock, Bottleneck, PreActBasicBlock, ZeroPadShortcut, make_shortcut
+from ..models import build_model
+from .build_it_network import diagnose_network
 
 #: A known mistake: a name for it and the package's module computed with it, (module, x) -> y.
 Mistake = tuple[str, Callable[[nn.Module, Tensor], Tensor]]
@@ -38,13 +46,15 @@ class Case:
     input_shape: tuple[int, int, int, int]
     shortcut: str | None = None  # the shortcut option the block gets as ``downsample``: "B", or None
     expansion: int = 1  # output channels per plane of the block
+    shortcut_bn: bool = True  # False: a bare 1x1 projection, as a pre-activation block has
 
     def kwargs(self) -> dict[str, nn.Module]:
         """The constructor's keyword arguments: a fresh shortcut module, if the case has one."""
         if self.shortcut is None:
             return {}
         inplanes, planes, stride = self.args
-        return {"downsample": make_shortcut(self.shortcut, inplanes, planes * self.expansion, stride)}
+        downsample = make_shortcut(self.shortcut, inplanes, planes * self.expansion, stride, with_bn=self.shortcut_bn)
+        return {"downsample": downsample}
 
 
 def _bn_random(module: nn.Module, seed: int) -> None:
@@ -284,11 +294,99 @@ def check_zero_pad_shortcut(build: Callable[..., nn.Module], key: str = "part2.b
     return _report(key, "resnets.blocks.ZeroPadShortcut", hint)
 
 
+# ---------------------------------------------------------------------------------------
+# The pre-activation block
+# ---------------------------------------------------------------------------------------
+
+
+def _projection_of_raw_input(b: nn.Module, x: Tensor) -> Tensor:
+    """The shortcut as a block computes it when its projection reads x instead of BN-ReLU(x)."""
+    return x if b.downsample is None else b.downsample(x)
+
+
+PREACT_MISTAKES: list[Mistake] = [
+    (
+        "a ReLU after the addition, the post-activation habit: a pre-activation block ends at the sum, "
+        "so that x reaches the next block unchanged",
+        lambda b, x: b.relu(b.residual(x) + b.shortcut(x)),
+    ),
+    (
+        "the projection reading the raw input x instead of the BN-ReLU output it shares with F "
+        "(downsample(pre), where pre = relu(bn1(x)))",
+        lambda b, x: b.residual(x) + _projection_of_raw_input(b, x),
+    ),
+    (
+        "the identity shortcut adding BN-ReLU(x) instead of x itself: only a projection reads the "
+        "normalised input, the identity carries x untouched",
+        lambda b, x: b.residual(x) + (b.relu(b.bn1(x)) if b.downsample is None else b.shortcut(x)),
+    ),
+    ("no addition: it never adds the shortcut (a plain block)", lambda b, x: b.residual(x)),
+    (
+        "the ReLU inside F missing (between bn2 and conv2)",
+        lambda b, x: b.conv2(b.bn2(b.conv1(b.relu(b.bn1(x))))) + b.shortcut(x),
+    ),
+    ("no BN-ReLU before conv1: F starts from x itself", lambda b, x: b.branch(x) + b.shortcut(x)),
+    (
+        "the stride on conv2 instead of conv1",
+        lambda b, x: _conv(b.relu(b.bn2(_conv(b.relu(b.bn1(x)), b.conv1, 1))), b.conv2, b.stride) + b.shortcut(x),
+    ),
+]
+
+
+def check_preact_block(build: Callable[..., nn.Module], key: str = "part2.build_preact_block") -> bool:
+    """Check a pre-activation basic block the reader wrote against ``blocks.PreActBasicBlock``.
+
+    ``build(inplanes, planes, stride, downsample=...)``; the stage-opening case hands it a bare 1x1
+    projection (no BN), which must read the block's first BN-ReLU output, as the package's does.
+    """
+    cases = [
+        Case("a block inside a stage (16 -> 16 channels, stride 1)", (16, 16, 1), (2, 16, 8, 8)),
+        Case(
+            "a block opening a stage (16 -> 32 channels, stride 2, a 1x1 projection shortcut)",
+            (16, 32, 2),
+            (2, 16, 8, 8),
+            shortcut="B",
+            shortcut_bn=False,
+        ),
+    ]
+    hint = next((h for c in cases if (h := _diagnose("the block", c, build, PreActBasicBlock, PREACT_MISTAKES))), None)
+    return _report(key, "resnets.blocks.PreActBasicBlock", hint)
+
+
+# ---------------------------------------------------------------------------------------
+# The whole network: CIFAR ResNet-20
+# ---------------------------------------------------------------------------------------
+
+
+def check_resnet20(build: Callable[[], nn.Module], key: str = "part2.build_resnet20") -> bool:
+    """Check a whole CIFAR ResNet-20 the reader wrote against ``build_model("resnet20")``.
+
+    ``build()`` makes the reader's network (usually the class). It must take the package's state dict
+    with ``strict=True``: conv1, bn1, layer1 to layer3 of three blocks each (conv1, bn1, conv2, bn2;
+    option A shortcuts, which hold nothing), fc. Then both run one random batch of 32x32 images and
+    ``build_it_network`` names the first layer whose input or output differs.
+    """
+    torch.manual_seed(0)
+    reference = build_model("resnet20")
+    _bn_random(reference, seed=1)
+    x = torch.randn((2, 3, 32, 32), generator=torch.Generator().manual_seed(2))
+    try:
+        mine = build()
+    except Exception as err:  # whatever the reader's constructor raised is the hint
+        hint = f"building your network raised {type(err).__name__}: {err}"
+    else:
+        hint = diagnose_network(reference, mine, x, BASIC_MISTAKES)
+    return _report(key, 'build_model("resnet20")', hint)
+
+
 __all__ = [
     "BASIC_MISTAKES",
     "BOTTLENECK_MISTAKES",
+    "PREACT_MISTAKES",
     "ZERO_PAD_MISTAKES",
     "check_basic_block",
     "check_bottleneck",
+    "check_preact_block",
+    "check_resnet20",
     "check_zero_pad_shortcut",
 ]
