@@ -314,6 +314,7 @@ SOLUTIONS = {
     "chapters/part2/01_basic_block.ipynb": ("p2c1-build-md", build_it.check_basic_block),
     "chapters/part2/02_shortcuts.ipynb": ("p2c2-build-md", build_it.check_zero_pad_shortcut),
     "chapters/part2/03_bottleneck.ipynb": ("p2c3-build-md", build_it.check_bottleneck),
+    "chapters/part2/04_preactivation_blocks.ipynb": ("p2c4-build-md", build_it.check_preact_block),
 }
 
 
