@@ -315,6 +315,7 @@ SOLUTIONS = {
     "chapters/part2/02_shortcuts.ipynb": ("p2c2-build-md", build_it.check_zero_pad_shortcut),
     "chapters/part2/03_bottleneck.ipynb": ("p2c3-build-md", build_it.check_bottleneck),
     "chapters/part2/04_preactivation_blocks.ipynb": ("p2c4-build-md", build_it.check_preact_block),
+    "chapters/part2/05_family.ipynb": ("p2c5-build-md", build_it.check_resnet20),
 }
 
 
@@ -323,7 +324,8 @@ def test_the_chapters_solutions_pass_their_checks(notebook: str, capsys: pytest.
     cell_id, check = SOLUTIONS[notebook]
     cell = next(c for c in nbformat.read(ROOT / notebook, as_version=4).cells if c.id == cell_id)
     solution = re.search(r"```python\n(.*?)\n```", cell.source, re.S).group(1)
-    namespace = {"nn": nn, "torch": torch}
+    # what the skeleton cells import: the ResNet-20 solution builds on the package's blocks
+    namespace = {"nn": nn, "torch": torch, "BasicBlock": BasicBlock, "ZeroPadShortcut": ZeroPadShortcut}
     exec(solution, namespace)  # the dropdown's code, as a reader would paste it
     (readers_class,) = [v for k, v in namespace.items() if k.startswith("My")]
     ok, out = verdict(check, readers_class, capsys)
