@@ -7,7 +7,9 @@
     relatives        Part 2  DenseNet, highway, U-Net and FPN connections beside the residual one
     build_it         Part 2  build-it-yourself checks: the reader's block or ResNet-20 against the package's
     build_it_network Part 2  the whole-network check's machinery: strict load, then a forward trace
-    inside           Part 3  looking inside the shipped trained nets: responses, lesions, landscapes
+    context          Part 2  the family in its context: widening, the Transformer's residual stream
+    inside           Part 3  looking inside the shipped trained nets: responses, block ratios, landscapes
+    lesions          Part 3  Veit et al.'s lesion study: blocks deleted one or k at a time; stored deep studies
     exercises                every chapter's exercises: the answers, computed, and the checks
     claims                   every chapter's claims, checked (a broken one explains itself); numbers glued into prose
 
