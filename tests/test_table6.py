@@ -141,12 +141,9 @@ def test_the_flip_test_error_is_recorded_once_then_read_and_checked_against_the_
     manifest = _ship_random_resnet8(tmp_path, 0.9)
     assert reproduce.shipped_test_error("resnet8-test", 200, manifest=manifest, flip=True)["recorded"] is None
     record = reproduce.record_flip_test_error("resnet8-test", "cpu", manifest, command="python -m resnets ship x")
-    images, labels = make_splits(cifar10).test
-    torch.manual_seed(0)
-    net, x = build_model("resnet8").eval(), normalize(images)
-    probabilities = predict(net, x).softmax(1) + predict(net, x.flip(3)).softmax(1)  # each image and its mirror
-    assert record["error"] == pytest.approx((probabilities.argmax(1) != labels).float().mean().item())
-    assert record["images"] == len(labels) and record["data_checksum"] == cifar10.checksum
+    measured = reproduce.shipped_test_error("resnet8-test", manifest=manifest, flip=True)  # what flips compute:
+    assert record["error"] == measured["error"] == measured["recorded"]  # test_flip_tta_... checks the value
+    assert record["images"] == len(cifar10.test_labels) and record["data_checksum"] == cifar10.checksum
     assert record["command"] == "python -m resnets ship x" and record["hardware"].startswith("CPU")
     again = reproduce.shipped_test_error("resnet8-test", 200, manifest=manifest, flip=True)
     assert again["recorded"] == record["error"] and again["images"] == 200
@@ -162,6 +159,46 @@ def test_the_flip_test_error_is_recorded_once_then_read_and_checked_against_the_
     monkeypatch.setattr(reproduce, "_test_error", lambda *args: 0.5)  # measured on this data instead
     assert reproduce.flip_test_error("resnet8-test", manifest=manifest) == 0.5
     assert reproduce.shipped_test_error("resnet8-test", manifest=manifest, flip=True)["recorded"] is None
+
+
+class _MirrorProbe(torch.nn.Module):
+    """A "net" whose answer for an image and for its left-right mirror are known: class 0, weakly
+    (logit 0.5), when the left half is the brighter; class 1, strongly (logit 4), when the right is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(()))  # predict() reads the device from a parameter
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left_brighter = x[..., :16].mean((1, 2, 3)) > x[..., 16:].mean((1, 2, 3))
+        logits = torch.zeros(len(x), 10)
+        logits[:, 0], logits[:, 1] = 0.5 * left_brighter, 4.0 * ~left_brighter
+        return logits
+
+
+def _mirror_data() -> CIFAR10:
+    """10 test images bright on the left half and 10 bright on the right (each the other's mirror,
+    and the same on every row, so flipping rows changes nothing), all labelled 1; dark training images."""
+    halves = torch.zeros(20, 32, 32, 3, dtype=torch.uint8)
+    halves[:10, :, :16] = 255
+    halves[10:, :, 16:] = 255
+    train = torch.zeros(5100, 32, 32, 3, dtype=torch.uint8)  # make_splits holds out 500 a class
+    return CIFAR10(train, torch.arange(5100) % 10, halves, torch.ones(20, dtype=torch.int64), "mirror", "test", "PNG")
+
+
+def test_flip_tta_averages_each_image_with_its_left_right_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Known by construction: alone, each left-bright image is called class 0 (p = 0.16 against 0.09), wrong;
+    # its mirror is right-bright, class 1 with p = 0.86. Averaged: class 1 (0.48 against 0.09) for every image.
+    # Flipping rows instead of columns, or using the mirror alone, or no mirror, leaves half the images wrong.
+    monkeypatch.delenv("RESNETS_CACHE", raising=False)
+    manifest = _ship_random_resnet8(tmp_path, 0.9)
+    monkeypatch.setattr(reproduce, "load_cifar10", _mirror_data)
+    monkeypatch.setattr(reproduce, "load_pretrained", lambda *args, **kwargs: _MirrorProbe())
+    assert reproduce.shipped_test_error("resnet8-test", manifest=manifest)["error"] == 0.5
+    assert reproduce.shipped_test_error("resnet8-test", manifest=manifest, flip=True)["error"] == 0.0
+    assert reproduce.record_flip_test_error("resnet8-test", "cpu", manifest)["error"] == 0.0
 
 
 # --- the CPU recipe's runs beside the paper ----------------------------------------------------
@@ -259,7 +296,9 @@ def test_cpu_recipe_seeds_gather_one_models_seeds_and_report_their_spread(tmp_pa
     seeds = reproduce.cpu_recipe_seeds("resnet20", manifest)
     assert list(seeds) == ["resnet20-cifar10-cpu", "resnet20-cifar10-cpu-seed1", "resnet20-cifar10-cpu-seed2"]
     assert list(reproduce.cpu_recipe_runs(manifest)) == ["resnet20", "resnet56"], "seed 0 alone stands for a depth"
-    text = reproduce.format_cpu_runs(seeds)
+    table = reproduce.format_cpu_runs(seeds)
+    assert [row[0] for row in table.rows] == list(seeds) and table.rows[0][3] == "12.00", "a row per run, in %"
+    text = reproduce.cpu_runs_summary(seeds)
     assert "40 epochs, test error over 3 seeds: 13.00 ± 1.00 % (mean ± std)" in text
     assert "on 10,000 images: 0.34 points" in text, "sqrt(0.13 * 0.87 / 10,000)"
     assert "against" not in text, "one length: nothing to compare"
@@ -288,7 +327,7 @@ def test_a_longer_cpu_schedule_is_measured_against_the_recipes_seeds(tmp_path: P
     assert (lengths[40]["test_error_mean"], lengths[40]["test_error_std"]) == pytest.approx((13.0, 2**0.5))
     assert lengths[60]["test_error_mean"] == pytest.approx(11.5) and math.isnan(lengths[60]["test_error_std"])
     assert (lengths[40]["train_fit_mean"], lengths[60]["train_fit_mean"]) == pytest.approx((5.0, 3.0))
-    text = reproduce.format_cpu_runs(runs)
+    text = reproduce.cpu_runs_summary(runs)
     assert "40 epochs, test error over 2 seeds: 13.00 ± 1.41 % (mean ± std)" in text
     assert "60 epochs, test error over 1 seed: 11.50 %\n  -1.50 points against 40 epochs" in text
     fig = reproduce.plot_cpu_runs(runs)
@@ -329,19 +368,21 @@ def test_lengths_by_model_lists_the_depths_trained_at_two_lengths(tmp_path: Path
     manifest.write_text(json.dumps({"checkpoints": entries}))
     by_model = reproduce.cpu_lengths_by_model(manifest)
     assert list(by_model) == ["resnet20", "plain20"] and list(by_model["resnet20"]) == [40, 60]
-    text = reproduce.format_lengths_by_model(by_model)
-    assert all(len(line) <= 78 for line in text.splitlines()), text
-    resnet20_60, plain20_60 = (line for line in text.splitlines() if line.split()[:2][-1] == "60")
-    assert "12.50 ± 0.71" in text and "11.50 ± 0.71" in resnet20_60 and "-1.00" in resnet20_60
-    assert resnet20_60.split("-1.00")[1].split()[0] == "0.71", "sqrt(0.71**2 / 2 + 0.71**2 / 2)"
-    assert plain20_60.split("-0.50")[1].split() == ["—", "5.00"], "one run at each length: no standard error"
+    table = reproduce.format_lengths_by_model(by_model)
+    rows = {(row[0], row[1]): row for row in table.rows}
+    assert rows["resnet20", "40"][3] == "12.50 ± 0.71" and rows["resnet20", "60"][3] == "11.50 ± 0.71"
+    assert rows["resnet20", "40"][4:7] == ("+1.00", "0.71", "seeds"), "sqrt(0.71**2 / 2 + 0.71**2 / 2)"
+    binomial = 100 * math.hypot(math.sqrt(0.14 * 0.86 / 10_000), math.sqrt(0.135 * 0.865 / 10_000))
+    assert rows["plain20", "40"][4:7] == ("+0.50", f"{binomial:.2f}", "test images"), "one run at each length"
+    assert rows["plain20", "60"][4:7] == ("—", "—", "—") and rows["plain20", "60"][7] == "5.00"
     runs = reproduce.cpu_schedule_runs("resnet20", manifest)
-    assert "-1.00 points against 40 epochs (standard error 0.71)" in reproduce.format_cpu_runs(runs)
-    assert reproduce.length_moves(by_model) == pytest.approx({"resnet20": -1.0, "plain20": -0.5})
+    assert "-1.00 points against 40 epochs (standard error 0.71)" in reproduce.cpu_runs_summary(runs)
+    evidence = reproduce.length_move_evidence(by_model)
+    assert evidence["resnet20"] == pytest.approx({"move": -1.0, "se": 0.5**0.5, "z": -(2**0.5), "from": "seeds"})
+    assert evidence["plain20"]["move"] == pytest.approx(-0.5) and evidence["plain20"]["se"] == pytest.approx(binomial)
     assert reproduce.plain_gaps(by_model) == pytest.approx({("plain20", 40): 1.5, ("plain20", 60): 2.0})
-    assert text.endswith(
-        "40 epochs: plain20 +1.50 points against resnet20\n60 epochs: plain20 +2.00 points against resnet20"
-    )
+    gaps = reproduce.format_gaps_by_length(by_model)
+    assert gaps.rows == (("test: plain20 - resnet20", "+1.50", "+2.00"),), "no plain56 or resnet56: no fit gaps"
 
 
 def test_shipped_names_keep_their_meaning_when_the_recipes_length_changes(
@@ -364,4 +405,78 @@ def test_shipped_names_keep_their_meaning_when_the_recipes_length_changes(
     ]
     runs = reproduce.cpu_schedule_runs("resnet20", manifest)
     assert list(runs) == list(entries), "the 40-epoch run is still found, under its own name"
-    assert "+0.75 points against 60 epochs" in reproduce.format_cpu_runs(runs), "13.00 against 12.25"
+    assert "+0.75 points against 60 epochs" in reproduce.cpu_runs_summary(runs), "13.00 against 12.25"
+
+
+def test_depth_fit_gaps_are_the_deeper_nets_fit_minus_the_shallower_at_each_length() -> None:
+    def fits(**by_length: float) -> dict:
+        return {int(e.removeprefix("e")): {"train_fit_mean": fit} for e, fit in by_length.items()}
+
+    by_model = {
+        "plain20": fits(e40=6.0, e60=4.5),
+        "plain56": fits(e40=16.0, e60=9.5),
+        "resnet20": fits(e40=5.0),
+        "resnet56": fits(e60=1.0),  # no length with both ResNets: no ResNet gap
+    }
+    assert reproduce.depth_fit_gaps(by_model) == pytest.approx({("plain", 40): 10.0, ("plain", 60): 5.0})
+
+
+def _timed_run(model: str, final: float, epochs: int, hours: float, best: tuple[int, float] | None = None) -> dict:
+    """A seed-0 run of the cpu schedule at ``epochs``: 100 images a step, 450 steps an epoch (45,000 images)."""
+    entry = _cpu_entry(model, final)
+    entry["provenance"]["config"].update(epochs=epochs, batch_size=100)
+    metrics = [{"epoch": 1, "step": 450, "test_error": 0.5, "wall_seconds": 60.0}]
+    if best:
+        metrics.append({"epoch": best[0], "step": 450 * best[0], "test_error": best[1], "wall_seconds": 600.0})
+    metrics.append(
+        {
+            "epoch": epochs,
+            "step": 450 * epochs,
+            "test_error": final,
+            "train_eval_error": 0.05,
+            "wall_seconds": 3600 * hours,
+        }
+    )
+    entry["metrics"] = metrics
+    return entry
+
+
+def test_table6_beside_runs_puts_each_depth_beside_the_paper_with_its_cost_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reproduce, "CPU_EPOCHS", 60)  # the recipe; its first runs, 40 epochs, are the shorter one
+    resumed = _timed_run("resnet32", 0.115, 60, hours=9.0)
+    resumed["provenance"]["resumes"] = [{"epoch": 4}]  # its wall time may span two machines: not a rate
+    entries = {
+        "resnet20-cifar10-cpu-60ep": _timed_run("resnet20", 0.12, 60, hours=1.0, best=(30, 0.115)),
+        "resnet20-cifar10-cpu": _timed_run("resnet20", 0.13, 40, hours=0.7),
+        "resnet56-cifar10-cpu": _timed_run("resnet56", 0.11, 40, hours=2.0),  # the shorter recipe only
+        "resnet32-cifar10-cpu-60ep": resumed,
+        "plain20-cifar10-cpu-60ep": _timed_run("plain20", 0.14, 60, hours=0.1),  # no Table 6 row, no rate
+    }
+    entries["plain20-cifar10-cpu-60ep"]["arch"] = "plain20"
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"checkpoints": entries}))
+    assert reproduce.best_epoch(entries["resnet20-cifar10-cpu-60ep"]) == (30, 0.115)
+    rates = reproduce.recipe_flop_rates(manifest)
+    assert list(rates) == ["resnet20-cifar10-cpu-60ep"], "ResNets of the recipe's length, trained in one session"
+    # A run's own rate gives back its own time: 60 epochs of 45,000 images in one hour.
+    assert reproduce.recipe_seconds_estimate("resnet20", rates.values()) == pytest.approx((3600.0, 3600.0))
+
+    rows = {row["model"]: row for row in reproduce.table6_beside_runs(manifest)}
+    assert list(rows) == list(reproduce.PAPER_TABLE6), "Table 6's rows, ResNet-1202 included"
+    resnet20, resnet56 = rows["resnet20"], rows["resnet56"]
+    assert resnet20["recipe"] == pytest.approx({"final": 12.0, "best": 11.5, "best_epoch": 30, "hours": 1.0})
+    assert resnet20["short"]["final"] == pytest.approx(13.0) and not resnet20["estimated"]
+    assert (resnet20["paper"], resnet20["published"]) == (8.75, 8.27)
+    assert resnet56["recipe"] is None and resnet56["short"]["final"] == pytest.approx(11.0) and resnet56["estimated"]
+    ratio = reproduce.forward_flops(build_model("resnet56")) / reproduce.forward_flops(build_model("resnet20"))
+    assert resnet56["hours"] == pytest.approx((ratio, ratio)), "resnet20's hour, scaled by the FLOPs"
+    assert rows["resnet32"]["recipe"]["hours"] == pytest.approx(9.0), "measured, even where it is not a rate"
+    assert rows["resnet1202"]["hours"][0] > 60, "ResNet-1202: about 70 times ResNet-20's FLOPs"
+
+    table = reproduce.format_table6_beside_runs(list(rows.values()))
+    cells = {row[0]: row for row in table.rows}
+    assert cells["resnet20"][1:] == ("8.75", "8.27", "12.00", "11.50 (30)", "13.00", "13.00 (40)", "1.0")
+    assert cells["resnet56"][3:6] == ("—", "—", "11.00") and cells["resnet56"][-1] == f"{ratio:.1f} est."
+    assert cells["resnet110"][3:7] == ("—",) * 4 and cells["resnet110"][-1].endswith(" est.")

@@ -7,6 +7,9 @@
     cpu_schedule_runs(m)   ... and at other lengths of the schedule: what the short schedule costs
     cpu_run_lengths(runs)  those runs' test error by length: mean ± std over each length's seeds
     cpu_lengths_by_model() ... for every depth shipped at more than one length
+    table6_beside_runs()   Table 6 row by row beside a published PyTorch reproduction and this
+                           copy's runs at two lengths (final and best epoch), with what each
+                           depth costs here (measured, or estimated from FLOPs: ResNet-1202)
     shipped_test_error(n)  a shipped net's test error measured again (with ``flip``: flip
                            test-time augmentation, recorded once by ``record_flip_test_error``)
 
@@ -46,7 +49,7 @@ from .files import write_atomic
 from .flops import count_flops
 from .models import build_model
 from .runtime import MAX_ITERATIONS_ENV, PROFILES, device_name, max_iterations, pick_device
-from .tables import format_table
+from .tables import Table, format_table
 from .train import SCHEDULE_DEFAULTS, TrainConfig, code_and_host, data_facts, train
 
 #: He et al. 2015, Table 6: CIFAR-10 test error (%) of each depth (ResNet-110: best of 5 runs).
@@ -68,6 +71,19 @@ PAPER_TABLE6_PARAMETERS = {
     "resnet56": 0.85,
     "resnet110": 1.7,
     "resnet1202": 19.4,
+}
+#: A published PyTorch reproduction of Table 6: the test error (%) of each depth in the README of
+#: akamaster/pytorch_resnet_cifar10 (Idelbayev 2018). Not the paper's protocol, as that README says:
+#: trained on all 50,000 training images ("We do not perform validation testing"); its trainer.py
+#: evaluates the test set after every epoch and keeps the best accuracy (``best_prec1``), and the
+#: README does not say whether these errors are that best epoch's or the last epoch's.
+PUBLISHED_REPRODUCTION = {
+    "resnet20": 8.27,
+    "resnet32": 7.37,
+    "resnet44": 6.90,
+    "resnet56": 6.61,
+    "resnet110": 6.32,
+    "resnet1202": 6.18,
 }
 
 
@@ -396,8 +412,8 @@ def _percent(mean: float, std: float) -> str:
     return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
 
-def format_table6(rows: Sequence[dict[str, Any]], title: str = "") -> str:
-    """``table6_summary`` rows as a text table: final-epoch test error (%) beside the paper's.
+def format_table6(rows: Sequence[dict[str, Any]], title: str = "") -> Table:
+    """``table6_summary`` rows as a table: final-epoch test error (%) beside the paper's.
 
     The paper's ResNet-110 cell reads "6.43 (6.61 ± 0.16)": the best of its 5 runs, then their
     mean ± std, as Table 6 gives it. Models the paper has no number for show "—".
@@ -650,7 +666,7 @@ def training_images(config: dict[str, Any]) -> int:
     return config["train_subset"] or len(CLASSES) * IMAGES_PER_CLASS[0] - config["val_size"]
 
 
-def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
+def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> Table:
     """One line per shipped run: how many epochs it trained, on how many images, and its errors
     (%) at its final epoch: training (running, during the epoch), validation and test."""
     rows = []
@@ -674,6 +690,12 @@ def format_shipped_runs(entries: dict[str, dict[str, Any]]) -> str:
 def binomial_standard_error(error: float, images: int) -> float:
     """Standard error of an error rate measured on ``images`` independent test images."""
     return math.sqrt(error * (1 - error) / images)
+
+
+def binomial_difference_standard_error(first: float, second: float, images: int) -> float:
+    """Standard error of the difference between two error rates, each measured on ``images``
+    independent test images: the two binomial standard errors added in quadrature."""
+    return math.hypot(binomial_standard_error(first, images), binomial_standard_error(second, images))
 
 
 def difference_standard_error(first: dict[str, Any], second: dict[str, Any]) -> float:
@@ -774,7 +796,7 @@ CPU_SCHEDULE = "cpu"
 #: The recipe's length; a run of another length measures what the short schedule costs.
 CPU_EPOCHS = SCHEDULE_DEFAULTS[CPU_SCHEDULE]["epochs"]
 #: Part 3's nets, in the order ``tools/train_cpu_runs.sh`` trains them.
-CPU_RUN_MODELS = ("resnet20", "plain20", "resnet56", "plain56", "resnet32", "resnet44")
+CPU_RUN_MODELS = ("resnet20", "plain20", "resnet56", "plain56", "resnet32", "resnet44", "resnet110")
 
 
 #: The length whose runs were shipped with no ``-<E>ep`` in their names: the recipe's first. A
@@ -854,11 +876,10 @@ def cpu_run_lengths(runs: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]
     return summaries
 
 
-def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
-    """``cpu_schedule_runs`` (or ``cpu_recipe_seeds``) as a text table, one row per run
-    (final-epoch test error and training fit, %, and minutes of training), then each length's
-    test error over its seeds (mean ± std), how far another length moved it from the
-    recipe's, and the binomial standard error of one run's test error on the test images."""
+def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> Table:
+    """``cpu_schedule_runs`` (or ``cpu_recipe_seeds``) as a table, one row per run: final-epoch
+    test error and training fit (%), and minutes of training. ``cpu_runs_summary`` says what
+    they add up to."""
     rows = []
     for name, entry in runs.items():
         last, (seed, epochs) = entry["metrics"][-1], _seed_and_epochs(entry)
@@ -872,7 +893,14 @@ def format_cpu_runs(runs: dict[str, dict[str, Any]]) -> str:
             )
         )
     headers = ["checkpoint", "epochs", "seed", "test %", "train fit %", "minutes"]  # fits 78 columns
-    lines = [format_table(headers, rows, title="The cpu schedule: final-epoch errors of each run")]
+    return format_table(headers, rows, title="The cpu schedule: final-epoch errors (%) of each run")
+
+
+def cpu_runs_summary(runs: dict[str, dict[str, Any]]) -> str:
+    """What ``format_cpu_runs``'s rows add up to, a line each: each length's test error over its
+    seeds (mean ± std), how far another length moved it from the recipe's (with the standard
+    error of that move), and the binomial standard error of one run's test error."""
+    lines = []
     lengths = cpu_run_lengths(runs)
     reference = lengths.get(CPU_EPOCHS, next(iter(lengths.values())))["test_error_mean"]
     for epochs, summary in lengths.items():
@@ -910,15 +938,6 @@ def cpu_lengths_by_model(manifest: str | Path = MANIFEST) -> dict[str, dict[int,
     return {model: lengths for model, lengths in by_model.items() if len(lengths) > 1}
 
 
-def length_moves(by_model: dict[str, dict[int, dict[str, Any]]]) -> dict[str, float]:
-    """``cpu_lengths_by_model`` -> model: how far its mean test error moved (points) from the
-    shortest length shipped to the longest (negative: the longer schedule tests better)."""
-    return {
-        model: lengths[max(lengths)]["test_error_mean"] - lengths[min(lengths)]["test_error_mean"]
-        for model, lengths in by_model.items()
-    }
-
-
 def plain_gaps(by_model: dict[str, dict[int, dict[str, Any]]]) -> dict[tuple[str, int], float]:
     """``cpu_lengths_by_model`` -> (plain net, epochs): its mean test error minus the ResNet's of
     the same depth at the same length (points), for every plain net whose ResNet is there too."""
@@ -931,31 +950,89 @@ def plain_gaps(by_model: dict[str, dict[int, dict[str, Any]]]) -> dict[tuple[str
     return dict(sorted(gaps.items()))
 
 
-def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> str:
-    """``cpu_lengths_by_model`` as one text table, a row per model and length: the final-epoch
-    test error (%, mean ± std over the seeds), how far it moved from the recipe's length and the
-    standard error of that move (``difference_standard_error``; none for single runs), and the
-    mean training fit (%, eval mode); then each ``plain_gaps`` entry on a line of its own."""
+def length_move_evidence(
+    by_model: dict[str, dict[int, dict[str, Any]]], test_images: int = len(CLASSES) * IMAGES_PER_CLASS[1]
+) -> dict[str, dict[str, Any]]:
+    """``cpu_lengths_by_model`` -> model: how far its mean test error moved from the shortest length
+    shipped to the longest ("move", points; negative: the longer schedule tests better), the
+    standard error of that move ("se", points), "z" (move / se) and where the standard error comes
+    from ("from"): "seeds" (``difference_standard_error``) where both lengths have several runs,
+    else "test images", the binomial standard error of the difference of two errors measured on
+    ``test_images`` images each (what measuring on a finite test set alone moves them by)."""
+    evidence = {}
+    for model, lengths in by_model.items():
+        short, long = lengths[min(lengths)], lengths[max(lengths)]
+        move = long["test_error_mean"] - short["test_error_mean"]
+        se, source = difference_standard_error(short, long), "seeds"
+        if not math.isfinite(se):
+            errors = (row["test_error_mean"] / 100 for row in (short, long))
+            se, source = 100 * binomial_difference_standard_error(*errors, test_images), "test images"
+        evidence[model] = {"move": move, "se": se, "z": move / se, "from": source}
+    return evidence
+
+
+def depth_fit_gaps(by_model: dict[str, dict[int, dict[str, Any]]]) -> dict[tuple[str, int], float]:
+    """``cpu_lengths_by_model`` -> (family, epochs): the 56-layer net's mean training fit (final
+    epoch, eval mode, all training images) minus the 20-layer one's, in points, for each family
+    ("plain", "resnet") and length that has both depths. Positive: the deeper net fits worse
+    (degradation)."""
+    gaps = {}
+    for family in ("plain", "resnet"):
+        shallow, deep = by_model.get(f"{family}20", {}), by_model.get(f"{family}56", {})
+        for epochs in sorted(shallow.keys() & deep.keys()):
+            gaps[family, epochs] = deep[epochs]["train_fit_mean"] - shallow[epochs]["train_fit_mean"]
+    return gaps
+
+
+def format_lengths_by_model(by_model: dict[str, dict[int, dict[str, Any]]]) -> Table:
+    """``cpu_lengths_by_model`` as a table, a row per model and length: the final-epoch test error
+    (%, mean ± std over the seeds), how far the shortest length lies from the longest (points) and
+    the standard error of that (``length_move_evidence``: from the seeds, or from the test images
+    where a length has one run), and the mean training fit (%, eval mode)."""
+    evidence = length_move_evidence(by_model)
     rows = []
     for model, lengths in by_model.items():
         for epochs, row in lengths.items():
-            move, se = _move_from_recipe(lengths, epochs) or (None, math.nan)
+            shortest = epochs == min(lengths)
+            move, se = -evidence[model]["move"], evidence[model]["se"]
             rows.append(
                 (
                     model,
                     epochs,
                     row["runs"],
                     _percent(row["test_error_mean"], row["test_error_std"]),
-                    None if move is None else f"{move:+.2f}",
-                    f"{se:.2f}" if math.isfinite(se) else None,
+                    f"{move:+.2f}" if shortest else None,
+                    f"{se:.2f}" if shortest else None,
+                    evidence[model]["from"] if shortest else None,
                     f"{row['train_fit_mean']:.2f}",
                 )
             )
-    headers = ["model", "epochs", "seeds", "test % (mean ± std)", f"vs {CPU_EPOCHS} ep", "s.e.", "train fit %"]
-    lines = [format_table(headers, rows, title="The cpu schedule at each length shipped, by depth")]
+    longest = max(max(lengths) for lengths in by_model.values())
+    headers = [
+        "model",
+        "epochs",
+        "seeds",
+        "test % (mean ± std)",
+        f"vs {longest} ep",
+        "s.e.",
+        "s.e. from",
+        "train fit %",
+    ]
+    return format_table(headers, rows, title="The cpu schedule at each length shipped, by depth (final epoch)")
+
+
+def format_gaps_by_length(by_model: dict[str, dict[int, dict[str, Any]]]) -> Table:
+    """The gaps of ``plain_gaps`` (a plain net's test error minus its ResNet's) and ``depth_fit_gaps``
+    (the 56-layer net's training fit minus the 20-layer one's), a row each, a column per length."""
+    lengths = sorted({epochs for lengths in by_model.values() for epochs in lengths})
+    by_row: dict[str, dict[int, float]] = {}
     for (plain, epochs), gap in plain_gaps(by_model).items():
-        lines.append(f"{epochs} epochs: {plain} {gap:+.2f} points against {_resnet_of(plain)}")
-    return "\n".join(lines)
+        by_row.setdefault(f"test: {plain} - {_resnet_of(plain)}", {})[epochs] = gap
+    for (family, epochs), gap in depth_fit_gaps(by_model).items():
+        by_row.setdefault(f"train fit: {family}56 - {family}20", {})[epochs] = gap
+    rows = [(name, *(f"{gaps[e]:+.2f}" if e in gaps else None for e in lengths)) for name, gaps in by_row.items()]
+    headers = ["gap (points, final epoch)", *(f"{e} epochs" for e in lengths)]
+    return format_table(headers, rows, title="Gaps between nets at each length of the cpu schedule")
 
 
 def plot_cpu_runs(runs: dict[str, dict[str, Any]]):  # -> matplotlib Figure
@@ -1022,8 +1099,8 @@ def paper_comparison(
     return rows
 
 
-def format_paper_comparison(rows: Sequence[dict[str, Any]]) -> str:
-    """``paper_comparison`` rows as a text table; "—" where the paper has no number (plain nets)."""
+def format_paper_comparison(rows: Sequence[dict[str, Any]]) -> Table:
+    """``paper_comparison`` rows as a table; "—" where the paper has no number (plain nets)."""
 
     def cell(value: float | None, sign: bool = False) -> str | None:
         return None if value is None else (f"{value:+.2f}" if sign else f"{value:.2f}")
@@ -1045,6 +1122,138 @@ def format_paper_comparison(rows: Sequence[dict[str, Any]]) -> str:
     return format_table(
         headers, body, title="Final-epoch error (%) on the 10,000 test images; paper: He et al. 2015, Table 6"
     )
+
+
+def best_epoch(entry: dict[str, Any]) -> tuple[int, float]:
+    """A shipped run's epoch with the lowest test error and that error (a fraction): what a run
+    would report if the test set chose the epoch, which this course never does."""
+    best = min(entry["metrics"], key=lambda m: m["test_error"])
+    return best["epoch"], best["test_error"]
+
+
+@functools.cache
+def _forward_flops_of(model: str) -> float:
+    return forward_flops(build_model(model))
+
+
+def training_flop_rate(entry: dict[str, Any]) -> float:
+    """The rate (FLOP/s) a shipped run trained at, everything included: the FLOPs of its training
+    steps (a forward and a backward, 3 forward passes, per image) over its wall time, which also
+    holds its evaluations and any slowdown from other work on the machine (not the pauses between
+    its sessions)."""
+    config, last = entry["provenance"]["config"], entry["metrics"][-1]
+    images = last["step"] * config["batch_size"]
+    return 3 * _forward_flops_of(entry["arch"]) * images / last["wall_seconds"]
+
+
+def recipe_flop_rates(manifest: str | Path = MANIFEST) -> dict[str, float]:
+    """``training_flop_rate`` of every shipped ResNet run of the ``cpu`` recipe at its length (any
+    seed) that trained in one session, by name: a run that was resumed may have moved to another
+    machine or precision, so its wall time does not measure one."""
+    return {
+        name: training_flop_rate(entry)
+        for name, entry in read_manifest(manifest).items()
+        if entry["arch"].startswith("resnet")
+        and _is_cpu_recipe_run(entry)
+        and not entry["provenance"].get("resumes")
+        and name == cpu_run_name(entry["arch"], *_seed_and_epochs(entry))
+    }
+
+
+def recipe_seconds_estimate(model: str, rates: Iterable[float], epochs: int | None = None) -> tuple[float, float]:
+    """How long the ``cpu`` recipe (``epochs``, default its own length, on 45k images) would take to
+    train ``model`` at the fastest and the slowest of ``rates`` (FLOP/s: ``recipe_flop_rates``),
+    from its FLOPs (``forward_flops``): seconds, (fastest, slowest)."""
+    rates = list(rates)
+    if not rates:
+        raise ConfigError("no measured training rate to scale from: ship a run of the cpu recipe first")
+    images = (CPU_EPOCHS if epochs is None else epochs) * (len(CLASSES) * IMAGES_PER_CLASS[0] - TrainConfig().val_size)
+    flops = 3 * _forward_flops_of(model) * images
+    return flops / max(rates), flops / min(rates)
+
+
+def _run_errors(entry: dict[str, Any] | None, epochs: int) -> dict[str, Any] | None:
+    """A seed-0 run of the ``cpu`` schedule at ``epochs``: its final and best-epoch test errors (%)."""
+    if entry is None or not _is_cpu_schedule_run(entry) or _seed_and_epochs(entry)[1] != epochs:
+        return None
+    epoch, error = best_epoch(entry)
+    last = entry["metrics"][-1]
+    return {
+        "final": 100 * last["test_error"],
+        "best": 100 * error,
+        "best_epoch": epoch,
+        "hours": last["wall_seconds"] / 3600,
+    }
+
+
+def table6_beside_runs(manifest: str | Path = MANIFEST) -> list[dict[str, Any]]:
+    """Table 6 row by row (``PAPER_TABLE6``) beside ``PUBLISHED_REPRODUCTION`` and this copy's seed-0
+    runs of the ``cpu`` schedule: at the recipe's length (``CPU_EPOCHS``) and at the first length
+    shipped (``UNSUFFIXED_CPU_EPOCHS``, the shorter recipe), each as {"final", "best", "best_epoch",
+    "hours"} (test errors in %) or None where no such run is shipped. "hours": the recipe's
+    training time here, measured (the run's wall time) or, for a depth not trained at the
+    recipe's length, estimated from its FLOPs at the shipped runs' rates (``recipe_seconds_estimate``:
+    (fastest, slowest)); "estimated" says which."""
+    entries = read_manifest(manifest)
+    rates = recipe_flop_rates(manifest).values()
+    rows = []
+    for model, paper in PAPER_TABLE6.items():
+        recipe = _run_errors(entries.get(cpu_run_name(model)), CPU_EPOCHS)
+        short = None
+        if UNSUFFIXED_CPU_EPOCHS != CPU_EPOCHS:
+            short = _run_errors(entries.get(cpu_run_name(model, epochs=UNSUFFIXED_CPU_EPOCHS)), UNSUFFIXED_CPU_EPOCHS)
+        if recipe is not None:
+            hours: tuple[float, ...] | None = (recipe["hours"],)
+        else:
+            hours = tuple(s / 3600 for s in recipe_seconds_estimate(model, rates)) if rates else None
+        rows.append(
+            {
+                "model": model,
+                "paper": paper,
+                "published": PUBLISHED_REPRODUCTION.get(model),
+                "recipe": recipe,
+                "short": short,
+                "hours": hours,
+                "estimated": recipe is None,
+            }
+        )
+    return rows
+
+
+def format_table6_beside_runs(rows: Sequence[dict[str, Any]]) -> Table:
+    """``table6_beside_runs`` as a table: the paper's and the published reproduction's test errors,
+    then each length's final-epoch error and its best epoch's (with that epoch), and the hours
+    the recipe takes here ("est." where estimated from FLOPs)."""
+
+    def errors(run: dict[str, Any] | None) -> tuple[str | None, str | None]:
+        if run is None:
+            return None, None
+        return f"{run['final']:.2f}", f"{run['best']:.2f} ({run['best_epoch']})"
+
+    def hours(row: dict[str, Any]) -> str | None:
+        if row["hours"] is None:
+            return None
+        if not row["estimated"]:
+            return f"{row['hours'][0]:.1f}"
+        low, high = (f"{h:.1f}" if h < 10 else f"{h:,.0f}" for h in row["hours"])
+        return f"{low} est." if low == high else f"{low}-{high} est."
+
+    body = []
+    for row in rows:
+        cells = [*errors(row["recipe"])]
+        if UNSUFFIXED_CPU_EPOCHS != CPU_EPOCHS:
+            cells += errors(row["short"])
+        published = None if row["published"] is None else f"{row['published']:.2f}"
+        body.append((row["model"], f"{row['paper']:.2f}", published, *cells, hours(row)))
+    headers = ["model", "paper", "published", f"{CPU_EPOCHS} ep final", "best (epoch)"]
+    if UNSUFFIXED_CPU_EPOCHS != CPU_EPOCHS:
+        headers += [f"{UNSUFFIXED_CPU_EPOCHS} ep final", "best (epoch)"]
+    headers.append(f"hours at {CPU_EPOCHS} ep")
+    title = (
+        "CIFAR-10 test error (%): He et al. 2015, Table 6 (ResNet-110: best of 5); a published PyTorch "
+        "reproduction (akamaster/pytorch_resnet_cifar10); this copy's cpu schedule, seed 0"
+    )
+    return format_table(headers, body, title=title)
 
 
 def recipe_differences(config: dict[str, Any], runs: int = 1) -> list[str]:
@@ -1296,13 +1505,24 @@ __all__ = [
     "evaluated_test_images",
     "depth_gaps",
     "binomial_standard_error",
+    "binomial_difference_standard_error",
     "cpu_recipe_runs",
     "cpu_recipe_seeds",
     "cpu_run_lengths",
     "cpu_lengths_by_model",
+    "cpu_runs_summary",
+    "length_move_evidence",
+    "depth_fit_gaps",
+    "format_gaps_by_length",
+    "PUBLISHED_REPRODUCTION",
+    "best_epoch",
+    "training_flop_rate",
+    "recipe_flop_rates",
+    "recipe_seconds_estimate",
+    "table6_beside_runs",
+    "format_table6_beside_runs",
     "difference_standard_error",
     "format_lengths_by_model",
-    "length_moves",
     "plain_gaps",
     "cpu_schedule_runs",
     "format_cpu_runs",
