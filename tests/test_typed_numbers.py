@@ -191,7 +191,7 @@ TYPED = (
     ),
     Typed(
         "README.md",
-        rf"trains better at 60 \(plain-20 {N}% against {N}%, ResNet-56 {N}% against {N}%, "
+        rf"ends lower at 60 \(plain-20 {N}% against {N}%, ResNet-56 {N}% against {N}%, "
         rf"plain-56 {N}% against {N}%\)",
         each(("plain20-cifar10-cpu-60ep", "plain20-cifar10-cpu"), TEST, final_test_error)
         + each(("resnet56-cifar10-cpu-60ep", "resnet56-cifar10-cpu"), TEST, final_test_error)
