@@ -25,3 +25,21 @@ def test_resnext_costs_what_resnet50_costs() -> None:
 def test_only_the_pre_norm_stack_is_the_identity_with_silent_branches() -> None:
     assert context.identity_path_gap(norm_first=True) < 1e-6
     assert context.identity_path_gap(norm_first=False) > 0.1
+
+
+def test_vgg16_keeps_its_parameters_in_its_head_and_resnet152_does_not() -> None:
+    counts = {count.name: count for count in context.classic_counts()}
+    assert list(counts) == list(context.CLASSICS)
+    vgg, resnet = counts["vgg16"], counts["resnet152"]
+    assert vgg.parameters == 138_357_544 and round(vgg.parameters / 1e6) == context.ILSVRC["vgg16"].mparams
+    assert vgg.fully_connected == 123_642_856 and vgg.convolutional == 14_714_688
+    assert resnet.fully_connected == 2048 * 1000 + 1000 and resnet.parameters < vgg.first_fully_connected
+    assert vgg.final_map == (512, 7, 7) and resnet.final_map == (2048, 7, 7)
+    assert counts["googlenet"].fully_connected == 1024 * 1000 + 1000  # no auxiliary classifiers
+    assert "123.64M (89%)" in context.classics_table()
+
+
+def test_vggs_head_counted_by_arithmetic_is_the_one_torchvision_builds() -> None:
+    vgg = next(count for count in context.classic_counts(("vgg16",)))
+    assert context.flattened_head_parameters(512 * 7 * 7) == vgg.fully_connected
+    assert context.flattened_head_parameters(10, hidden=(), classes=2) == 22  # one layer: 10x2 + 2
