@@ -23,7 +23,7 @@ export RESNETS_CACHE ?= $(abspath _build/cache)
 # Quiets the kernels' debugger warning about frozen modules in the build log.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup browser book test lint test-unit test-notebooks test-colab test-colab-all test-site gpu-check golden clean
+.PHONY: setup browser book test lint test-unit test-notebooks test-colab test-colab-all test-floors test-site gpu-check golden clean
 
 setup: $(STAMP)
 
@@ -109,6 +109,34 @@ test-colab: $(COLAB_STAMP)
 # more, measured for issue 33, on a CI run that is over its 15-minute aim already).
 test-colab-all: $(COLAB_STAMP)
 	$(COLAB_PYTEST) chapters
+
+# The floors: the lowest versions the package declares (tests/floors/constraints.txt) on the
+# lowest Python it declares, the package --no-deps; the unit tests of the networks, the data, the
+# training engine, checkpoints, plots and widgets run there. Run before each release and after a
+# floor changes; not in `make test`. FLOORS_PYTHON as COLAB_PYTHON, for 3.10.
+FLOORS_PYTHON ?= $(firstword $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10; \
+                   do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done) python3.10)
+FLOORS_VENV   ?= .venv-floors
+FLOORS_STAMP  := $(FLOORS_VENV)/.installed
+FLOORS_PINS   := tests/floors/constraints.txt
+FLOORS_TESTS  := tests/test_models.py tests/test_train.py tests/test_data.py tests/test_checkpoints.py \
+                 tests/test_runtime.py tests/test_viz.py tests/test_widgets.py
+
+$(FLOORS_STAMP): $(FLOORS_PINS) pyproject.toml
+	@$(FLOORS_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null || { \
+	  echo "make test-floors needs Python 3.10, the lowest the package declares; '$(FLOORS_PYTHON)' is missing or" \
+	       "another version. Install it (pyenv install 3.10, or your system's python3.10 package) or name it:" \
+	       "make test-floors FLOORS_PYTHON=/path/to/python3.10"; \
+	  exit 1; }
+	$(FLOORS_PYTHON) -m venv --clear $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -m pip install --quiet -r $(FLOORS_PINS)
+	$(FLOORS_VENV)/bin/python -m pip install --quiet -c $(FLOORS_PINS) pytest pytest-timeout hypothesis nbformat
+	$(FLOORS_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(FLOORS_VENV)/bin/python -m pip check
+	touch $@
+
+test-floors: $(FLOORS_STAMP)
+	$(FLOORS_VENV)/bin/python -m pytest -p no:cacheprovider $(FLOORS_TESTS)
 
 test-site: setup browser
 	$(BIN)/python -m pytest tests/site
