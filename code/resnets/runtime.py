@@ -125,7 +125,7 @@ def native_bf16(device: torch.device) -> bool:
     """
     if device.type == "cuda":
         return torch.cuda.get_device_capability(device)[0] >= 8
-    if device.type == "cpu":  # torch.cpu's CPU feature probes (present since torch 2.3)
+    if device.type == "cpu":  # torch.cpu's CPU feature probes (private; since torch 2.5, the floor)
         probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
         return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
     return False
