@@ -1245,9 +1245,9 @@ def format_table6_beside_runs(rows: Sequence[dict[str, Any]]) -> Table:
             cells += errors(row["short"])
         published = None if row["published"] is None else f"{row['published']:.2f}"
         body.append((row["model"], f"{row['paper']:.2f}", published, *cells, hours(row)))
-    headers = ["model", "paper", "published", f"{CPU_EPOCHS} ep final", "best (epoch)"]
+    headers = ["model", "paper", "published", f"{CPU_EPOCHS} ep final", f"{CPU_EPOCHS} ep best (epoch)"]
     if UNSUFFIXED_CPU_EPOCHS != CPU_EPOCHS:
-        headers += [f"{UNSUFFIXED_CPU_EPOCHS} ep final", "best (epoch)"]
+        headers += [f"{UNSUFFIXED_CPU_EPOCHS} ep final", f"{UNSUFFIXED_CPU_EPOCHS} ep best (epoch)"]
     headers.append(f"hours at {CPU_EPOCHS} ep")
     title = (
         "CIFAR-10 test error (%): He et al. 2015, Table 6 (ResNet-110: best of 5); a published PyTorch "
