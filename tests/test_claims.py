@@ -58,3 +58,21 @@ def test_glue_prints_the_value_where_myst_nb_is_missing(
     claims.glue("gap", 0.125, text="12.5%")
     claims.glue("depth", 56)
     assert capsys.readouterr().out == "gap = 12.5%\ndepth = 56\n"
+
+
+def test_glue_hands_numpy_and_torch_scalars_over_as_python_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MyST-NB formats a glued value from its repr: np.float64(0.125) is no number to ``:.1%``."""
+    import numpy as np
+    import torch
+
+    glued = {}
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: glued.update({name: value})
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    claims.glue("mean", np.mean([0.1, 0.15]))
+    claims.glue("count", np.int64(3))
+    claims.glue("norm", torch.tensor(2.5))
+    claims.glue("names", ["a", "b"])  # not a scalar: as it is
+    assert glued == {"mean": 0.125, "count": 3, "norm": 2.5, "names": ["a", "b"]}
+    assert [type(glued[k]) for k in ("mean", "count", "norm")] == [float, int, float]
+    assert float(repr(glued["mean"])) == 0.125

@@ -80,6 +80,9 @@ def glue(name: str, value: object, text: str | None = None) -> None:
     sentence. ``text`` is how to show it there (default ``str(value)``); in the prose a format spec
     goes after the name, e.g. ``{glue:text}`gap:.1f```.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        # a numpy or torch scalar: its repr (np.float64(...)) is not a number a format spec reads
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
