@@ -8,15 +8,17 @@ Where the images come from (``load_cifar10``):
     RESNETS_DATA unset  torchvision downloads the original CIFAR-10 into the cache folder
 
 Either way the 60,000 images are decoded once into uint8 tensors of shape (N, 32, 32, 3),
-checked (10 classes in torchvision's order, 5,000 train and 1,000 test images each), and
+checked (10 classes in torchvision's order; an image folder also for 5,000 train and 1,000 test
+images each), and
 cached under ``$XDG_CACHE_HOME/resnets`` (default ``~/.cache/resnets``) keyed by the source's
 size and modification time, so every later load takes a moment. A source that is missing,
 partial or corrupt is one ``DataError`` naming the file or folder and the fix; nothing ever
 falls back to fake data.
 
-Batches (``DeviceBatches``), in the style of Keller Jordan's airbench: the whole uint8 set sits
-on the device; each batch is gathered, normalised, randomly cropped (4 pixels of zero padding,
-as He et al. 2015 sec. 4.2) and flipped with a handful of tensor ops, no worker processes and no
+Batches (``DeviceBatches``), in the style of Keller Jordan's airbench, whose data also lives on
+the device (airbench keeps it as float16; here the whole uint8 set sits there); each batch is
+gathered, normalised, randomly cropped (4 pixels of zero padding, as He et al. 2015 sec. 4.2) and
+flipped with a handful of tensor ops, no worker processes and no
 host round trip. The order and augmentation of epoch ``e`` derive from ``(seed, e)`` alone,
 which is what lets a resumed run see exactly the batches an uninterrupted one would.
 """
