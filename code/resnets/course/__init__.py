@@ -8,6 +8,7 @@
     build_it         Part 2  build-it-yourself checks: the reader's block or ResNet-20 against the package's
     build_it_network Part 2  the whole-network check's machinery: strict load, then a forward trace
     context          Part 2  the family in its context: widening, the Transformer's residual stream
+    first_run        Part 2  the first training run: plain-20 against ResNet-20, and zero-init
     inside           Part 3  looking inside the shipped trained nets: responses, block ratios, landscapes
     lesions          Part 3  Veit et al.'s lesion study: blocks deleted one or k at a time; stored deep studies
     exercises                every chapter's exercises: the answers, computed, and the checks
