@@ -251,3 +251,10 @@ def test_the_profile_summaries_read_blocks_and_stages_by_name() -> None:
     assert inside.second_layer_share(profile) == pytest.approx(2 / 3)  # layer1.0 and layer2.0
     assert inside.stage_minima(profile) == [("layer1.1.bn1", 0.1, (3, 4)), ("layer2.0.bn2", 0.05, (2, 2))]
     assert inside.stage_medians([1.0, 3.0, 2.0, 5.0, 4.0, 6.0]) == [2.0, 3.5, 5.0]
+
+
+def test_the_lesion_table_lists_each_study_with_its_counts() -> None:
+    study = {"intact": 0.1, "single": [0.2, 0.5, 0.3], "shape_changing": [1], "random": {"2": [0.4, 0.6]}, "images": 20}
+    table = lesions.lesion_table({"resnet8": study, "plain8": {**study, "random": {}}})
+    assert table.rows[0][:6] == ("ResNet-8 (20)", "10.0%", "25.0%", "30.0%", "50.0%", "50.0%")
+    assert table.rows[1][5] == "—" and len(table.headers) == 5 + len(lesions.TABLE_COUNTS)

@@ -130,21 +130,21 @@ def lesion_table(studies: Mapping[str, Mapping[str, Any]]) -> Table:
         by_count = summary["median_by_count"]
         rows.append(
             [
-                _label(arch),
-                f"{study['images']:,}",
+                f"{_label(arch)} ({study['images']:,})",
                 f"{summary['intact']:.1%}",
                 f"{summary['keeping_median']:.1%}",
                 f"{summary['keeping_worst']:.1%}",
-                ", ".join(f"{e:.1%}" for e in summary["shape_changing"]),
+                " / ".join(f"{e:.1%}" for e in summary["shape_changing"]),
                 *(f"{by_count[k]:.1%}" if k in by_count else None for k in TABLE_COUNTS),
             ]
         )
-    headers = ["net", "test images", "nothing deleted", "one block: median", "one block: worst",
-               "a shape-changing block", *(f"{k} blocks" for k in TABLE_COUNTS)]  # fmt: skip
+    headers = ["net (test images)", "intact", "1 block: median", "1 block: worst", "shape-changing",
+               *(f"k = {k}" for k in TABLE_COUNTS)]  # fmt: skip
     return format_table(
         headers,
         rows,
-        title="Test error with blocks deleted (one block: the shape-keeping ones; k blocks: median of the draws)",
+        title="Test error with blocks deleted: one shape-keeping block (median, worst), each "
+        "shape-changing block, and k blocks at once (median of the draws)",
     )
 
 
