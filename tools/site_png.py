@@ -3,9 +3,9 @@
     make book && .venv/bin/python tools/site_png.py      # writes docs/site.png
 
 It opens Part 3's degradation chapter in Debian's Chromium (headless, offline, as the site test
-does), scrolls to the full-scale Fig. 6 ("Fig. 6 at full scale: all 45,000 training images") and
-takes a 1280 x 900 screenshot of the page there, with the table of contents beside it: what a
-reader sees on opening the chapter and scrolling to its result.
+does), scrolls to the full-scale Fig. 6 (the figure of "Fig. 6 at full scale: all 45,000 training
+images", with the cell that draws it above) and takes a 1280 x 900 screenshot of the page there,
+with the table of contents beside it: what a reader sees on scrolling to the chapter's result.
 """
 
 from __future__ import annotations
@@ -37,10 +37,17 @@ def main(argv: list[str] | None = None) -> Path:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{page_file.as_uri()}#{HEADING}", wait_until="load")
-        if page.locator(f"#{HEADING}").count() == 0:
-            sys.exit(f"site_png: the section #{HEADING} is not on {page_file}: update HEADING")
+        page.goto(page_file.as_uri(), wait_until="load")
+        figure = page.locator(f"section#{HEADING} .cell_output img").first
+        if figure.count() == 0:
+            sys.exit(f"site_png: no figure in the section #{HEADING} of {page_file}: update HEADING")
         page.wait_for_timeout(1500)  # MathJax and the images settle
+        # the figure a little below the top, with the cell that drew it above it
+        page.evaluate(
+            "(img) => window.scrollTo(0, img.getBoundingClientRect().top + window.scrollY - 300)",
+            figure.element_handle(),
+        )
+        page.wait_for_timeout(300)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out))
         browser.close()
