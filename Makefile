@@ -17,13 +17,16 @@ SHARED_CIFAR := $(abspath ../shared/data/cifar10-jpeg.tar.gz)
 ifneq ($(wildcard $(SHARED_CIFAR)),)
 export RESNETS_DATA ?= $(SHARED_CIFAR)
 endif
-# Expensive results are computed once per code version and reused by the second execution
-# (nbval, then the site build); `make clean` empties it.
+# Expensive results are computed once per code version and reused by any later execution of
+# a chapter (the Colab stage excepted: it computes afresh); `make clean` empties it.
 export RESNETS_CACHE ?= $(abspath _build/cache)
+# The notebook tests' executed chapters (stamped), filed in the book's jupyter-cache so that
+# `make test` executes each chapter once (tools/notebook_outputs.py).
+EXECUTED := _build/executed
 # Quiets the kernels' debugger warning about frozen modules in the build log.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup browser book test lint test-unit test-notebooks test-colab test-colab-all test-floors test-site gpu-check golden clean
+.PHONY: setup browser book test test-main-first lint test-unit test-notebooks test-colab test-colab-all test-floors test-site gpu-check golden clean
 
 setup: $(STAMP)
 
@@ -42,15 +45,30 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 book: setup
+	$(BIN)/python tools/notebook_outputs.py $(EXECUTED)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
-test: setup browser
+# `make test` in stages, each timed (wall clock), the times printed at the end. Colab's
+# environment (a 5 GB download: about 5.5 minutes here, mostly waiting on the network) installs
+# beside the main one and the lint and unit tests. Every chapter is executed once: by the
+# notebook tests, whose outputs the book reuses (tools/notebook_outputs.py); the Colab stage
+# executes its chapters again, in Colab's versions.
+STAGE_TIMES := _build/stage-times.txt
+timed = start=$$(date +%s); $(MAKE) --no-print-directory $(2) && \
+        printf '%-44s %5d s\n' '$(1)' $$(( $$(date +%s) - start )) >> $(STAGE_TIMES)
+
+test: browser
+	@mkdir -p _build && rm -f $(STAGE_TIMES)
+	@$(call timed,install + lint + unit tests | Colab env,-j2 --output-sync=target test-main-first $(COLAB_STAMP))
+	@$(call timed,notebooks (nbval),test-notebooks)
+	@$(call timed,Colab stage,test-colab)
+	@$(call timed,book,book)
+	@$(call timed,site (browser),test-site)
+	@echo "Stage times (wall clock):" && cat $(STAGE_TIMES)
+
+test-main-first: setup
 	$(MAKE) lint
 	$(MAKE) test-unit
-	$(MAKE) test-notebooks
-	$(MAKE) test-colab
-	$(MAKE) book
-	$(MAKE) test-site
 
 # ruff, pinned in requirements.txt, configured in pyproject.toml: lint rules, import order,
 # and the formatting (line length 120) that the code keeps.
@@ -64,8 +82,11 @@ lint: setup
 test-unit: setup
 	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist worksteal tests --ignore=tests/site
 
+# Every chapter, each in its own kernel, on two workers with a thread each (two kernels with two
+# threads each slow each other down on two cores); each executed notebook is kept for the book.
 test-notebooks: setup
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --timeout=900 -p no:cacheprovider chapters
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env --timeout=900 \
+	  -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --store-outputs $(EXECUTED) chapters
 
 # Colab's environment: Colab's Python and what Colab preinstalls (tests/colab/constraints.txt),
 # then the package --no-deps as a chapter's first cell installs it; `pip check` fails if the

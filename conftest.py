@@ -2,7 +2,11 @@
 
 1. Cells marked ``# NBVAL_CHECK_OUTPUT`` get their reference output from tests/golden/
    (the notebooks themselves are committed without outputs).
-2. The run ends with each notebook's execution time, so the CI log shows where time goes.
+2. Part 3's chapters (the long ones) are collected first; the run ends with each notebook's
+   execution time, so the CI log shows where time goes.
+3. ``--store-outputs DIR``: every notebook whose cells all passed is written under DIR with the
+   outputs this run produced (stamped; tools/notebook_outputs.py), and the book build files them
+   in its cache instead of executing the chapter a second time.
 """
 
 from __future__ import annotations
@@ -13,14 +17,48 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbval.kernel import RunningKernel
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
+sys.path.insert(0, str(Path(__file__).parent / "tools"))
 import golden  # noqa: E402
+import notebook_outputs  # noqa: E402
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
+_failed_notebooks: set[str] = set()
+_cell_outputs: dict[str, dict[int, list]] = defaultdict(dict)  # notebook -> cell index -> outputs
+
+
+def execute_as_a_notebook_does(kernel: RunningKernel, cell_input: str, allow_stdin: bool | None = None) -> str:
+    """nbval sends cells with store_history=False, and IPython then ignores a cell's trailing
+    semicolon (its check reads the history): a figure cell's ``ax.legend();`` would show its
+    return value. Jupyter, nbclient and the book send store_history=True; so does this run."""
+    return kernel.kc.execute(cell_input, store_history=True, allow_stdin=allow_stdin, stop_on_error=False)
+
+
+RunningKernel.execute_cell_input = execute_as_a_notebook_does
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-outputs",
+        metavar="DIR",
+        help="write each notebook whose cells all passed under DIR, with this run's outputs "
+        "(the book build reuses them: tools/notebook_outputs.py)",
+    )
+
+
+def part_number(item: pytest.Item) -> int:
+    """3 for a cell of chapters/part3/..., 0 for anything that is not a chapter's cell."""
+    folder = Path(str(item.fspath)).parent.name
+    return int(folder.removeprefix("part")) if folder.startswith("part") and folder[4:].isdigit() else 0
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Part 3's chapters train and take most of the time: run on two workers (make
+    # test-notebooks), they start first so that both workers end together. Stable: every
+    # notebook's cells keep their order.
+    items.sort(key=lambda item: -part_number(item))
     loaded: dict[Path, dict] = {}
     for item in items:
         cell = getattr(item, "cell", None)
@@ -42,12 +80,23 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
         _notebook_seconds[path] += report.duration
+        if report.failed:
+            _failed_notebooks.add(path)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if not _notebook_seconds:
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Keep each cell's outputs; after a notebook's last cell, store the executed notebook."""
+    folder = item.config.getoption("store_outputs")
+    cell = getattr(item, "cell", None)
+    if folder is None or cell is None:
         return
-    terminalreporter.section("notebook execution times")
-    for path, seconds in sorted(_notebook_seconds.items()):
-        terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
-    terminalreporter.write_line(f"{sum(_notebook_seconds.values()):7.1f} s  in all")
+    notebook = item.parent.nb
+    path = item.nodeid.split("::")[0]
+    index = next(i for i, each in enumerate(notebook.cells) if each is cell)
+    _cell_outputs[path][index] = item.test_outputs or []
+    if nextitem is not None and nextitem.parent is item.parent:
+        return
+    code_cells = [i for i, each in enumerate(notebook.cells) if each.cell_type == "code"]
+    if path in _failed_notebooks or sorted(_cell_outputs[path]) != code_cells:
+        return  # a failed or partly run notebook is not stored: the book executes it afresh
+    notebook_outputs.store_executed(notebook, _cell_outputs.pop(path), Path(folder) / path)

@@ -1,0 +1,81 @@
+"""Each chapter executed once: the notebook tests store what they executed (conftest.py), and
+tools/notebook_outputs.py files it in the book's jupyter-cache only under this checkout's stamp."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_cache import get_cache
+
+import notebook_outputs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_notebook() -> nbformat.NotebookNode:
+    cells = [
+        nbformat.v4.new_markdown_cell("A chapter."),
+        nbformat.v4.new_code_cell("x = 6 * 7\nprint(x)"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1]);"),
+        nbformat.v4.new_code_cell("x + 1"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def test_a_stored_chapter_is_found_by_its_code_and_merges_its_outputs(tmp_path: Path) -> None:
+    chapter = tiny_notebook()
+    outputs = {1: [{"output_type": "stream", "name": "stdout", "text": "42\n"}], 2: [], 3: []}
+    outputs[3] = [{"output_type": "execute_result", "data": {"text/plain": "43"}, "metadata": {}}]
+    notebook_outputs.store_executed(chapter, outputs, tmp_path / "executed" / "chapters" / "c.ipynb")
+    assert notebook_outputs.file_executed(tmp_path / "executed", tmp_path / "cache") == 1
+
+    cache = get_cache(str(tmp_path / "cache"))
+    _, merged = cache.merge_match_into_notebook(tiny_notebook())  # the committed form: no outputs
+    assert merged.cells[1].outputs[0].text == "42\n"
+    assert merged.cells[3].outputs[0].data["text/plain"] == "43"
+    assert [cell.execution_count for cell in merged.cells[1:]] == [1, 2, 3]
+    assert merged.cells[0].source == "A chapter."  # prose comes from the chapter itself
+
+    changed = tiny_notebook()
+    changed.cells[1].source = "x = 6 * 9\nprint(x)"
+    with pytest.raises(KeyError):  # a chapter whose code changed is executed afresh
+        cache.match_cache_notebook(changed)
+
+
+def test_outputs_of_other_code_never_reach_the_book(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = tmp_path / "executed" / "c.ipynb"
+    notebook_outputs.store_executed(tiny_notebook(), {1: [], 2: [], 3: []}, stored)
+    notebook_outputs.file_executed(tmp_path / "executed", tmp_path / "cache")
+    assert get_cache(str(tmp_path / "cache")).list_cache_records()
+
+    now = {**notebook_outputs.stamp(), "torch": "0.0.1"}  # the libraries changed since the run
+    monkeypatch.setattr(notebook_outputs, "stamp", lambda: now)
+    assert notebook_outputs.file_executed(tmp_path / "executed", tmp_path / "cache") == 0
+    assert not get_cache(str(tmp_path / "cache")).list_cache_records()  # the old entries went too
+
+
+def test_the_notebook_run_stores_what_a_notebook_shows(tmp_path: Path) -> None:
+    # The root conftest.py's hooks, on a tiny notebook: stored after its last cell, with the
+    # outputs Jupyter would show (a trailing semicolon hides a cell's value, as in a notebook).
+    chapter = tmp_path / "chapter.ipynb"
+    nbformat.write(tiny_notebook(), chapter)
+    command = [sys.executable, "-m", "pytest", "-p", "conftest", "--nbval-lax", "--nbval-current-env", "-q"]
+    command += ["-p", "no:cacheprovider", "--store-outputs", str(tmp_path / "out"), str(chapter)]
+    env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}  # the kernel's inline
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    stored = nbformat.read(next((tmp_path / "out").rglob("chapter.ipynb")), as_version=4)
+    code = [cell for cell in stored.cells if cell.cell_type == "code"]
+    assert code[0].outputs[0].text == "42\n"
+    assert [output.output_type for output in code[1].outputs] == ["display_data"]  # no Line2D list
+    assert code[2].outputs[0].data["text/plain"] == "43"
+    assert stored.metadata[notebook_outputs.STAMP_KEY] == notebook_outputs.stamp()
