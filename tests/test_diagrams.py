@@ -17,7 +17,6 @@ from resnets.blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottl
 from resnets.course.relatives import FPN, DenseBlock, DenseLayer, HighwayLayer, UNet
 from resnets.diagrams import (
     BRANCH,
-    block_layers,
     draw_block,
     draw_block_grid,
     draw_blocks,
@@ -28,6 +27,7 @@ from resnets.diagrams import (
     shape_change,
     unrolled_paths,
 )
+from resnets.diagrams_trace import block_layers
 
 SHAPE = (16, 32, 32)
 

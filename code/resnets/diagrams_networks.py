@@ -29,12 +29,11 @@ from .diagrams import (
     Row,
     column_width,
     column_widths,
-    describe,
-    kind_of_block,
     main_width,
     shape_note,
     shape_text,
 )
+from .diagrams_trace import describe, kind_of_block
 from .drawing import INK, MUTED, TITLE_PT, Diagram, Sheet, bold, box_size, line, muted
 from .errors import ConfigError
 
