@@ -14,8 +14,7 @@ beside the layer where it happens, what changes the shape ("/2", "×2 channels")
 narrows in the middle. Everything is laid out on a ``drawing.Sheet`` (boxes sized to their text,
 text at least ``drawing.FONT_PT``) and returned as a ``drawing.Diagram``: an SVG shown as an
 image with alternative text listing every layer. Whole nets (``draw_networks``: stem, stages,
-head) and the 2^n paths of Veit et al. (``draw_unrolled``) are in ``diagrams_networks``, and can
-be reached from here too.
+head) and the 2^n paths of Veit et al. (``draw_unrolled``) are in ``diagrams_networks``.
 """
 
 from __future__ import annotations
@@ -471,15 +470,3 @@ def draw_block(
 ) -> Diagram:
     """One block's diagram: ``draw_block(BasicBlock(16, 32, 2, make_shortcut("A", 16, 32, 2)), (16, 32, 32))``."""
     return draw_blocks({title or type(block).__name__: block}, input_shape, branch, widths)
-
-
-# Whole networks and the unrolled view live in diagrams_networks; they are reached from here too.
-_NETWORKS = ("Stage", "network_layout", "draw_networks", "residual_block_names", "unrolled_paths", "draw_unrolled")
-
-
-def __getattr__(name: str):
-    if name in _NETWORKS:
-        from . import diagrams_networks
-
-        return getattr(diagrams_networks, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
