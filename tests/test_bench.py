@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import RandomSampler, SequentialSampler
 from torchvision import transforms
 
-from resnets import bench
+from resnets import bench, bench_pipelines, bench_report
 from resnets.data import CIFAR10, MEAN, STD
 from resnets.runtime import native_bf16
 from resnets.timing import time_interleaved
@@ -25,13 +25,13 @@ TINY = dict(batch_size=8, train_subset=40, test_subset=20)
 
 
 def test_classic_transforms_are_exactly_the_recipes() -> None:
-    crop, flip, to_tensor, normalize = bench.classic_transform(train=True).transforms
+    crop, flip, to_tensor, normalize = bench_pipelines.classic_transform(train=True).transforms
     assert type(crop) is transforms.RandomCrop and crop.size == (32, 32) and crop.padding == 4
     assert crop.fill == 0 and crop.padding_mode == "constant" and not crop.pad_if_needed
     assert type(flip) is transforms.RandomHorizontalFlip and flip.p == 0.5
     assert type(to_tensor) is transforms.ToTensor
     assert type(normalize) is transforms.Normalize and tuple(normalize.mean) == MEAN and tuple(normalize.std) == STD
-    assert [type(t) for t in bench.classic_transform(train=False).transforms] == [
+    assert [type(t) for t in bench_pipelines.classic_transform(train=False).transforms] == [
         transforms.ToTensor,
         transforms.Normalize,
     ]
@@ -39,7 +39,7 @@ def test_classic_transforms_are_exactly_the_recipes() -> None:
 
 def test_classic_dataset_hands_pil_images_to_the_transform(cifar10: CIFAR10) -> None:
     seen = []
-    dataset = bench.ClassicCIFAR10(
+    dataset = bench_pipelines.ClassicCIFAR10(
         cifar10.test_images[:3], cifar10.test_labels[:3], lambda image: seen.append(image) or torch.zeros(1)
     )
     _, label = dataset[2]
@@ -49,11 +49,13 @@ def test_classic_dataset_hands_pil_images_to_the_transform(cifar10: CIFAR10) -> 
 
 
 def test_classic_loader_uses_a_worker_per_core_and_shuffles_for_training(cifar10: CIFAR10) -> None:
-    dataset = bench.ClassicCIFAR10(cifar10.test_images[:20], cifar10.test_labels[:20], bench.classic_transform(True))
-    loader = bench.classic_loader(dataset, 8, torch.device("cpu"), train=True)
+    dataset = bench_pipelines.ClassicCIFAR10(
+        cifar10.test_images[:20], cifar10.test_labels[:20], bench_pipelines.classic_transform(True)
+    )
+    loader = bench_pipelines.classic_loader(dataset, 8, torch.device("cpu"), train=True)
     assert loader.num_workers == os.cpu_count() and loader.persistent_workers and not loader.pin_memory
     assert isinstance(loader.sampler, RandomSampler) and loader.drop_last and loader.batch_size == 8
-    evaluation = bench.classic_loader(dataset, 8, torch.device("cpu"), train=False, workers=0)
+    evaluation = bench_pipelines.classic_loader(dataset, 8, torch.device("cpu"), train=False, workers=0)
     assert (
         isinstance(evaluation.sampler, SequentialSampler)
         and not evaluation.drop_last
@@ -66,7 +68,11 @@ def test_both_paths_train_and_evaluate_on_real_batches(
     kind: str, cifar10: CIFAR10, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = bench.engine_config("resnet8", torch.device("cpu"), bench.BenchSettings(**TINY))
-    path = bench.engine_path(config, cifar10) if kind == "engine" else bench.classic_path(config, cifar10, workers=1)
+    path = (
+        bench_pipelines.engine_path(config, cifar10)
+        if kind == "engine"
+        else bench_pipelines.classic_path(config, cifar10, workers=1)
+    )
     inputs = []
     real_forward = type(path.model).forward
     monkeypatch.setattr(
@@ -93,7 +99,10 @@ def test_both_paths_train_and_evaluate_on_real_batches(
 
 def test_both_paths_start_from_the_same_weights_and_settings(cifar10: CIFAR10) -> None:
     config = bench.engine_config("resnet8", torch.device("cpu"), bench.BenchSettings(**TINY))
-    engine, classic = bench.engine_path(config, cifar10), bench.classic_path(config, cifar10, workers=0)
+    engine, classic = (
+        bench_pipelines.engine_path(config, cifar10),
+        bench_pipelines.classic_path(config, cifar10, workers=0),
+    )
     for a, b in zip(engine.model.state_dict().values(), classic.model.state_dict().values()):
         assert torch.equal(a, b)
     assert config.batch_size == 8 and config.momentum == 0.9 and config.nesterov and config.weight_decay == 5e-4
@@ -120,20 +129,20 @@ def test_interleaved_windows_alternate_after_every_warm_up() -> None:
 
 def test_ratios_are_of_medians_and_within_rounds() -> None:
     engine, classic = (0.1, 0.5, 0.2), (0.4, 0.6, 0.8)
-    assert bench.speedup(engine, classic) == pytest.approx(0.6 / 0.2)
-    assert bench.round_ratios(engine, classic) == pytest.approx([4.0, 1.2, 4.0])
-    assert bench.spread([1.0, 2.0, 3.0]) == pytest.approx(0.5)
+    assert bench_report.speedup(engine, classic) == pytest.approx(0.6 / 0.2)
+    assert bench_report.round_ratios(engine, classic) == pytest.approx([4.0, 1.2, 4.0])
+    assert bench_report.spread([1.0, 2.0, 3.0]) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="as many windows"):
-        bench.round_ratios((1.0,), (1.0, 2.0))
-    result = bench.PathResult("x", (0.5, 0.25, 0.5), (1.0,), 10.0, None)
-    slow = bench.PathResult("y", (1.0, 1.0, 1.0), (4.0,), None, 5.0)
-    comparison = bench.Comparison("resnet20", "CPU", 128, 1000, 5, result, slow)
+        bench_report.round_ratios((1.0,), (1.0, 2.0))
+    result = bench_report.PathResult("x", (0.5, 0.25, 0.5), (1.0,), 10.0, None)
+    slow = bench_report.PathResult("y", (1.0, 1.0, 1.0), (4.0,), None, 5.0)
+    comparison = bench_report.Comparison("resnet20", "CPU", 128, 1000, 5, result, slow)
     assert comparison.images_per_second("engine") == pytest.approx(256) and comparison.images_per_second(
         "classic", "eval"
     ) == pytest.approx(250)
     assert comparison.speedup() == pytest.approx(2.0) and comparison.speedup("eval") == pytest.approx(4.0)
     assert comparison.speedup_range() == pytest.approx((2.0, 4.0))
-    table = bench.format_report([comparison])
+    table = bench_report.format_report([comparison])
     assert "2.00×" in table and "2.00–4.00×" in table and "4.00×" in table and "—" in table  # no memory figure: a dash
 
 

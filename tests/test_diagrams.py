@@ -15,19 +15,15 @@ from torch import nn
 from resnets import build_model, diagrams_context, diagrams_relatives, drawing, viz
 from resnets.blocks import BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck, make_shortcut
 from resnets.course.relatives import FPN, DenseBlock, DenseLayer, HighwayLayer, UNet
-from resnets.diagrams import (
-    BRANCH,
-    block_layers,
-    draw_block,
-    draw_block_grid,
-    draw_blocks,
+from resnets.diagrams import BRANCH, draw_block, draw_block_grid, draw_blocks, shape_change
+from resnets.diagrams_networks import (
     draw_networks,
     draw_unrolled,
     network_layout,
     residual_block_names,
-    shape_change,
     unrolled_paths,
 )
+from resnets.diagrams_trace import block_layers
 
 SHAPE = (16, 32, 32)
 

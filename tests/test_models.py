@@ -1,6 +1,7 @@
 """The networks: parameter counts and FLOPs against the papers, parity with torchvision,
 every block's shape and gradient, every block's and CIFAR net's forward against one written out
-by hand from the papers, and the errors build_model gives for bad requests."""
+by hand from the papers, the errors build_model gives for bad requests, and parse_model_name (a
+name read into a ModelSpec without building a network)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from torch import nn
 
 import resnets
 from resnets import blocks, build_model, count_flops, count_parameters
-from resnets.models import cifar_blocks_per_stage, input_size
+from resnets.errors import ConfigError
+from resnets.models import ModelSpec, cifar_blocks_per_stage, input_size, parse_model_name
 
 # He et al. 2015 Table 6 prints these rounded (0.27M ... 19.4M); exact counts with option A.
 CIFAR_PARAMS = {
@@ -508,7 +510,79 @@ def test_resnext_groups_its_3x3_and_keeps_the_resnet_s_cost() -> None:
 def test_bad_wide_names_and_options_say_what_is_valid() -> None:
     with pytest.raises(ValueError, match="depth 6n \\+ 4"):
         build_model("wrn27_10")
-    with pytest.raises(TypeError, match="valid: zero_init_residual"):
+    with pytest.raises(TypeError, match="valid options are num_classes, zero_init_residual"):
         build_model("resnext50_32x4d", shortcut="A")
     with pytest.raises(ValueError, match="only apply to the post-activation Bottleneck"):
         resnets.models.ResNet(blocks.BasicBlock, (2, 2), (64, 128), groups=32, base_width=4)
+
+
+# --- parse_model_name: a name read once into a ModelSpec ------------------------------------
+
+
+@pytest.mark.parametrize("name", resnets.list_models())
+def test_every_named_model_parses_and_reads_back(name: str) -> None:
+    spec = parse_model_name(name)
+    assert spec.name == name and parse_model_name(spec.name) == spec
+
+
+@pytest.mark.parametrize(
+    "name, spec",
+    [
+        ("resnet56", ModelSpec("cifar", 56, block="basic")),
+        ("plain20", ModelSpec("cifar", 20, plain=True)),
+        ("preact_resnet164", ModelSpec("cifar", 164, preact=True, block="bottleneck")),
+        ("cifar_resnet50", ModelSpec("cifar", 50)),
+        ("resnet50", ModelSpec("imagenet", 50, block="bottleneck")),
+        ("plain34", ModelSpec("imagenet", 34, plain=True)),
+        ("resnext50_32x4d", ModelSpec("imagenet", 50, groups=32, group_width=4)),
+        ("wide_resnet50_2", ModelSpec("imagenet", 50, group_width=128)),
+        ("wrn28_10", ModelSpec("wide_cifar", 28, preact=True, widen=10)),
+        (" ResNet20 ", ModelSpec("cifar", 20)),
+    ],
+)
+def test_a_name_says_family_depth_kind_and_widths(name: str, spec: ModelSpec) -> None:
+    assert parse_model_name(name) == spec
+
+
+def test_the_parsed_spec_is_what_build_model_builds() -> None:
+    for name in ("resnet20", "plain20", "preact_resnet110", "cifar_resnet50", "wrn16_2"):
+        spec, model = parse_model_name(name), build_model(name)
+        assert model.plain == spec.plain and model.preact == spec.preact and model.arch == name
+        assert input_size(model) == 32 and model.fc.out_features == spec.default_classes
+    assert parse_model_name("resnet164", block="bottleneck").block == "bottleneck"
+    assert parse_model_name("resnext101_64x4d").default_classes == 1000
+
+
+def test_a_plain_net_s_residual_twin_is_the_resnet_of_its_depth() -> None:
+    assert parse_model_name("plain56").residual_twin.name == "resnet56"
+    assert parse_model_name("plain18").residual_twin.name == "resnet18"
+    assert parse_model_name("resnet110").residual_twin == parse_model_name("resnet110")
+
+
+@pytest.mark.parametrize(
+    "name, options, fix",
+    [
+        ("resnt56", {}, r"Did you mean resnet56.*Valid names: resnet20.*resnet\{d\}, plain\{d\}"),
+        ("vgg16", {}, r"Valid names: .*wrn\{d\}_\{k\} is a CIFAR Wide ResNet"),
+        ("resnet22", {}, r"depth 22 is impossible.*Nearest valid depths: 20, 26"),
+        ("resnet29", {}, r"Nearest valid depths: 26, 32"),
+        ("preact_resnet165", {}, r"9n\+2.*Nearest valid depths: 164, 173"),
+        ("wrn27_10", {}, r"depth 6n \+ 4 \(10, 16"),
+        ("resnet29", {"block": "wide"}, r"unknown block 'wide'; choose 'basic' or 'bottleneck'"),
+        ("resnet50", {"block": "basic"}, r"bottleneck blocks, fixed by its depth.*CIFAR ResNets only"),
+        ("wrn28_10", {"block": "basic"}, r"CIFAR ResNets only"),
+    ],
+)
+def test_a_bad_name_is_refused_with_the_fix(name: str, options: dict, fix: str) -> None:
+    with pytest.raises(ConfigError, match=fix):
+        parse_model_name(name, **options)
+
+
+def test_parsing_builds_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parse_model_name built a module")
+
+    monkeypatch.setattr(nn.Module, "__init__", refuse)
+    for name in [*resnets.list_models(), "resnet1004", "cifar_plain50", "wrn10_1"]:
+        parse_model_name(name)
+    assert parse_model_name("resnet29", block="bottleneck").depth == 29

@@ -30,6 +30,7 @@ HELPFUL = (
     "unknown shortcut option",
     "unknown option(s)",
     "choose 'basic' or 'bottleneck'",
+    "the block option applies to the CIFAR ResNets only",
 )
 
 

@@ -28,20 +28,17 @@ from .blocks import BasicBlock, PreActBasicBlock, conv3x3
 from .diagrams import (
     COLUMN_GAP,
     ColumnPlan,
-    Layer,
     Row,
     branch_lines,
     check_branch,
     column_width,
     column_widths,
-    describe,
-    describe_short,
     end_row,
-    kind_of_block,
     layer_lines,
     place_column,
     shape_note,
 )
+from .diagrams_trace import Layer, describe, describe_short, kind_of_block
 from .drawing import INK, TITLE_PT, Diagram, Sheet, bold, line, muted
 from .errors import ConfigError
 

@@ -3,8 +3,7 @@
     draw_networks({"ResNet-50": (build_model("resnet50"), (3, 224, 224))})   # stem, stages, head
     draw_unrolled(build_model("resnet8"))                                     # its 2^n paths
 
-Both are also reached as ``resnets.diagrams.draw_networks`` and ``diagrams.draw_unrolled``. A
-network is drawn as a column of boxes, one per child of the model (the stem's layers together, each
+A network is drawn as a column of boxes, one per child of the model (the stem's layers together, each
 stage, the head), with the shape each returns; beside a box, what it did to the shape ("/2, ×2
 channels"), and in a stage's box which block halves the resolution and what its shortcuts are.
 """
@@ -29,12 +28,11 @@ from .diagrams import (
     Row,
     column_width,
     column_widths,
-    describe,
-    kind_of_block,
     main_width,
     shape_note,
     shape_text,
 )
+from .diagrams_trace import describe, kind_of_block
 from .drawing import INK, MUTED, TITLE_PT, Diagram, Sheet, bold, box_size, line, muted
 from .errors import ConfigError
 

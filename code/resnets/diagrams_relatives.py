@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from torch import nn
 
 from . import viz
-from .diagrams import ADD_R, SHORTCUT_COLOR, describe, shape_text
+from .diagrams import ADD_R, SHORTCUT_COLOR, shape_text
 from .diagrams_context import Step, record_steps
+from .diagrams_trace import describe
 from .drawing import INK, TITLE_PT, Diagram, Line, Sheet, bold, box_size, line, muted
 from .errors import ConfigError
 

@@ -15,7 +15,9 @@ The two families differ only in the numbers:
                                        (9n+2 with bottlenecks: three layers a block)
     ImageNet (He et al. 2015, Table 1) 4 stages, widths 64-128-256-512, depth 18...152
 
-``build_model(name)`` is the one entry point; the ImageNet models' state dicts are
+``build_model(name)`` is the one entry point; ``parse_model_name(name)`` reads a name into a
+``ModelSpec`` (family, depth, plain, pre-activation, block, widths), checked, without building
+anything: every module that needs a name's depth or kind asks it. The ImageNet models' state dicts are
 key-for-key and shape-for-shape torchvision's, so ``load_state_dict(strict=True)`` takes
 torchvision's weights. Beside it: ``count_parameters``, ``input_size`` (the image size a
 model was built for) and ``evaluating`` (eval mode for a ``with`` block, the mode restored).
@@ -23,10 +25,12 @@ model was built for) and ``evaluating`` (eval mode for a ``with`` block, the mod
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -267,10 +271,8 @@ def cifar_resnet(
     Defaults follow the papers: basic blocks and parameter-free option-A shortcuts; the
     pre-activation nets of depth 164 and more use bottlenecks with projection (B) shortcuts.
     """
-    if block is None:
-        block = "bottleneck" if preact and depth >= 164 else "basic"
-    if block not in LAYERS_PER_BLOCK:
-        raise ConfigError(f"unknown block {block!r}; choose 'basic' or 'bottleneck'")
+    spec = ModelSpec("cifar", depth, plain=plain, preact=preact, block=block)  # checks block and depth
+    block = spec.block
     if shortcut is None:
         shortcut = "A" if block == "basic" else "B"
     n = cifar_blocks_per_stage(depth, block)
@@ -289,7 +291,7 @@ def cifar_resnet(
         shortcut=shortcut,
         plain=plain,
         zero_init_residual=zero_init_residual,
-        arch=arch or _default_arch("cifar", depth, preact, plain),
+        arch=arch or spec.name,
     )
 
 
@@ -306,9 +308,8 @@ def imagenet_resnet(
     arch: str | None = None,
 ) -> ResNet:
     """ResNet-18/34/50/101/152 (He et al. 2015, Table 1), torchvision-compatible; ``groups`` and
-    ``base_width`` widen the bottlenecks' 3x3 (``widened_resnet``)."""
-    if depth not in IMAGENET_LAYERS:
-        raise ConfigError(f"no ImageNet ResNet of depth {depth}; choose one of {', '.join(map(str, IMAGENET_LAYERS))}")
+    ``base_width`` widen the bottlenecks' 3x3 (``IMAGENET_WIDENINGS``)."""
+    spec = ModelSpec("imagenet", depth, plain=plain, groups=groups, group_width=base_width)  # checks depth
     block, layers = IMAGENET_LAYERS[depth]
     return ResNet(
         block,
@@ -322,7 +323,7 @@ def imagenet_resnet(
         stride_in_1x1=stride_in_1x1,
         groups=groups,
         base_width=base_width,
-        arch=arch or _default_arch("imagenet", depth, False, plain),
+        arch=arch or spec.name,
     )
 
 
@@ -339,26 +340,12 @@ IMAGENET_WIDENINGS: dict[str, tuple[int, int, int]] = {
 WIDE_CIFAR_PATTERN = re.compile(r"^wrn(\d+)_(\d+)$")  # wrn28_10: Wide ResNet-28-10
 
 
-def widened_resnet(name: str, num_classes: int = 1000, *, zero_init_residual: bool = False) -> ResNet:
-    """ResNeXt or Wide ResNet-50/101-2 by torchvision's name (``IMAGENET_WIDENINGS``): ImageNet
-    bottleneck ResNets whose 3x3 convolutions are grouped or wider. State dicts are torchvision's."""
-    if name not in IMAGENET_WIDENINGS:
-        raise ConfigError(f"unknown widened ResNet {name!r}; choose one of {', '.join(IMAGENET_WIDENINGS)}")
-    depth, groups, base_width = IMAGENET_WIDENINGS[name]
-    return imagenet_resnet(
-        depth, num_classes, zero_init_residual=zero_init_residual, groups=groups, base_width=base_width, arch=name
-    )
-
-
 def wide_cifar_resnet(depth: int, widen: int, num_classes: int = 10, *, zero_init_residual: bool = False) -> ResNet:
     """Wide ResNet-``depth``-``widen`` for CIFAR (Zagoruyko and Komodakis 2016): pre-activation
     basic blocks, (depth - 4) / 6 a stage, stages ``widen`` times as wide as ResNet's (16k, 32k,
     64k channels) after a 16-channel stem, and a 1x1 projection wherever the shape changes (the
     "4" counts the stem, the classifier and two of the three projections)."""
-    if depth < 10 or (depth - 4) % 6 or widen < 1:
-        raise ConfigError(
-            f"a Wide ResNet has depth 6n + 4 (10, 16, 22, 28, 40...) and widen >= 1; got {depth}, {widen}"
-        )
+    spec = ModelSpec("wide_cifar", depth, preact=True, widen=widen)  # checks depth and widen
     n = (depth - 4) // 6
     return ResNet(
         PreActBasicBlock,
@@ -369,19 +356,12 @@ def wide_cifar_resnet(depth: int, widen: int, num_classes: int = 10, *, zero_ini
         stem_width=CIFAR_WIDTHS[0],
         shortcut="B",
         zero_init_residual=zero_init_residual,
-        arch=f"wrn{depth}_{widen}",
+        arch=spec.name,
     )
 
 
-def _default_arch(family: str, depth: int, preact: bool, plain: bool) -> str:
-    kind = "plain" if plain else ("preact_resnet" if preact else "resnet")
-    if family == "cifar" and depth in IMAGENET_LAYERS:
-        return f"cifar_{kind}{depth}"  # resnet50 means the ImageNet net; say which this is
-    return f"{kind}{depth}"
-
-
 # ---------------------------------------------------------------------------------------
-# build_model: one entry point, names as the papers and torchvision spell them
+# Model names: parsed once into a ModelSpec, which build_model builds
 # ---------------------------------------------------------------------------------------
 
 #: Named models, in the order a reader meets them.
@@ -396,16 +376,128 @@ MODEL_NAMES: tuple[str, ...] = (
     "wrn40_4",
 )
 NAME_PATTERN = re.compile(r"^(cifar_)?(resnet|plain|preact_resnet)(\d+)$")
-_NAME_HELP = (
+NAME_RULES = (
     "Any CIFAR depth works as resnet{d}, plain{d} or preact_resnet{d} (d = 6n+2, or 9n+2 with "
     "block='bottleneck'); depths 18, 34, 50, 101 and 152 are the ImageNet nets "
     "(cifar_resnet50 forces the CIFAR one); wrn{d}_{k} is a CIFAR Wide ResNet-d-k (d = 6n+4)."
 )
+#: Which function builds each family of ``ModelSpec``.
+FAMILIES = ("cifar", "imagenet", "wide_cifar")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model name says, checked on construction, without building a network.
+
+    ``family`` is "cifar" (``cifar_resnet``), "imagenet" (``imagenet_resnet``) or "wide_cifar"
+    (``wide_cifar_resnet``); ``depth`` counts the main path's weight layers as the papers do.
+    ``block`` left None takes the papers' choice (bottlenecks for pre-activation CIFAR nets of
+    depth 164 and more; the ImageNet depth decides its own). ``widen`` is a Wide ResNet's k;
+    ``groups`` and ``group_width`` widen an ImageNet bottleneck's 3x3 (ResNeXt, Wide ResNet-50-2).
+    """
+
+    family: str
+    depth: int
+    plain: bool = False  # no shortcuts: the paper's plain net with the very same layers
+    preact: bool = False  # pre-activation blocks (He et al. 2016; every Wide ResNet)
+    block: str | None = None  # "basic" or "bottleneck"
+    widen: int = 1
+    groups: int = 1
+    group_width: int = 64
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ConfigError(f"unknown model family {self.family!r}; choose one of {', '.join(FAMILIES)}")
+        if self.family == "imagenet":
+            if self.depth not in IMAGENET_LAYERS:
+                raise ConfigError(
+                    f"no ImageNet ResNet of depth {self.depth}; choose one of {', '.join(map(str, IMAGENET_LAYERS))}"
+                )
+            # frozen: the block is filled in once, here, from the depth (He et al. 2015, Table 1)
+            object.__setattr__(self, "block", "bottleneck" if IMAGENET_LAYERS[self.depth][0] is Bottleneck else "basic")
+        elif self.family == "wide_cifar":
+            if self.depth < 10 or (self.depth - 4) % 6 or self.widen < 1:
+                raise ConfigError(
+                    "a Wide ResNet has depth 6n + 4 (10, 16, 22, 28, 40...) and widen >= 1; "
+                    f"got {self.depth}, {self.widen}"
+                )
+            object.__setattr__(self, "block", "basic")
+        else:
+            block = self.block or ("bottleneck" if self.preact and self.depth >= 164 else "basic")
+            if block not in LAYERS_PER_BLOCK:
+                raise ConfigError(f"unknown block {block!r}; choose 'basic' or 'bottleneck'")
+            cifar_blocks_per_stage(self.depth, block)  # raises with the nearest valid depths
+            object.__setattr__(self, "block", block)
+
+    @property
+    def name(self) -> str:
+        """The name ``parse_model_name`` reads back into this spec."""
+        if self.family == "wide_cifar":
+            return f"wrn{self.depth}_{self.widen}"
+        widening = (self.depth, self.groups, self.group_width)
+        for name, numbers in IMAGENET_WIDENINGS.items():
+            if self.family == "imagenet" and numbers == widening:
+                return name
+        kind = "plain" if self.plain else ("preact_resnet" if self.preact else "resnet")
+        if self.family == "cifar" and self.depth in IMAGENET_LAYERS and not self.preact:
+            return f"cifar_{kind}{self.depth}"  # resnet50 means the ImageNet net; say which this is
+        return f"{kind}{self.depth}"
+
+    @property
+    def residual_twin(self) -> ModelSpec:
+        """The same net with its shortcuts: plain20 -> resnet20 (a residual net is its own twin)."""
+        return dataclasses.replace(self, plain=False)
+
+    @property
+    def default_classes(self) -> int:
+        """Classifier outputs when none are asked for: 1000 for ImageNet nets, 10 for CIFAR ones."""
+        return 1000 if self.family == "imagenet" else 10
+
+
+def parse_model_name(name: str, block: str | None = None) -> ModelSpec:
+    """Read a model name into its ``ModelSpec``, checked (an impossible depth raises here, naming
+    the nearest valid ones); builds no network. ``block`` is ``build_model``'s option of that name.
+
+    Names: ``resnet{d}``, ``plain{d}``, ``preact_resnet{d}`` (``cifar_`` before them forces the
+    CIFAR net at an ImageNet depth), ``wrn{d}_{k}``, and torchvision's ResNeXt and Wide ResNet
+    names (``IMAGENET_WIDENINGS``); ``list_models()`` lists the named ones.
+    """
+    text = name.strip().lower() if isinstance(name, str) else ""
+    wide = WIDE_CIFAR_PATTERN.match(text)
+    match = NAME_PATTERN.match(text)
+    if text in IMAGENET_WIDENINGS:
+        depth, groups, group_width = IMAGENET_WIDENINGS[text]
+        spec = ModelSpec("imagenet", depth, groups=groups, group_width=group_width)
+    elif wide:
+        spec = ModelSpec("wide_cifar", int(wide.group(1)), preact=True, widen=int(wide.group(2)))
+    elif match is None:
+        close = difflib.get_close_matches(str(name), MODEL_NAMES, n=3)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise ConfigError(f"unknown model {name!r}.{hint} Valid names: {', '.join(MODEL_NAMES)}. {NAME_RULES}")
+    else:
+        force_cifar, kind, depth_text = match.groups()
+        depth = int(depth_text)
+        if not (depth in IMAGENET_LAYERS and not force_cifar and kind != "preact_resnet"):
+            return ModelSpec("cifar", depth, plain=kind == "plain", preact=kind == "preact_resnet", block=block)
+        spec = ModelSpec("imagenet", depth, plain=kind == "plain")
+    if block is not None:
+        raise ConfigError(
+            f"{name} has {spec.block} blocks, fixed by its depth; the block option applies to the CIFAR ResNets only"
+        )
+    return spec
 
 
 def list_models() -> list[str]:
     """The names ``build_model`` knows by heart (any valid CIFAR depth also works)."""
     return list(MODEL_NAMES)
+
+
+#: The keyword options ``build_model`` passes on, by what it builds.
+BUILD_OPTIONS = {
+    "cifar": ("block", "shortcut", "zero_init_residual"),
+    "imagenet": ("shortcut", "stride_in_1x1", "zero_init_residual"),
+    "widened": ("zero_init_residual",),
+}
 
 
 def build_model(name: str, num_classes: int | None = None, **options: Any) -> ResNet:
@@ -414,52 +506,47 @@ def build_model(name: str, num_classes: int | None = None, **options: Any) -> Re
     Args:
         name: ``resnet{d}``, ``plain{d}``, ``preact_resnet{d}`` or ``cifar_...``; ResNeXt and Wide
             ResNet by torchvision's names (``resnext50_32x4d``, ``wide_resnet50_2``); ``wrn{d}_{k}``
-            for a CIFAR Wide ResNet; see ``list_models()``.
+            for a CIFAR Wide ResNet; see ``list_models()`` and ``parse_model_name``.
         num_classes: classifier outputs; default 10 for CIFAR nets, 1000 for ImageNet nets.
         **options: passed on to ``cifar_resnet`` (block, shortcut, zero_init_residual) or
-            ``imagenet_resnet`` (shortcut, zero_init_residual, stride_in_1x1).
+            ``imagenet_resnet`` (shortcut, zero_init_residual, stride_in_1x1); the widened nets
+            take zero_init_residual only.
 
     Returns:
         The model, in training mode, on the CPU; ``model.arch`` holds ``name``.
     """
-    if isinstance(name, str) and (name in IMAGENET_WIDENINGS or WIDE_CIFAR_PATTERN.match(name)):
-        return _build_widened(name, num_classes, **options)
-    match = NAME_PATTERN.match(name.strip().lower()) if isinstance(name, str) else None
-    if match is None:
-        close = difflib.get_close_matches(str(name), MODEL_NAMES, n=3)
-        hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        raise ConfigError(f"unknown model {name!r}.{hint} Valid names: {', '.join(MODEL_NAMES)}. {_NAME_HELP}")
-    force_cifar, kind, depth_text = match.groups()
-    depth = int(depth_text)
-    imagenet = depth in IMAGENET_LAYERS and not force_cifar and kind != "preact_resnet"
-    allowed = {"shortcut", "zero_init_residual"} | ({"stride_in_1x1"} if imagenet else {"block"})
-    unknown = set(options) - allowed
+    spec = parse_model_name(name, block=options.pop("block", None))
+    widened = spec.family == "wide_cifar" or (spec.groups, spec.group_width) != (1, 64)
+    allowed = BUILD_OPTIONS["widened" if widened else spec.family]
+    unknown = set(options) - set(allowed)
     if unknown:
         raise TypeError(
             f"{name}: unknown option(s) {', '.join(sorted(unknown))}; valid options are "
-            f"num_classes, {', '.join(sorted(allowed))}"
+            f"num_classes, {', '.join(allowed)}"
         )
     if num_classes is None:
-        num_classes = 1000 if imagenet else 10
+        num_classes = spec.default_classes
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ConfigError(
             f"num_classes must be an integer of at least 2 (a classifier needs two classes); got {num_classes!r}"
         )
     if "shortcut" in options and options["shortcut"] not in ("A", "B", "C"):
         raise ConfigError(f"unknown shortcut option {options['shortcut']!r}; choose 'A', 'B' or 'C'")
-    if imagenet:
-        return imagenet_resnet(depth, num_classes, plain=kind == "plain", arch=name, **options)
-    return cifar_resnet(depth, num_classes, preact=kind == "preact_resnet", plain=kind == "plain", arch=name, **options)
-
-
-def _build_widened(name: str, num_classes: int | None, **options: Any) -> ResNet:
-    unknown = set(options) - {"zero_init_residual"}
-    if unknown:
-        raise TypeError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}; valid: zero_init_residual")
-    wide = WIDE_CIFAR_PATTERN.match(name)
-    if wide:
-        return wide_cifar_resnet(int(wide.group(1)), int(wide.group(2)), num_classes or 10, **options)
-    return widened_resnet(name, num_classes or 1000, **options)
+    if spec.family == "wide_cifar":
+        return wide_cifar_resnet(spec.depth, spec.widen, num_classes, **options)
+    if spec.family == "imagenet":
+        return imagenet_resnet(
+            spec.depth,
+            num_classes,
+            plain=spec.plain,
+            groups=spec.groups,
+            base_width=spec.group_width,
+            arch=name,
+            **options,
+        )
+    return cifar_resnet(
+        spec.depth, num_classes, block=spec.block, preact=spec.preact, plain=spec.plain, arch=name, **options
+    )
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -480,7 +567,8 @@ __all__ = [
     "cifar_resnet",
     "imagenet_resnet",
     "wide_cifar_resnet",
-    "widened_resnet",
+    "ModelSpec",
+    "parse_model_name",
     "IMAGENET_WIDENINGS",
     "list_models",
     "count_parameters",

@@ -23,7 +23,15 @@ import torch
 from ..blocks import SHORTCUT_OPTIONS, ZeroPadShortcut
 from ..cache import cached
 from ..flops import count_flops
-from ..models import CIFAR_PAPER_DEPTHS, IMAGENET_LAYERS, ResNet, build_model, count_parameters, input_size
+from ..models import (
+    CIFAR_PAPER_DEPTHS,
+    IMAGENET_LAYERS,
+    ResNet,
+    build_model,
+    count_parameters,
+    input_size,
+    parse_model_name,
+)
 from ..probes import trace_shapes, weight_layers
 from ..reproduce import PAPER_TABLE6_PARAMETERS
 from ..tables import format_shape, format_table
@@ -90,7 +98,7 @@ def build_for_counting(name: str, **options: Any) -> ResNet:
     the shapes only. The ImageNet nets are built on the meta device (no weights initialised, no
     224x224 convolutions run: five times faster); the CIFAR nets on the CPU, where their
     thousands of small operations run faster than the meta device's shape functions."""
-    imagenet = name.removeprefix("plain").removeprefix("resnet") in map(str, IMAGENET_LAYERS)
+    imagenet = parse_model_name(name, block=options.get("block")).family == "imagenet"
     with torch.device("meta" if imagenet else "cpu"):
         return build_model(name, **options)
 

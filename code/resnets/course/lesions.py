@@ -40,6 +40,7 @@ from ..cache import cached
 from ..checkpoints import MANIFEST, CheckpointError, read_manifest
 from ..data import load_cifar10, normalize
 from ..files import write_atomic
+from ..models import parse_model_name
 from ..probes import lesions_errors, shape_changing_blocks
 from ..reproduce import SHIPPED_RESULTS, cpu_run_name
 from ..tables import Table, format_table
@@ -149,14 +150,14 @@ def lesion_table(studies: Mapping[str, Mapping[str, Any]]) -> Table:
 
 
 def _label(arch: str) -> str:
-    depth = "".join(ch for ch in arch if ch.isdigit())
-    return f"plain-{depth}" if arch.startswith("plain") else f"ResNet-{depth}"
+    spec = parse_model_name(arch)
+    return f"plain-{spec.depth}" if spec.plain else f"ResNet-{spec.depth}"
 
 
 def _color(arch: str, deepest: int) -> str:
-    base = np.array(matplotlib.colors.to_rgb(viz.COLORS[viz.kind_of(not arch.startswith("plain"))]))
-    depth = int("".join(ch for ch in arch if ch.isdigit()))
-    strength = 0.45 + 0.55 * min(1.0, depth / deepest)
+    spec = parse_model_name(arch)
+    base = np.array(matplotlib.colors.to_rgb(viz.COLORS[viz.kind_of(not spec.plain)]))
+    strength = 0.45 + 0.55 * min(1.0, spec.depth / deepest)
     return matplotlib.colors.to_hex(1 - strength * (1 - base))
 
 
@@ -164,7 +165,7 @@ def plot_lesion_study(studies: Mapping[str, Mapping[str, Any]]) -> Figure:
     """One panel per net with a bar per deleted block (the shape-changing blocks hatched), and a
     last panel with each residual net's median error (and the range of its draws) against the
     number of blocks deleted at once. ``studies`` maps an arch to its ``lesion_study``."""
-    deepest = max(int("".join(ch for ch in arch if ch.isdigit())) for arch in studies)
+    deepest = max(parse_model_name(arch).depth for arch in studies)
     fig, axes = viz.figure(len(studies) + 1, figsize=(4.2 * (len(studies) + 1), 3.8), squeeze=False)
     axes = axes[0]
     with viz.style():
