@@ -91,8 +91,8 @@ test-notebooks: setup
 # Colab's environment: Colab's Python and what Colab preinstalls (tests/colab/constraints.txt),
 # then the package --no-deps as a chapter's first cell installs it; `pip check` fails if the
 # package asks for a version Colab lacks. There the widget tests, every chapter with a widget
-# and a Part 3 chapter run, computed afresh (no results cache) so that all their code runs on
-# those versions. COLAB_PYTHON: a python3.13 that runs (pyenv's shim for a version not selected
+# and a Part 3 chapter run (two single-threaded workers, as the notebook tests), computed
+# afresh (no results cache) so that all their code runs on those versions. COLAB_PYTHON: a python3.13 that runs (pyenv's shim for a version not selected
 # does not), else pyenv's 3.13, else the plain name, which the stamp's first line then rejects.
 COLAB_PYTHON   ?= $(firstword $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13; \
                     do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done) python3.13)
@@ -110,7 +110,7 @@ $(COLAB_STAMP): $(COLAB_PINS) pyproject.toml
 	  exit 1; }
 	$(COLAB_PYTHON) -m venv --clear $(COLAB_VENV)
 	$(COLAB_VENV)/bin/python -m pip install --quiet -r $(COLAB_PINS)
-	$(COLAB_VENV)/bin/python -m pip install --quiet -c $(COLAB_PINS) pytest pytest-timeout nbval
+	$(COLAB_VENV)/bin/python -m pip install --quiet -c $(COLAB_PINS) pytest pytest-timeout pytest-xdist nbval
 	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	$(COLAB_VENV)/bin/python -m pip check
 	touch $@
@@ -120,7 +120,8 @@ $(COLAB_STAMP): $(COLAB_PINS) pyproject.toml
 # (one): Colab's warnings, not this package's, silenced by module so that others still show.
 COLAB_QUIET  := $(foreach module,matplotlib._fontconfig_pattern matplotlib._mathtext ipykernel.jsonutil,\
                   -W "ignore::DeprecationWarning:$(module)")
-COLAB_PYTEST := RESNETS_CACHE= $(COLAB_VENV)/bin/python -m pytest --nbval-lax --nbval-current-env $(COLAB_QUIET) \
+COLAB_PYTEST := RESNETS_CACHE= OMP_NUM_THREADS=1 $(COLAB_VENV)/bin/python -m pytest --nbval-lax --nbval-current-env \
+                  -n 2 --dist loadfile --no-loadscope-reorder $(COLAB_QUIET) \
                   --timeout=900 -p no:cacheprovider tests/test_widgets.py
 
 test-colab: $(COLAB_STAMP)
@@ -160,7 +161,7 @@ test-floors: $(FLOORS_STAMP)
 	$(FLOORS_VENV)/bin/python -m pytest -p no:cacheprovider $(FLOORS_TESTS)
 
 test-site: setup browser
-	$(BIN)/python -m pytest tests/site
+	$(BIN)/python -m pytest -n 2 tests/site
 
 # On a machine with a CUDA GPU: the CUDA tests, the benchmark, resnet20's time to accuracy and a
 # full-profile chapter, recorded in benchmarks/gpu-check-<gpu>/ (see tools/gpu_check.sh). No
