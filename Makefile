@@ -26,7 +26,7 @@ EXECUTED := _build/executed
 # Quiets the kernels' debugger warning about frozen modules in the build log.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup browser book test test-main-first lint test-unit test-notebooks test-colab test-colab-all test-floors test-site gpu-check golden clean
+.PHONY: setup browser book test test-main colab-env lint test-unit test-notebooks test-colab test-colab-all test-floors test-site gpu-check golden clean
 
 setup: $(STAMP)
 
@@ -50,25 +50,30 @@ book: setup
 
 # `make test` in stages, each timed (wall clock), the times printed at the end. Colab's
 # environment (a 5 GB download: about 5.5 minutes here, mostly waiting on the network) installs
-# beside the main one and the lint and unit tests. Every chapter is executed once: by the
-# notebook tests, whose outputs the book reuses (tools/notebook_outputs.py); the Colab stage
-# executes its chapters again, in Colab's versions.
+# beside the main environment's install, lint, unit tests and notebook tests, which run one
+# after another; -Oline prints each stage's output when it ends. Every chapter is executed once:
+# by the notebook tests, whose outputs the book reuses (tools/notebook_outputs.py); the Colab
+# stage executes its chapters again, in Colab's versions.
 STAGE_TIMES := _build/stage-times.txt
 timed = start=$$(date +%s); $(MAKE) --no-print-directory $(2) && \
-        printf '%-44s %5d s\n' '$(1)' $$(( $$(date +%s) - start )) >> $(STAGE_TIMES)
+        printf '%-40s %5d s\n' '$(1)' $$(( $$(date +%s) - start )) >> $(STAGE_TIMES)
 
 test: browser
 	@mkdir -p _build && rm -f $(STAGE_TIMES)
-	@$(call timed,install + lint + unit tests | Colab env,-j2 --output-sync=target test-main-first $(COLAB_STAMP))
-	@$(call timed,notebooks (nbval),test-notebooks)
+	@$(MAKE) --no-print-directory -j2 --output-sync=line test-main colab-env
 	@$(call timed,Colab stage,test-colab)
 	@$(call timed,book,book)
 	@$(call timed,site (browser),test-site)
 	@echo "Stage times (wall clock):" && cat $(STAGE_TIMES)
 
-test-main-first: setup
-	$(MAKE) lint
-	$(MAKE) test-unit
+test-main:
+	@$(call timed,install,setup)
+	@$(call timed,lint,lint)
+	@$(call timed,unit tests,test-unit)
+	@$(call timed,notebooks (nbval),test-notebooks)
+
+colab-env:
+	@$(call timed,Colab environment (beside the four above),$(COLAB_STAMP))
 
 # ruff, pinned in requirements.txt, configured in pyproject.toml: lint rules, import order,
 # and the formatting (line length 120) that the code keeps.
