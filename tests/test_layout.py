@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 import resnets
-from resnets import bench, checkpoints, cli, data, errors, files, reproduce, train
+from resnets import bench, checkpoints, cli, data, errors, files, provenance, recipe, reproduce, train
 
 PACKAGE = Path(resnets.__file__).parent
 ROOT = PACKAGE.parents[1]
@@ -123,9 +123,9 @@ def flags(parser) -> dict[str, object]:
 
 def test_every_train_flag_is_a_config_field_and_leaves_its_default_to_the_config() -> None:
     actions = flags(subcommand("train"))
-    fields = {f.name: f for f in dataclasses.fields(train.TrainConfig)}
+    fields = {f.name: f for f in dataclasses.fields(recipe.TrainConfig)}
     assert set(actions) == set(fields), "a TrainConfig field without a flag, or a flag without a field"
-    config = train.TrainConfig()
+    config = recipe.TrainConfig()
     for name, action in actions.items():
         assert action.default in (None, False) and (action.default is None or name == "resume"), (
             f"--{name} holds a default of its own ({action.default!r}); TrainConfig decides"
@@ -186,4 +186,4 @@ def test_the_version_is_written_once() -> None:
         if re.search(r"""^(__version__|version)\s*=\s*["']\d""", p.read_text(), re.M)
     ]
     assert written == [Path("code/resnets/version.py")]
-    assert resnets.__version__ == train.__version__
+    assert resnets.__version__ == provenance.__version__

@@ -68,10 +68,12 @@ from .data import CIFAR10, MEAN, STD, load_cifar10, make_splits
 from .errors import ConfigError
 from .files import make_folder, write_atomic
 from .models import build_model
+from .processes import Processes, backend_settings
+from .recipe import TrainConfig
 from .runtime import autocast_dtype, cpu_model, device_name, git_commit, pick_device, precision_name
 from .tables import format_table
 from .timing import synchronize, time_interleaved
-from .train import EVAL_BATCH_SIZE, Processes, Run, TrainConfig, backend_settings, train
+from .train import EVAL_BATCH_SIZE, Run, train
 
 MODELS = ("resnet20", "resnet56", "resnet110")
 BATCH_SIZE = 128  # He et al. 2015's batch size, and the classic recipe's

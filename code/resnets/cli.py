@@ -20,16 +20,11 @@ from .data import DATA_ENV
 from .errors import ResnetsError
 from .files import make_folder
 from .models import list_models
+from .processes import Processes
+from .recipe import SCHEDULE_DEFAULTS, SCHEDULES, TrainConfig
+from .run_folder import config_from_checkpoint, resumable_checkpoint
 from .runtime import AMP_MODES, get_profile, pick_device
-from .train import (
-    SCHEDULE_DEFAULTS,
-    SCHEDULES,
-    Processes,
-    TrainConfig,
-    TrainingDiverged,
-    config_from_checkpoint,
-    resumable_checkpoint,
-)
+from .train import TrainingDiverged
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
 DESCRIPTION = """\
@@ -634,7 +629,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _ship(args: argparse.Namespace) -> int:
-    from .checkpoints import MANIFEST, ship
+    from .checkpoints import MANIFEST
+    from .run_folder import ship
 
     entry = ship(args.run, args.name, MANIFEST)
     print(f"Shipped {args.name}: {MANIFEST.parent / entry['file']} ({entry['arch']}, sha256 {entry['sha256'][:16]}...)")
