@@ -20,8 +20,9 @@ Two wings. The library, one module per concern, for anyone training or probing R
                 Transformer layers), diagrams_relatives (highway, U-Net, FPN), tables (tables
                 shown as HTML in a notebook, as text elsewhere)
     the paper   reproduce (Fig. 6 and Table 6, run or read back), cache (results kept between runs)
-    commands    cli (python -m resnets train|reproduce|bench|ship); errors (ResnetsError and kin),
-                version
+    commands    cli (python -m resnets train|reproduce|bench|ship), flags (its train and bench
+                flags, made from the fields of TrainConfig and BenchSettings); errors (ResnetsError
+                and kin), version
 
 The course (``resnets.course``): what exists for one chapter of the book. It imports the
 library; the library never imports it.

@@ -35,7 +35,8 @@ from typing import Any
 
 from .data import CLASSES
 from .errors import ConfigError
-from .models import NAME_PATTERN, build_model
+from .flags import DATA_HELP, DEVICE_HELP, count, flag, fraction, model_name, positive_float, positive_int
+from .models import NAME_PATTERN, build_model, list_models
 from .runtime import AMP_MODES
 
 SCHEDULES = ("paper", "fast", "cpu")
@@ -76,6 +77,9 @@ RUNTIME_FIELDS = (
     "channels_last",
     "sync_every",
 )
+# The groups its flags are listed in.
+WHAT, OPTIMIZER = "what to train", "optimizer (defaults depend on --schedule, see below)"
+DATA, RUNNING = "data", "running"
 
 
 @dataclass
@@ -89,41 +93,151 @@ class TrainConfig:
     the error on the training images themselves (eval mode, no augmentation) after each epoch:
     on a fixed class-balanced sample of ``eval_train_size`` of them when that is set (cheap
     enough for every epoch), and on all of them after the last epoch.
+    Each field is also a flag of ``python -m resnets train`` (``flags.flag``: its help, check
+    and group), in the order ``--help`` lists them; ``None`` there too leaves it to the schedule.
     """
 
-    model: str = "resnet20"
-    zero_init_residual: bool = False  # start every residual branch at zero (Goyal et al. 2017)
-    schedule: str = "paper"
-    epochs: int | None = None
-    iterations: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    momentum: float = 0.9
-    weight_decay: float | None = None
-    nesterov: bool | None = None
-    label_smoothing: float | None = None
-    warmup_error: float | None = None  # train at lr/10 until the training error is below this
-    val_size: int = 5000
-    train_subset: int | None = None
-    test_subset: int | None = None
-    augment: bool = True  # random 32x32 crops of the 4-pixel padded image, and horizontal flips
-    eval_train: bool = False  # log train_eval_error: how well the net fits its training images
-    eval_train_size: int | None = (
-        None  # measure train_eval on this many of them per epoch (all after the last); None = all
+    model: str = flag(
+        "plain56, resnet110, preact_resnet164, any resnet<6n+2>... (default {default}; "
+        f"{', '.join(list_models()[:11])}, ...)",
+        default="resnet20",
+        group=WHAT,
+        type=model_name,
+        metavar="NAME",
     )
-    target_error: float | None = None  # stop after the first epoch whose test error is at most this
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"  # mixed precision: auto, bf16, fp16 (with loss scaling) or off (runtime.autocast_dtype)
-    channels_last: bool = True
-    compile: bool = False
-    cudagraphs: bool = False  # torch.compile(mode="reduce-overhead"): the step replayed as CUDA graphs (CUDA only)
-    sync_every: int = 50  # steps between host reads (progress bar, NaN check)
-    grad_norm_every: int = 10  # steps between gradient-norm samples
-    progress: bool = True
-    out: str | None = None  # run folder: checkpoint.pt, metrics.jsonl, run.json, model.pt
-    resume: bool = False
-    data: str | None = None  # data source; None reads RESNETS_DATA
+    zero_init_residual: bool = flag(
+        "start every residual branch at zero, so each block begins as the identity "
+        "(Goyal et al. 2017; residual nets only; default {default})",
+        default=False,
+        group=WHAT,
+    )
+    schedule: str = flag(
+        "(default {default}) paper: step decay as He et al. 2015; fast: warm-up + cosine, label smoothing; "
+        "cpu: the fast shape at batch 128, lr 0.1 (Part 3's CPU-trained nets)",
+        default="paper",
+        group=WHAT,
+        choices=SCHEDULES,
+    )
+    seed: int = flag(
+        "seed for the initial weights, data order and augmentation (default {default})",
+        default=0,
+        group=WHAT,
+        type=count,
+    )
+    epochs: int | None = flag(
+        "training length in epochs (default: the schedule's)",
+        default=None,
+        group=WHAT,
+        exclusive="length",
+        type=positive_int,
+    )
+    iterations: int | None = flag(
+        "training length in optimizer steps (paper: 64000)",
+        default=None,
+        group=WHAT,
+        exclusive="length",
+        type=positive_int,
+    )
+    target_error: float | None = flag(
+        "stop after the first epoch whose test error is at most ERROR, e.g. 0.09 for 91% accuracy (time to accuracy)",
+        default=None,
+        group=WHAT,
+        type=fraction,
+        metavar="ERROR",
+    )
+    batch_size: int | None = flag(
+        "global batch size (split over processes under torchrun)", default=None, group=OPTIMIZER, type=positive_int
+    )
+    lr: float | None = flag("(peak) learning rate", default=None, group=OPTIMIZER, type=positive_float)
+    momentum: float = flag("SGD momentum (default {default})", default=0.9, group=OPTIMIZER, type=fraction)
+    weight_decay: float | None = flag("L2 weight decay", default=None, group=OPTIMIZER, type=fraction)
+    nesterov: bool | None = flag("Nesterov momentum", default=None, group=OPTIMIZER)
+    label_smoothing: float | None = flag(
+        "label smoothing of the cross-entropy", default=None, group=OPTIMIZER, type=fraction
+    )
+    warmup_error: float | None = flag(
+        "train at lr/10 until the training error is below ERROR (paper: 0.8 for depth >= 110, automatic)",
+        default=None,
+        group=OPTIMIZER,
+        type=positive_float,
+        metavar="ERROR",
+    )
+    data: str | None = flag(DATA_HELP, default=None, group=DATA, metavar="PATH")
+    val_size: int = flag(
+        "training images held out for validation (default {default}, the paper's 45k/5k split; 0 trains on all 50k)",
+        default=5000,
+        group=DATA,
+        type=count,
+    )
+    train_subset: int | None = flag(
+        "train on N class-balanced images (a multiple of 10) for a quick run",
+        default=None,
+        group=DATA,
+        type=count,
+        metavar="N",
+    )
+    test_subset: int | None = flag(
+        "evaluate on N class-balanced test images", default=None, group=DATA, type=count, metavar="N"
+    )
+    augment: bool = flag(
+        "random crops (4-pixel padding) and horizontal flips, as the paper (default {default})",
+        default=True,
+        group=DATA,
+    )
+    eval_train: bool = flag(
+        "after each epoch also measure the error on the training images in eval mode, unaugmented "
+        "(train_eval_error; default {default})",
+        default=False,
+        group=DATA,
+    )
+    eval_train_size: int | None = flag(
+        "with --eval-train: measure it on a fixed class-balanced sample of N training images per epoch, and on "
+        "all of them after the last (default: all, every epoch)",
+        default=None,
+        group=DATA,
+        type=positive_int,
+        metavar="N",
+    )
+    out: str | None = flag(
+        "output folder (default runs/<model>-<schedule>-s<seed>)", default=None, group=RUNNING, metavar="FOLDER"
+    )
+    resume: bool = flag(
+        "continue the run in --out from its checkpoint (its settings are read from it)",
+        default=False,
+        group=RUNNING,
+        action="store_true",
+    )
+    device: str = flag(DEVICE_HELP, default="auto", group=RUNNING)
+    amp: str = flag(
+        "mixed precision (default {default}). auto: bf16 where the hardware computes in it (NVIDIA GPUs from "
+        "Ampere on, CPUs with AVX512-BF16 or AMX), fp16 with loss scaling on older CUDA GPUs (T4, V100), float32 "
+        "elsewhere; bf16 or fp16: that everywhere; off: float32",
+        default="auto",
+        group=RUNNING,
+        choices=AMP_MODES,
+    )
+    channels_last: bool = flag("channels_last memory format (default {default})", default=True, group=RUNNING)
+    compile: bool = flag("torch.compile the model (default {default})", default=False, group=RUNNING)
+    cudagraphs: bool = flag(
+        "compile with mode='reduce-overhead': each step replayed as CUDA graphs (CUDA only; default {default})",
+        default=False,
+        group=RUNNING,
+    )
+    sync_every: int = flag(
+        "steps between host reads: progress bar and NaN check (default {default})",
+        default=50,
+        group=RUNNING,
+        type=positive_int,
+        metavar="STEPS",
+    )
+    grad_norm_every: int = flag(
+        "steps between gradient-norm samples (default {default})",
+        default=10,
+        group=RUNNING,
+        type=positive_int,
+        metavar="STEPS",
+    )
+    progress: bool = flag("show a progress bar (default {default})", default=True, group=RUNNING)
 
     def resolved(self) -> TrainConfig:
         """A copy with the schedule's defaults filled in, checked; raises ValueError naming the fix."""
