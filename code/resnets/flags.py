@@ -32,6 +32,7 @@ from typing import Any
 
 from .data import DATA_ENV
 from .errors import ConfigError
+from .models import build_model
 
 FLAG = "flag"  # the metadata key that ``flag`` fills and ``add_flags`` reads
 DEVICE_HELP = (
@@ -149,8 +150,6 @@ def number(text: str, kind: type) -> int | float:
 
 def model_name(text: str) -> str:
     """A name ``models.build_model`` accepts, or the flag's error saying why not."""
-    from .models import build_model
-
     try:
         build_model(text)
     except (ValueError, TypeError) as err:

@@ -11,6 +11,7 @@ What it holds:
     SCHEDULES, SCHEDULE_DEFAULTS   the three schedules and the settings each one implies
     learning_rate      the rate at a step: a function of the step (and the paper's warm-up) only
     PAPER_MILESTONES, PAPER_WARMUP_DEPTH, PAPER_WARMUP_ERROR, FAST_WARMUP   the recipes' constants
+    WHAT, OPTIMIZER, DATA, RUNNING   the groups ``train --help`` lists the fields' flags in
 
 Three schedules:
 

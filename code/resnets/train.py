@@ -197,7 +197,8 @@ class Run:
     """One training run's objects (batches, network, optimizer, precision, where it stands) and
     its step. ``run`` trains it to the end (``Loop``); the speed benchmark (``bench.py``) builds
     one and times its steps alone (``endless_steps``, ``evaluate_batch``).
-    ``saved``: the checkpoint it goes on from (``run_folder.resume_point``), None for a new run."""
+    ``saved``: the checkpoint it goes on from, None for a new run; ``train`` reads it with
+    ``run_folder.resume_point``, which also refuses a folder holding a run not asked to resume."""
 
     def __init__(
         self,
