@@ -13,7 +13,7 @@ import torch
 
 from resnets import data as data_module
 from resnets.data import CIFAR10
-from resnets.train import TrainConfig
+from resnets.recipe import TrainConfig
 
 # resnet8 on 160 real images: 5 steps an epoch, a second or two on a CPU. A test module that
 # needs another size says only what it changes.

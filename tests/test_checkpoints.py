@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from resnets import build_model, checkpoints
+from resnets import build_model, checkpoints, run_folder
 from resnets.checkpoints import CheckpointError, load_file, load_pretrained, load_state_dict, model_state, save_atomic
 from resnets.files import FileError, sha256_file
 
@@ -209,17 +209,17 @@ def test_ship_lists_a_finished_run_with_its_checksum_and_provenance(tmp_path: Pa
     (run / "run.json").write_text(json.dumps(provenance))
     (run / "metrics.jsonl").write_text('{"epoch": 1, "test_error": 0.5}\n{"epoch": 2, "test_error": 0.4}\n')
     manifest = tmp_path / "shipped" / "manifest.json"
-    entry = checkpoints.ship(run, "resnet8-tiny", manifest)
+    entry = run_folder.ship(run, "resnet8-tiny", manifest)
     assert entry["sha256"] == sha256_file(run / "model.pt") and entry["provenance"]["seed"] == 0
     assert [m["test_error"] for m in entry["metrics"]] == [0.5, 0.4]
     assert checkpoints.read_manifest(manifest)["resnet8-tiny"]["metrics"] == entry["metrics"]
     assert torch.equal(load_pretrained("resnet8-tiny", manifest).fc.weight, model.fc.weight)
     with pytest.raises(CheckpointError, match=r"holds no finished run \(model\.pt and run\.json\)"):
-        checkpoints.ship(tmp_path / "nothing", "x", manifest)
+        run_folder.ship(tmp_path / "nothing", "x", manifest)
     provenance["config"]["model"] = "resnet14"
     (run / "run.json").write_text(json.dumps(provenance))
     with pytest.raises(CheckpointError, match=r"model\.pt does not fit resnet14: missing keys"):
-        checkpoints.ship(run, "mislabelled", manifest)
+        run_folder.ship(run, "mislabelled", manifest)
 
 
 def test_an_evaluation_is_recorded_beside_the_shipped_weights_and_dropped_with_them(tmp_path: Path) -> None:
@@ -228,14 +228,14 @@ def test_an_evaluation_is_recorded_beside_the_shipped_weights_and_dropped_with_t
     torch.save(build_model("resnet8").state_dict(), run / "model.pt")
     (run / "run.json").write_text(json.dumps({"command": "c", "seed": 0, "config": {"model": "resnet8"}}))
     manifest = tmp_path / "shipped" / "manifest.json"
-    checkpoints.ship(run, "resnet8-tiny", manifest)
+    run_folder.ship(run, "resnet8-tiny", manifest)
     checkpoints.record_evaluation("resnet8-tiny", "flip", {"error": 0.3}, manifest)
     entry = checkpoints.record_evaluation("resnet8-tiny", "other", {"error": 0.2}, manifest)
     assert entry["evaluations"] == {"flip": {"error": 0.3}, "other": {"error": 0.2}}
     assert checkpoints.read_manifest(manifest)["resnet8-tiny"]["evaluations"] == entry["evaluations"]
     checkpoints.record_evaluation("resnet8-tiny", "flip", {"error": 0.25}, manifest)  # measured again
     assert checkpoints.read_manifest(manifest)["resnet8-tiny"]["evaluations"]["flip"] == {"error": 0.25}
-    checkpoints.ship(run, "resnet8-tiny", manifest)  # new weights: the old ones' measurements go
+    run_folder.ship(run, "resnet8-tiny", manifest)  # new weights: the old ones' measurements go
     assert "evaluations" not in checkpoints.read_manifest(manifest)["resnet8-tiny"]
     with pytest.raises(CheckpointError, match=r"no shipped checkpoint named 'resnet8-other' .*ship it first"):
         checkpoints.record_evaluation("resnet8-other", "flip", {"error": 0.3}, manifest)

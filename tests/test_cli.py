@@ -12,7 +12,8 @@ import torch
 
 from resnets import build_model, checkpoints, cli, reproduce
 from resnets.data import CIFAR10
-from resnets.train import TrainConfig, read_metrics
+from resnets.recipe import TrainConfig
+from resnets.run_folder import read_metrics
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:

@@ -5,7 +5,7 @@ Every test here needs a CUDA GPU and skips with the reason on any other machine;
 ``make gpu-check`` runs them (with the benchmark and a full-profile chapter) and records what
 they found. The same paths run on the CPU in test_train.py and test_robustness.py, where runs
 are bit-identical; on CUDA the engine lets cuDNN pick its fastest kernels per run
-(``train.backend_settings``), so two runs agree to float noise, not bit for bit.
+(``processes.backend_settings``), so two runs agree to float noise, not bit for bit.
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ from resnets import build_model
 from resnets import train as train_module
 from resnets.checkpoints import load_file
 from resnets.data import CIFAR10
+from resnets.processes import Processes
+from resnets.recipe import TrainConfig
+from resnets.run_folder import read_metrics
 from resnets.runtime import native_bf16
-from resnets.train import Processes, TrainConfig, read_metrics, train
+from resnets.train import train
 
 pytestmark = [
     pytest.mark.cuda,

@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnets import build_model, checkpoints
+from resnets import build_model, checkpoints, run_folder
 from resnets.checkpoints import load_file
 from resnets.data import CIFAR10
 from resnets.files import SUMS, FileError, FolderInUse, VerifiedFolder, lock_folder, previous_name
-from resnets.train import TrainConfig, read_metrics, resumable_checkpoint, train
+from resnets.recipe import TrainConfig
+from resnets.run_folder import read_metrics, resumable_checkpoint
+from resnets.train import train
 
 
 def flip_a_byte(path: Path) -> None:
@@ -184,7 +186,7 @@ def test_ship_refuses_a_manifest_folder_another_process_holds(tmp_path: Path) ->
         folder.save("model.pt", checkpoints.serialize(build_model("resnet8").state_dict()))
         folder.save_text("run.json", json.dumps({"config": {"model": "resnet8"}}))
         with pytest.raises(FolderInUse, match=f"in use by process {holder.pid}"):
-            checkpoints.ship(run, "x", manifest=tmp_path / "assets" / "manifest.json")
+            run_folder.ship(run, "x", manifest=tmp_path / "assets" / "manifest.json")
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -227,7 +229,7 @@ def test_a_byte_flipped_in_any_file_of_a_run_is_refused(
             train(tiny_config(**SAVES, out=str(run), epochs=3, resume=True))
     else:
         with pytest.raises(FileError, match=refusal):
-            checkpoints.ship(run, "x", manifest=tmp_path / "assets" / "manifest.json")
+            run_folder.ship(run, "x", manifest=tmp_path / "assets" / "manifest.json")
     if name == "metrics.jsonl":
         with pytest.raises(FileError, match=refusal):
             read_metrics(run)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from resnets import build_model, checkpoints, reproduce
+from resnets import build_model, reproduce, run_folder
 from resnets.checkpoints import CheckpointError
 from resnets.course import inside, lesions
 from resnets.data import normalize
@@ -54,7 +54,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
             for e in (1, 2)
         ]
         (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
-        checkpoints.ship(run, reproduce.cpu_run_name(arch), manifest)
+        run_folder.ship(run, reproduce.cpu_run_name(arch), manifest)
     for module in (inside, lesions):
         monkeypatch.setattr(
             module, "evaluation_set", lambda split, images: tiny_images(images, seed=int(split == "train"))

@@ -3,6 +3,7 @@ private name used outside its module, one source for every default, one base for
 
 from __future__ import annotations
 
+import argparse
 import ast
 import dataclasses
 import re
@@ -12,7 +13,8 @@ import nbformat
 import pytest
 
 import resnets
-from resnets import bench, checkpoints, cli, data, errors, files, reproduce, train
+from resnets import bench, checkpoints, cli, data, errors, files, provenance, recipe, reproduce, train
+from resnets.flags import add_flags, count, describe_default, flag, positive_int
 
 PACKAGE = Path(resnets.__file__).parent
 ROOT = PACKAGE.parents[1]
@@ -121,35 +123,82 @@ def flags(parser) -> dict[str, object]:
     return {a.dest: a for a in parser._actions if a.dest != "help"}
 
 
-def test_every_train_flag_is_a_config_field_and_leaves_its_default_to_the_config() -> None:
+def test_every_train_flag_leaves_its_default_to_the_config_and_quotes_it() -> None:
     actions = flags(subcommand("train"))
-    fields = {f.name: f for f in dataclasses.fields(train.TrainConfig)}
-    assert set(actions) == set(fields), "a TrainConfig field without a flag, or a flag without a field"
-    config = train.TrainConfig()
+    config = recipe.TrainConfig()
     for name, action in actions.items():
-        assert action.default in (None, False) and (action.default is None or name == "resume"), (
+        assert action.default is None or (name == "resume" and action.default is False), (
             f"--{name} holds a default of its own ({action.default!r}); TrainConfig decides"
         )
         value = getattr(config, name)
-        if value is not None and name not in ("resume", "device"):
-            assert f"default {cli.describe_default(value)}" in action.help, f"--{name}'s help misstates {value!r}"
-    assert "default auto" in actions["device"].help
+        if value is not None and name != "resume":
+            assert f"default {describe_default(value)}" in action.help, f"--{name}'s help misstates {value!r}"
 
 
-def test_every_bench_flag_defaults_to_its_settings_field() -> None:
-    actions = flags(subcommand("bench"))
+def test_every_bench_flag_defaults_to_its_settings_field_and_quotes_it() -> None:
     settings = bench.BenchSettings()
-    assert set(actions) == {f.name for f in dataclasses.fields(bench.BenchSettings)}
-    for name, action in actions.items():
+    for name, action in flags(subcommand("bench")).items():
         expected = getattr(settings, name)
         assert (dict(action.default) if name == "targets" else action.default) == expected, f"--{name}"
         if expected not in (None, {}) and name != "name":
-            assert f"default {cli.describe_default(expected)}" in action.help or name == "out", f"--{name}"
+            assert f"default {describe_default(expected)}" in action.help or name == "out", f"--{name}"
 
 
-def test_a_changed_default_reaches_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "TRAIN", dataclasses.replace(cli.TRAIN, momentum=0.95))
-    assert "(default 0.95)" in flags(subcommand("train"))["momentum"].help
+class Started(Exception):
+    """Raised by a stand-in for the command's work, holding what the command passed it."""
+
+
+def with_field(settings: type, name: str, definition: object) -> type:
+    """``settings`` with one field more, defined as a developer would add it to the class."""
+    return dataclasses.make_dataclass(settings.__name__, [(name, int, definition)], bases=(settings,))
+
+
+def test_a_field_added_to_train_config_is_a_train_flag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    definition = flag("epochs of warm-up (default {default})", default=2, group=recipe.OPTIMIZER, type=count)
+    extended = with_field(recipe.TrainConfig, "warmup_epochs", definition)
+    monkeypatch.setattr(cli, "TrainConfig", extended)
+    action = flags(subcommand("train"))["warmup_epochs"]
+    assert action.option_strings == ["--warmup-epochs"] and action.default is None
+    assert action.help == "epochs of warm-up (default 2)"
+    assert "--warmup-epochs WARMUP_EPOCHS" in subcommand("train").format_help()
+
+    def start(config: object, data: object = None) -> None:
+        raise Started(config)
+
+    monkeypatch.setattr(train, "train", start)
+    with pytest.raises(Started) as started:
+        cli.main(["train", "--model", "resnet8", "--warmup-epochs", "5", "--out", str(tmp_path / "run")])
+    [config] = started.value.args
+    assert isinstance(config, extended) and config.warmup_epochs == 5 and config.model == "resnet8"
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--warmup-epochs", "-1"])
+    assert "argument --warmup-epochs: must be a non-negative integer; got -1" in capsys.readouterr().err
+
+
+def test_a_field_added_to_bench_settings_is_a_bench_flag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    definition = flag("timed rounds (default {default})", default=1, group=bench.SPEED, type=positive_int)
+    extended = with_field(bench.BenchSettings, "rounds", definition)
+    monkeypatch.setattr(cli, "BenchSettings", extended)
+    action = flags(subcommand("bench"))["rounds"]
+    assert action.option_strings == ["--rounds"] and action.default == 1 and action.help == "timed rounds (default 1)"
+
+    def run(settings: object, command: str) -> None:
+        raise Started(settings)
+
+    monkeypatch.setattr(bench, "run", run)
+    for argv, rounds in ((["--rounds", "3"], 3), ([], 1)):
+        with pytest.raises(Started) as started:
+            cli.main(["bench", "--device", "cpu", "--out", str(tmp_path), *argv])
+        [settings] = started.value.args
+        assert isinstance(settings, extended) and settings.rounds == rounds
+
+
+def test_a_field_without_a_flag_is_refused() -> None:
+    plain = dataclasses.make_dataclass("Plain", [("width", int, 16)])
+    with pytest.raises(errors.ConfigError, match=r"Plain\.width has no flag: define it with flags\.flag"):
+        add_flags(argparse.ArgumentParser(), plain, defaults=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,4 +235,4 @@ def test_the_version_is_written_once() -> None:
         if re.search(r"""^(__version__|version)\s*=\s*["']\d""", p.read_text(), re.M)
     ]
     assert written == [Path("code/resnets/version.py")]
-    assert resnets.__version__ == train.__version__
+    assert resnets.__version__ == provenance.__version__

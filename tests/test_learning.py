@@ -12,7 +12,8 @@ the test error, which stays at chance (87.8%) where the real labels bring it to 
 from __future__ import annotations
 
 from resnets.data import CIFAR10
-from resnets.train import TrainConfig, train
+from resnets.recipe import TrainConfig
+from resnets.train import train
 
 #: resnet8 on 320 training images (32 a class), no augmentation, float32, 20 epochs of 10 steps:
 #: 40 to 60 s on one thread of a busy 2-core machine. Measured with seeds 0, 1 and 2 on a 2-core AMD EPYC (one thread):

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from resnets import build_model, count_flops, reproduce
 from resnets.course import inside
-from resnets.train import learning_rate
+from resnets.recipe import learning_rate
 
 
 def result_with(final_errors: dict[str, float], key: str = "train_eval_error") -> dict[str, Any]:

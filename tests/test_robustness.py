@@ -19,7 +19,9 @@ from resnets import build_model
 from resnets.checkpoints import load_file
 from resnets.data import CIFAR10
 from resnets.models import IMAGENET_LAYERS
-from resnets.train import TrainConfig, read_metrics, train
+from resnets.recipe import TrainConfig
+from resnets.run_folder import read_metrics
+from resnets.train import train
 
 # --- the model builder, property-based --------------------------------------------------------
 

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from resnets import build_model, reproduce
-from resnets.checkpoints import CheckpointError, ship
+from resnets.checkpoints import CheckpointError
 from resnets.data import CIFAR10, make_splits, normalize
 from resnets.probes import predict
+from resnets.run_folder import ship
 
 #: The recipe's length in this module's manifests (runs at other lengths are stretched to 60 epochs),
 #: pinned for every test here so that these tests keep their meaning whatever length the shipped recipe has.

@@ -18,8 +18,11 @@ from resnets import build_model
 from resnets import train as train_module
 from resnets.checkpoints import CheckpointError, load_file, load_state_dict
 from resnets.data import CIFAR10
+from resnets.processes import Processes, backend_settings
+from resnets.recipe import TrainConfig, learning_rate
+from resnets.run_folder import read_metrics, resume_point
 from resnets.runtime import autocast_dtype, native_bf16
-from resnets.train import TrainConfig, TrainingDiverged, learning_rate, read_metrics, train
+from resnets.train import TrainingDiverged, train
 
 METRIC_KEYS = {
     "epoch",
@@ -223,7 +226,7 @@ def test_the_engine_sets_its_backend_switches_only_while_it_runs() -> None:
         torch.utils.deterministic.fill_uninitialized_memory,
         torch.backends.cudnn.benchmark,
     )
-    with train_module.backend_settings(torch.device("cpu")):
+    with backend_settings(torch.device("cpu")):
         assert torch.are_deterministic_algorithms_enabled() and not torch.utils.deterministic.fill_uninitialized_memory
     assert (
         torch.are_deterministic_algorithms_enabled(),
@@ -238,7 +241,7 @@ def test_amp_autocasts_as_chosen_and_cuda_graphs_only_on_cuda(
     cpu = torch.device("cpu")
     auto = torch.bfloat16 if native_bf16(cpu) else torch.float32
     for amp, expected in (("auto", auto), ("bf16", torch.bfloat16), ("fp16", torch.float16), ("off", torch.float32)):
-        run = train_module.Run(tiny_config(amp=amp).resolved(), cifar10, cpu, train_module.Processes(), None)
+        run = train_module.Run(tiny_config(amp=amp).resolved(), cifar10, cpu, Processes(), None)
         x, _ = next(run.train_batches.epoch(0))
         with run.autocast:
             assert run.network(x).dtype == expected
@@ -282,9 +285,7 @@ def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_
     """The gradient scaler on a CPU (autocast to float16 works there too): a step whose scaled
     gradients overflow changes no weight and halves the scale; the scale is checkpointed."""
     cpu = torch.device("cpu")
-    run = train_module.Run(
-        tiny_config(amp="fp16", grad_norm_every=1).resolved(), cifar10, cpu, train_module.Processes(), None
-    )
+    run = train_module.Run(tiny_config(amp="fp16", grad_norm_every=1).resolved(), cifar10, cpu, Processes(), None)
     steps = run.endless_steps()
     run.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**100)  # so large that every gradient overflows
     parameters = lambda: {k: v.detach().clone() for k, v in run.model.named_parameters()}  # noqa: E731 (BN statistics move in any forward)
@@ -302,12 +303,9 @@ def test_fp16_trains_with_loss_scaling_skips_an_overflowed_step_and_resumes_its_
     assert math.isfinite(result.metrics[-1]["train_loss"])
     saved = load_file(tmp_path / "run" / "checkpoint.pt")
     assert saved["scaler"]["scale"] > 0, "the scale travels with the checkpoint"
+    config = tiny_config(amp="fp16", epochs=1, out=str(tmp_path / "run"), resume=True).resolved()
     resumed = train_module.Run(
-        tiny_config(amp="fp16", epochs=1, out=str(tmp_path / "run"), resume=True).resolved(),
-        cifar10,
-        cpu,
-        train_module.Processes(),
-        tmp_path / "run",
+        config, cifar10, cpu, Processes(), tmp_path / "run", resume_point(tmp_path / "run", config, cpu)
     )
     assert resumed.scaler.get_scale() == saved["scaler"]["scale"]
 

@@ -8,8 +8,10 @@ Two wings. The library, one module per concern, for anyone training or probing R
 
     networks    blocks, models (build_model, evaluating, input_size), flops (their cost)
     data        data (CIFAR-10 decoded once, held and augmented on the device; normalisation)
-    training    train (the engine and TrainConfig), checkpoints (safe saves and loads, shipped
-                nets), files (atomic writes, verified folders), runtime (device, precision, profile)
+    training    recipe (TrainConfig and the schedules), train (the loop), run_folder (a run's files,
+                resume, ship), processes (torchrun, Ctrl-C, backend switches), provenance (what
+                produced a result), checkpoints (safe saves and loads, shipped nets), files (atomic
+                writes, verified folders), runtime (device, precision, profile)
     measuring   probes (gradients, shapes, responses, lesions), landscape (loss surfaces),
                 timing (throughput of any step), bench (engine against the classic recipe)
     showing     viz (the house style and its plots), drawing (the sheet every diagram is laid out
@@ -18,8 +20,9 @@ Two wings. The library, one module per concern, for anyone training or probing R
                 Transformer layers), diagrams_relatives (highway, U-Net, FPN), tables (tables
                 shown as HTML in a notebook, as text elsewhere)
     the paper   reproduce (Fig. 6 and Table 6, run or read back), cache (results kept between runs)
-    commands    cli (python -m resnets train|reproduce|bench|ship); errors (ResnetsError and kin),
-                version
+    commands    cli (python -m resnets train|reproduce|bench|ship), flags (its train and bench
+                flags, made from the fields of TrainConfig and BenchSettings); errors (ResnetsError
+                and kin), version
 
 The course (``resnets.course``): what exists for one chapter of the book. It imports the
 library; the library never imports it.

@@ -40,7 +40,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,11 @@ from .bench_report import Comparison, PathResult, TimeToAccuracy, format_report,
 from .data import CIFAR10, load_cifar10
 from .errors import ConfigError
 from .files import make_folder
-from .runtime import device_name, pick_device
+from .flags import DATA_HELP, DEVICE_HELP, accuracy_target, count, flag, model_name, positive_int
+from .recipe import TrainConfig
+from .runtime import AMP_MODES, device_name, pick_device
 from .timing import synchronize, time_interleaved
-from .train import EVAL_BATCH_SIZE, TrainConfig, train
+from .train import EVAL_BATCH_SIZE, train
 
 MODELS = ("resnet20", "resnet56", "resnet110")
 BATCH_SIZE = 128  # He et al. 2015's batch size, and the classic recipe's
@@ -71,32 +73,114 @@ def default_target(model: str, data: CIFAR10) -> float:
     return round(TARGETS[model] - (IMAGE_FOLDER_TARGET_DROP if data.from_image_folder else 0.0), 4)
 
 
+# The groups its flags are listed in (the first fields are the command's own options).
+SPEED, ACCURACY, OUTPUT = "throughput", "time to accuracy", "output"
+ENGINE = "the engine's switches (the classic recipe is always float32, NCHW, eager)"
+
+
 @dataclass
 class BenchSettings:
-    """What ``python -m resnets bench`` measures, and how. The command's flags and their
-    defaults are made from these fields (``cli.py``), so a default lives here alone."""
+    """What ``python -m resnets bench`` measures, and how. The command's flags are made from
+    these fields (``flags.flag``: default, help, check), so a setting is written here alone."""
 
-    models: tuple[str, ...] = MODELS
-    device: str = "auto"
-    data: str | None = None  # CIFAR-10 source; None reads RESNETS_DATA, else downloads
-    throughput: bool = True  # training and evaluation throughput and peak memory
-    batch_size: int = BATCH_SIZE
-    warmup: int = 3  # untimed steps of each path before its timed windows
-    windows: int = 5  # timed windows per path
-    steps_per_window: int = 5
-    memory_steps: int = 3  # steps over which peak memory is taken
-    workers: int | None = None  # the classic DataLoader's processes; None: one per core
-    train_subset: int | None = None
-    test_subset: int | None = None
-    amp: str = "auto"  # the engine's mixed precision (the classic recipe is always float32)
-    compile: bool = False
-    cudagraphs: bool = False
-    time_to_accuracy: bool | None = None  # None: on with CUDA, off elsewhere
-    targets: dict[str, float] = field(default_factory=dict)  # test accuracy to reach, by model
-    tta_epochs: int | None = None  # the fast schedule's length for time to accuracy (None: its 40)
-    out: str = "benchmarks"
-    name: str | None = None  # file name without suffix; None: the device's name
-    seed: int = 0
+    models: tuple[str, ...] = flag(
+        "the networks to measure (default {default})", default=MODELS, type=model_name, nargs="+", metavar="NAME"
+    )
+    device: str = flag(DEVICE_HELP, default="auto")
+    data: str | None = flag(DATA_HELP, default=None, metavar="PATH")  # None reads RESNETS_DATA, else downloads
+    throughput: bool = flag(
+        "measure training and evaluation throughput and peak memory (default {default})", default=True, group=SPEED
+    )
+    batch_size: int = flag(
+        "training batch size of both paths (default {default})",
+        default=BATCH_SIZE,
+        group=SPEED,
+        type=positive_int,
+        metavar="N",
+    )
+    warmup: int = flag(
+        "untimed steps of each path before its timed windows (default {default}; they also absorb torch.compile's "
+        "compilation)",
+        default=3,
+        group=SPEED,
+        type=count,
+        metavar="STEPS",
+    )
+    windows: int = flag("timed windows per path (default {default})", default=5, group=SPEED, type=positive_int)
+    steps_per_window: int = flag(
+        "steps in each timed window (default {default})", default=5, group=SPEED, type=positive_int, metavar="STEPS"
+    )
+    memory_steps: int = flag(
+        "steps over which peak memory is taken (default {default})",
+        default=3,
+        group=SPEED,
+        type=positive_int,
+        metavar="STEPS",
+    )
+    workers: int | None = flag(
+        "the classic DataLoader's worker processes (default: one per core, os.cpu_count())",
+        default=None,
+        group=SPEED,
+        type=count,
+        metavar="N",
+    )
+    train_subset: int | None = flag(
+        "use N class-balanced training images (a multiple of 10; default all 50,000)",
+        default=None,
+        group=SPEED,
+        type=positive_int,
+        metavar="N",
+    )
+    test_subset: int | None = flag(
+        "use N class-balanced test images (default all 10,000)",
+        default=None,
+        group=SPEED,
+        type=positive_int,
+        metavar="N",
+    )
+    amp: str = flag(
+        "the engine's mixed precision, as train --amp (default {default})",
+        default="auto",
+        group=ENGINE,
+        choices=AMP_MODES,
+    )  # the classic recipe is always float32
+    compile: bool = flag("torch.compile the engine's model (default {default})", default=False, group=ENGINE)
+    cudagraphs: bool = flag(
+        "compile with mode='reduce-overhead': CUDA graphs (CUDA only; implies --compile; default {default})",
+        default=False,
+        group=ENGINE,
+    )
+    time_to_accuracy: bool | None = flag(
+        "train each model of --models that has a target until it reaches it (default: on with CUDA, off otherwise)",
+        default=None,
+        group=ACCURACY,
+    )
+    targets: dict[str, float] = flag(
+        "test accuracy to reach, e.g. resnet20=0.91 (repeat for several models)",
+        default_factory=dict,
+        group=ACCURACY,
+        name="--target",
+        type=accuracy_target,
+        action="append",
+        metavar="MODEL=ACC",
+    )  # by model
+    tta_epochs: int | None = flag(
+        "length of the fast schedule the run may use (default 40)",
+        default=None,
+        group=ACCURACY,
+        type=positive_int,
+        metavar="N",
+    )  # None: the fast schedule's own length
+    out: str = flag(
+        "where the JSON and markdown go (default ./{default})", default="benchmarks", group=OUTPUT, metavar="FOLDER"
+    )
+    name: str | None = flag(
+        "file name without suffix (default: the device, e.g. nvidia-h100-80gb-hbm3)",
+        default=None,
+        group=OUTPUT,
+        metavar="NAME",
+    )
+    seed: int = flag("seed of the initial weights and data order (default {default})", default=0, type=count)
 
 
 # ---------------------------------------------------------------------------------------

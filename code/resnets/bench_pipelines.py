@@ -36,8 +36,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from .data import CIFAR10, MEAN, STD, make_splits
 from .models import build_model
+from .processes import Processes, backend_settings
+from .recipe import TrainConfig
 from .runtime import autocast_dtype, pick_device, precision_name
-from .train import EVAL_BATCH_SIZE, Processes, Run, TrainConfig, backend_settings
+from .train import EVAL_BATCH_SIZE, Run
 
 # ---------------------------------------------------------------------------------------
 # The classic recipe

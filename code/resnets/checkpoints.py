@@ -15,9 +15,10 @@ Saved state dicts are always the plain module's: no ``module.`` (DistributedData
 ``_orig_mod.`` (torch.compile) prefixes, so every file loads into ``build_model(arch)`` on a CPU
 with ``strict=True``. Small trained checkpoints shipped with the package are listed in
 ``assets/checkpoints/manifest.json`` with their SHA-256, which ``load_pretrained`` checks first;
-``ship`` takes a run's files only after checking them against the run's ``SHA256SUMS``, and
-writes the manifest holding the folder's lock; ``record_evaluation`` adds what was measured on
-the shipped weights afterwards (their test error with flips, say) to their entry.
+``add_shipped`` lists new ones (``run_folder.ship`` gives it a run's files only after checking
+them against the run's ``SHA256SUMS``), writing the manifest holding the folder's lock;
+``record_evaluation`` adds what was measured on the shipped weights afterwards (their test
+error with flips, say) to their entry.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .files import FileError, VerifiedFolder, lock_folder, sha256_file, write_atomic
+from .files import FileError, lock_folder, sha256_file, write_atomic
 
 #: Prefixes that wrappers add to every key: DistributedDataParallel and torch.compile.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -173,46 +174,16 @@ def read_manifest(manifest: str | Path = MANIFEST) -> dict[str, dict[str, Any]]:
 MAX_SHIPPED_BYTES = 4 * 2**20
 
 
-def ship(run_dir: str | Path, name: str, manifest: str | Path = MANIFEST) -> dict[str, Any]:
-    """Add a finished run's final weights (``model.pt``) to the shipped checkpoints.
-
-    Copies the file beside ``manifest`` as ``<name>.pt`` and records its SHA-256, architecture,
-    the run's provenance (``run.json``: command, commit, hardware, data checksum, seed) and its
-    per-epoch metrics (``metrics.jsonl``), so a chapter can show how the weights were made.
-    Refuses files over 4 MB and runs that did not finish. Returns the manifest entry.
-    """
-    run_dir, manifest = Path(run_dir), Path(manifest)
-    run = VerifiedFolder(run_dir)
-    if not (run_dir / "model.pt").is_file() or not (run_dir / "run.json").is_file():
-        raise CheckpointError(f"{run_dir} holds no finished run (model.pt and run.json); train it to the end first")
-    weights, provenance_file = run.verify("model.pt"), run.verify("run.json")
-    if weights.stat().st_size > MAX_SHIPPED_BYTES:
-        raise CheckpointError(
-            f"{weights} is {weights.stat().st_size / 2**20:.1f} MB; shipped checkpoints must stay under 4 MB"
-        )
-    provenance = json.loads(provenance_file.read_text())
-    arch = provenance["config"]["model"]
-    from .models import build_model
-
-    payload = weights.read_bytes()
-    load_state_dict(
-        build_model(arch), load_file(weights), source=str(weights), arch=arch
-    )  # loads strictly, or says why not
-    metrics_file = run_dir / "metrics.jsonl"
-    metrics = (
-        [json.loads(line) for line in run.verify(metrics_file.name).read_text().splitlines() if line.strip()]
-        if metrics_file.is_file()
-        else []
-    )
+def add_shipped(name: str, weights: bytes, facts: dict[str, Any], manifest: str | Path = MANIFEST) -> dict[str, Any]:
+    """Write ``weights`` (a checkpoint file's bytes) beside ``manifest`` as ``<name>.pt`` and list
+    it there under ``name`` with its SHA-256 and ``facts`` (``arch``, and what made them:
+    ``run_folder.ship`` gives the run's provenance and metrics), holding the folder's lock.
+    An entry of that name is replaced. Returns the new entry."""
+    manifest = Path(manifest)
     with lock_folder(manifest.parent, f"ship {name}", elsewhere=WRITABLE_CLONE):
-        target = write_atomic(manifest.parent / f"{name}.pt", lambda f: f.write(payload))
-        entry = {
-            "file": target.name,
-            "sha256": sha256_file(target),
-            "arch": arch,
-            "provenance": provenance,
-            "metrics": metrics,
-        }  # new weights start with no evaluations: those of the old ones do not describe them
+        target = write_atomic(manifest.parent / f"{name}.pt", lambda f: f.write(weights))
+        # New weights start with no evaluations: those of the old ones do not describe them.
+        entry = {"file": target.name, "sha256": sha256_file(target), **facts}
         _write_manifest({**read_manifest(manifest), name: entry}, manifest)
     return entry
 
@@ -267,6 +238,7 @@ def load_pretrained(name: str, manifest: str | Path = MANIFEST, map_location: st
 
 __all__ = [
     "CheckpointError",
+    "add_shipped",
     "load_file",
     "load_pretrained",
     "load_state_dict",
@@ -275,7 +247,6 @@ __all__ = [
     "record_evaluation",
     "save_atomic",
     "serialize",
-    "ship",
     "strip_prefixes",
     "unwrap",
 ]

@@ -19,17 +19,12 @@ from .checkpoints import CheckpointError
 from .data import DATA_ENV
 from .errors import ResnetsError
 from .files import make_folder
-from .models import list_models
-from .runtime import AMP_MODES, get_profile, pick_device
-from .train import (
-    SCHEDULE_DEFAULTS,
-    SCHEDULES,
-    Processes,
-    TrainConfig,
-    TrainingDiverged,
-    config_from_checkpoint,
-    resumable_checkpoint,
-)
+from .flags import DEVICE_HELP, add_flags, count
+from .processes import Processes
+from .recipe import SCHEDULE_DEFAULTS, TrainConfig
+from .run_folder import config_from_checkpoint, resumable_checkpoint
+from .runtime import get_profile, pick_device
+from .train import TrainingDiverged
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
 DESCRIPTION = """\
@@ -125,75 +120,6 @@ examples:
 )
 
 
-def _positive_int(text: str) -> int:
-    value = _number(text, int)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _number(text, float)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number; got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _number(text, float)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1); got {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text}")
-    return value
-
-
-def _number(text: str, kind: type) -> int | float:
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected {'an integer' if kind is int else 'a number'}; got {text!r}"
-        ) from None
-
-
-def _model_name(text: str) -> str:
-    from .models import build_model
-
-    try:
-        build_model(text)
-    except (ValueError, TypeError) as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
-
-
-def _target(text: str) -> tuple[str, float]:
-    model, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected MODEL=ACCURACY, e.g. resnet20=0.91; got {text!r}")
-    accuracy = _number(value, float)
-    if not 0 < accuracy < 1:
-        raise argparse.ArgumentTypeError(f"the accuracy is a fraction in (0, 1), e.g. 0.91; got {value}")
-    return _model_name(model), accuracy
-
-
-#: The defaults every flag reports: read from the dataclasses that hold them, never restated here.
-TRAIN = TrainConfig()
-BENCH = BenchSettings()
-
-
-def describe_default(value: object) -> str:
-    """A default as a help text shows it: booleans as on/off."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m resnets", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -232,130 +158,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    d = {f.name: describe_default(getattr(TRAIN, f.name)) for f in dataclasses.fields(TrainConfig)}
-    what = t.add_argument_group("what to train")
-    what.add_argument(
-        "--model",
-        type=_model_name,
-        metavar="NAME",
-        help=f"plain56, resnet110, preact_resnet164, any resnet<6n+2>... (default {d['model']}; "
-        f"{', '.join(list_models()[:11])}, ...)",
-    )
-    what.add_argument(
-        "--zero-init-residual",
-        action=argparse.BooleanOptionalAction,
-        help="start every residual branch at zero, so each block begins as the identity "
-        f"(Goyal et al. 2017; residual nets only; default {d['zero_init_residual']})",
-    )
-    what.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        help=f"(default {d['schedule']}) paper: step decay as He et al. 2015; fast: warm-up + cosine, "
-        "label smoothing; cpu: the fast shape at batch 128, lr 0.1 (Part 3's CPU-trained nets)",
-    )
-    what.add_argument(
-        "--seed", type=_count, help=f"seed for the initial weights, data order and augmentation (default {d['seed']})"
-    )
-    length = what.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=_positive_int, help="training length in epochs (default: the schedule's)")
-    length.add_argument("--iterations", type=_positive_int, help="training length in optimizer steps (paper: 64000)")
-    what.add_argument(
-        "--target-error",
-        type=_fraction,
-        metavar="ERROR",
-        help="stop after the first epoch whose test error is at most ERROR, e.g. 0.09 for 91%% "
-        "accuracy (time to accuracy)",
-    )
-    opt = t.add_argument_group("optimizer (defaults depend on --schedule, see below)")
-    opt.add_argument("--batch-size", type=_positive_int, help="global batch size (split over processes under torchrun)")
-    opt.add_argument("--lr", type=_positive_float, help="(peak) learning rate")
-    opt.add_argument("--momentum", type=_fraction, help=f"SGD momentum (default {d['momentum']})")
-    opt.add_argument("--weight-decay", type=_fraction, help="L2 weight decay")
-    opt.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum")
-    opt.add_argument("--label-smoothing", type=_fraction, help="label smoothing of the cross-entropy")
-    opt.add_argument(
-        "--warmup-error",
-        type=_positive_float,
-        metavar="ERROR",
-        help="train at lr/10 until the training error is below ERROR (paper: 0.8 for depth >= 110, automatic)",
-    )
-    data = t.add_argument_group("data")
-    data.add_argument("--data", metavar="PATH", help=f"CIFAR-10 source (default: ${DATA_ENV}, else download)")
-    data.add_argument(
-        "--val-size",
-        type=_count,
-        help=f"training images held out for validation (default {d['val_size']}, the paper's 45k/5k "
-        "split; 0 trains on all 50k)",
-    )
-    data.add_argument(
-        "--train-subset",
-        type=_count,
-        metavar="N",
-        help="train on N class-balanced images (a multiple of 10) for a quick run",
-    )
-    data.add_argument("--test-subset", type=_count, metavar="N", help="evaluate on N class-balanced test images")
-    data.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        help=f"random crops (4-pixel padding) and horizontal flips, as the paper (default {d['augment']})",
-    )
-    data.add_argument(
-        "--eval-train",
-        action=argparse.BooleanOptionalAction,
-        help="after each epoch also measure the error on the training images in eval mode, "
-        f"unaugmented (train_eval_error; default {d['eval_train']})",
-    )
-    data.add_argument(
-        "--eval-train-size",
-        type=_positive_int,
-        metavar="N",
-        help="with --eval-train: measure it on a fixed class-balanced sample of N training images per "
-        "epoch, and on all of them after the last (default: all, every epoch)",
-    )
-    run = t.add_argument_group("running")
-    run.add_argument("--out", metavar="FOLDER", help="output folder (default runs/<model>-<schedule>-s<seed>)")
-    run.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its checkpoint (its settings are read from it)",
-    )
-    _add_device(run, None)
-    run.add_argument(
-        "--amp",
-        choices=AMP_MODES,
-        help=f"mixed precision (default {d['amp']}). auto: bf16 where the hardware computes in it "
-        "(NVIDIA GPUs from Ampere on, CPUs with AVX512-BF16 or AMX), fp16 with loss scaling on older "
-        "CUDA GPUs (T4, V100), float32 elsewhere; bf16 or fp16: that everywhere; off: float32",
-    )
-    run.add_argument(
-        "--channels-last",
-        action=argparse.BooleanOptionalAction,
-        help=f"channels_last memory format (default {d['channels_last']})",
-    )
-    run.add_argument(
-        "--compile", action=argparse.BooleanOptionalAction, help=f"torch.compile the model (default {d['compile']})"
-    )
-    run.add_argument(
-        "--cudagraphs",
-        action=argparse.BooleanOptionalAction,
-        help="compile with mode='reduce-overhead': each step replayed as CUDA graphs "
-        f"(CUDA only; default {d['cudagraphs']})",
-    )
-    run.add_argument(
-        "--sync-every",
-        type=_positive_int,
-        metavar="STEPS",
-        help=f"steps between host reads: progress bar and NaN check (default {d['sync_every']})",
-    )
-    run.add_argument(
-        "--grad-norm-every",
-        type=_positive_int,
-        metavar="STEPS",
-        help=f"steps between gradient-norm samples (default {d['grad_norm_every']})",
-    )
-    run.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, help=f"show a progress bar (default {d['progress']})"
-    )
+    add_flags(t, TrainConfig, defaults=False)
 
 
 def _add_reproduce(commands: argparse._SubParsersAction) -> None:
@@ -379,7 +182,7 @@ def _add_reproduce(commands: argparse._SubParsersAction) -> None:
         "--full", dest="profile", action="store_const", const="full", help="the full profile (default on a GPU)"
     )
     r.add_argument(
-        "--seeds", type=_count, nargs="+", metavar="SEED", help="seeds to run (default: 0; table6 --full: 0 1 2 3 4)"
+        "--seeds", type=count, nargs="+", metavar="SEED", help="seeds to run (default: 0; table6 --full: 0 1 2 3 4)"
     )
     r.add_argument(
         "--results", metavar="FOLDER", default="results", help="where the JSON and figure go (default ./results)"
@@ -405,147 +208,12 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         epilog=BENCH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    d = {f.name: describe_default(getattr(BENCH, f.name)) for f in dataclasses.fields(BenchSettings)}
-    b.add_argument(
-        "--models",
-        type=_model_name,
-        nargs="+",
-        default=BENCH.models,
-        metavar="NAME",
-        help=f"the networks to measure (default {d['models']})",
-    )
-    _add_device(b, BENCH.device)
-    b.add_argument("--data", metavar="PATH", help=f"CIFAR-10 source (default: ${DATA_ENV}, else download)")
-    timing = b.add_argument_group("throughput")
-    timing.add_argument(
-        "--throughput",
-        action=argparse.BooleanOptionalAction,
-        default=BENCH.throughput,
-        help=f"measure training and evaluation throughput and peak memory (default {d['throughput']})",
-    )
-    timing.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=BENCH.batch_size,
-        metavar="N",
-        help=f"training batch size of both paths (default {d['batch_size']})",
-    )
-    timing.add_argument(
-        "--warmup",
-        type=_count,
-        default=BENCH.warmup,
-        metavar="STEPS",
-        help=f"untimed steps of each path before its timed windows (default {d['warmup']}; they also "
-        "absorb torch.compile's compilation)",
-    )
-    timing.add_argument(
-        "--windows", type=_positive_int, default=BENCH.windows, help=f"timed windows per path (default {d['windows']})"
-    )
-    timing.add_argument(
-        "--steps-per-window",
-        type=_positive_int,
-        default=BENCH.steps_per_window,
-        metavar="STEPS",
-        help=f"steps in each timed window (default {d['steps_per_window']})",
-    )
-    timing.add_argument(
-        "--memory-steps",
-        type=_positive_int,
-        default=BENCH.memory_steps,
-        metavar="STEPS",
-        help=f"steps over which peak memory is taken (default {d['memory_steps']})",
-    )
-    timing.add_argument(
-        "--workers",
-        type=_count,
-        default=BENCH.workers,
-        metavar="N",
-        help="the classic DataLoader's worker processes (default: one per core, os.cpu_count())",
-    )
-    timing.add_argument(
-        "--train-subset",
-        type=_positive_int,
-        default=BENCH.train_subset,
-        metavar="N",
-        help="use N class-balanced training images (a multiple of 10; default all 50,000)",
-    )
-    timing.add_argument(
-        "--test-subset",
-        type=_positive_int,
-        default=BENCH.test_subset,
-        metavar="N",
-        help="use N class-balanced test images (default all 10,000)",
-    )
-    engine = b.add_argument_group("the engine's switches (the classic recipe is always float32, NCHW, eager)")
-    engine.add_argument(
-        "--amp",
-        choices=AMP_MODES,
-        default=BENCH.amp,
-        help=f"the engine's mixed precision, as train --amp (default {d['amp']})",
-    )
-    engine.add_argument(
-        "--compile",
-        action=argparse.BooleanOptionalAction,
-        default=BENCH.compile,
-        help=f"torch.compile the engine's model (default {d['compile']})",
-    )
-    engine.add_argument(
-        "--cudagraphs",
-        action=argparse.BooleanOptionalAction,
-        default=BENCH.cudagraphs,
-        help="compile with mode='reduce-overhead': CUDA graphs (CUDA only; implies --compile; "
-        f"default {d['cudagraphs']})",
-    )
-    accuracy = b.add_argument_group("time to accuracy")
-    accuracy.add_argument(
-        "--time-to-accuracy",
-        action=argparse.BooleanOptionalAction,
-        default=BENCH.time_to_accuracy,
-        help="train each model of --models that has a target until it reaches it "
-        "(default: on with CUDA, off otherwise)",
-    )
-    accuracy.add_argument(
-        "--target",
-        dest="targets",
-        type=_target,
-        action="append",
-        default=[],
-        metavar="MODEL=ACC",
-        help="test accuracy to reach, e.g. resnet20=0.91 (repeat for several models)",
-    )
-    accuracy.add_argument(
-        "--tta-epochs",
-        type=_positive_int,
-        default=BENCH.tta_epochs,
-        metavar="N",
-        help="length of the fast schedule the run may use (default 40)",
-    )
-    output = b.add_argument_group("output")
-    output.add_argument(
-        "--out", metavar="FOLDER", default=BENCH.out, help=f"where the JSON and markdown go (default ./{d['out']})"
-    )
-    output.add_argument(
-        "--name",
-        metavar="NAME",
-        default=BENCH.name,
-        help="file name without suffix (default: the device, e.g. nvidia-h100-80gb-hbm3)",
-    )
-    b.add_argument(
-        "--seed",
-        type=_count,
-        default=BENCH.seed,
-        help=f"seed of the initial weights and data order (default {d['seed']})",
-    )
+    add_flags(b, BenchSettings, defaults=True)
 
 
-def _add_device(group: argparse._ActionsContainer, default: str | None) -> None:
-    """``--device``. The train command passes None: ``TrainConfig`` (or the resumed run) decides."""
-    group.add_argument(
-        "--device",
-        default=default,
-        help=f"auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default {default or TRAIN.device}); "
-        "a device that is not there is an error",
-    )
+def _add_device(group: argparse._ActionsContainer, default: str) -> None:
+    """``--device`` of a command whose settings are not a dataclass (``reproduce``)."""
+    group.add_argument("--device", default=default, help=DEVICE_HELP.format(default=default))
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
@@ -634,7 +302,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _ship(args: argparse.Namespace) -> int:
-    from .checkpoints import MANIFEST, ship
+    from .checkpoints import MANIFEST
+    from .run_folder import ship
 
     entry = ship(args.run, args.name, MANIFEST)
     print(f"Shipped {args.name}: {MANIFEST.parent / entry['file']} ({entry['arch']}, sha256 {entry['sha256'][:16]}...)")

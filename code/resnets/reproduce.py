@@ -48,9 +48,11 @@ from .errors import ConfigError, ResnetsError
 from .files import write_atomic
 from .flops import count_flops
 from .models import build_model
+from .provenance import code_and_host, data_facts
+from .recipe import SCHEDULE_DEFAULTS, TrainConfig
 from .runtime import MAX_ITERATIONS_ENV, PROFILES, device_name, max_iterations, pick_device
 from .tables import Table, format_table
-from .train import SCHEDULE_DEFAULTS, TrainConfig, code_and_host, data_facts, train
+from .train import train
 
 #: He et al. 2015, Table 6: CIFAR-10 test error (%) of each depth (ResNet-110: best of 5 runs).
 PAPER_TABLE6 = {

@@ -370,7 +370,7 @@ def _train_set_megabytes() -> list[float]:
 @solution("part3.paper_epochs", hint="64,000 steps × 128 images per step, divided by the 45,000 training images.")
 def _paper_epochs() -> float:
     from ..data import CLASSES, IMAGES_PER_CLASS
-    from ..train import SCHEDULE_DEFAULTS, TrainConfig
+    from ..recipe import SCHEDULE_DEFAULTS, TrainConfig
 
     paper = SCHEDULE_DEFAULTS["paper"]
     training_images = len(CLASSES) * IMAGES_PER_CLASS[0] - TrainConfig().val_size

@@ -35,8 +35,9 @@ from .. import viz
 from ..cache import cached
 from ..data import load_cifar10
 from ..errors import ConfigError
+from ..recipe import TrainConfig
 from ..tables import Table, format_table
-from ..train import TrainConfig, train
+from ..train import train
 
 #: Each run's name: (model, zero_init_residual, how the chapter labels it).
 RUNS: dict[str, tuple[str, bool, str]] = {

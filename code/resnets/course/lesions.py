@@ -42,9 +42,9 @@ from ..data import load_cifar10, normalize
 from ..files import write_atomic
 from ..models import parse_model_name
 from ..probes import lesions_errors, shape_changing_blocks
+from ..provenance import code_and_host, data_facts
 from ..reproduce import SHIPPED_RESULTS, cpu_run_name
 from ..tables import Table, format_table
-from ..train import code_and_host, data_facts
 from .inside import CHANCE_ERROR, SETTINGS, Trained, evaluation_set, trained
 
 #: How many blocks are deleted at once, where the net has that many blocks that keep their shape.
