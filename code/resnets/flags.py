@@ -32,7 +32,7 @@ from typing import Any
 
 from .data import DATA_ENV
 from .errors import ConfigError
-from .models import build_model
+from .models import parse_model_name
 
 FLAG = "flag"  # the metadata key that ``flag`` fills and ``add_flags`` reads
 DEVICE_HELP = (
@@ -149,10 +149,10 @@ def number(text: str, kind: type) -> int | float:
 
 
 def model_name(text: str) -> str:
-    """A name ``models.build_model`` accepts, or the flag's error saying why not."""
+    """A name ``models.parse_model_name`` reads (no network is built), or the flag's error saying why not."""
     try:
-        build_model(text)
-    except (ValueError, TypeError) as err:
+        parse_model_name(text)
+    except ConfigError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return text
 

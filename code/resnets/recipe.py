@@ -37,7 +37,7 @@ from typing import Any
 from .data import CLASSES
 from .errors import ConfigError
 from .flags import DATA_HELP, DEVICE_HELP, count, flag, fraction, model_name, positive_float, positive_int
-from .models import NAME_PATTERN, build_model, list_models
+from .models import list_models, parse_model_name
 from .runtime import AMP_MODES
 
 SCHEDULES = ("paper", "fast", "cpu")
@@ -244,8 +244,8 @@ class TrainConfig:
         """A copy with the schedule's defaults filled in, checked; raises ValueError naming the fix."""
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
-        build_model(self.model)  # an unknown name or impossible depth explains itself here
-        if self.zero_init_residual and self.model.strip().lower().startswith("plain"):
+        spec = parse_model_name(self.model)  # an unknown name or impossible depth explains itself here
+        if self.zero_init_residual and spec.plain:
             raise ConfigError(
                 f"zero_init_residual would make every block of {self.model} output zeros: a plain net has no shortcut "
                 "to carry the signal"
@@ -257,7 +257,7 @@ class TrainConfig:
             defaults.pop("epochs", None), defaults.pop("iterations", None)
         filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
         config = dataclasses.replace(self, **filled, device=str(self.device))
-        if config.warmup_error is None and config.schedule == "paper" and _depth(config.model) >= PAPER_WARMUP_DEPTH:
+        if config.warmup_error is None and config.schedule == "paper" and spec.depth >= PAPER_WARMUP_DEPTH:
             config.warmup_error = PAPER_WARMUP_ERROR
         config.check()
         return config
@@ -304,11 +304,6 @@ class TrainConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that define what is computed (a resumed run must keep them)."""
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in RUNTIME_FIELDS}
-
-
-def _depth(name: str) -> int:
-    match = NAME_PATTERN.match(name.strip().lower())
-    return int(match.group(3)) if match else 0
 
 
 def learning_rate(config: TrainConfig, step: int, total_steps: int, warming_up: bool = False) -> float:
