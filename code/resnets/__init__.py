@@ -9,7 +9,8 @@ Two wings. The library, one module per concern, for anyone training or probing R
     networks    blocks, models (build_model, evaluating, input_size), flops (their cost)
     data        data (CIFAR-10 decoded once, held and augmented on the device; normalisation)
     training    train (the engine and TrainConfig), checkpoints (safe saves and loads, shipped
-                nets), files (atomic writes, verified folders), runtime (device, precision, profile)
+                nets), files (atomic writes, verified folders), runtime (device, precision, profile),
+                profiles (every experiment's sizes in each profile; the RESNETS_* variables)
     measuring   probes (gradients, shapes, responses, lesions), landscape (loss surfaces),
                 timing (throughput of any step), bench (engine against the classic recipe)
     showing     viz (the house style and its plots), drawing (the sheet every diagram is laid out
