@@ -105,8 +105,11 @@ def sizes(experiment: str, profile: str) -> Any:
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     if experiment not in REGISTRY:
-        known = ", ".join(REGISTRY) or "none yet (import the module that runs it)"
-        raise ConfigError(f"unknown experiment {experiment!r}; registered: {known}")
+        known = ", ".join(REGISTRY) or "none"
+        raise ConfigError(
+            f"unknown experiment {experiment!r}; registered: {known} (an experiment registers when the module "
+            "that runs it is imported: import it first)"
+        )
     return REGISTRY[experiment][profile]
 
 
