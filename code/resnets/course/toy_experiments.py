@@ -48,6 +48,7 @@ class ToySettings:
     # the rest, and which one does changes with the CPU's BLAS kernels (measured: two seeds gave
     # opposite answers on a Zen 2 and a Zen 4 CPU).
     training_seeds: tuple[int, ...]
+    path_samples: int  # random paths of each length whose gradients are averaged (chapter 4)
 
 
 profiles.register(
@@ -59,6 +60,7 @@ profiles.register(
             steps=300,
             profile_depths=(4, 8, 16, 32, 64, 128, 256),
             training_seeds=tuple(range(6)),
+            path_samples=20,
         ),
         "full": ToySettings(
             depths=(4, 8, 16, 32, 64),
@@ -66,6 +68,7 @@ profiles.register(
             steps=600,
             profile_depths=(4, 8, 16, 32, 64, 128, 256),
             training_seeds=tuple(range(10)),
+            path_samples=100,
         ),
     },
 )
