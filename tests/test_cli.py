@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnets import build_model, checkpoints, cli, reproduce
+from resnets import build_model, checkpoints, cli, profiles, reproduce
 from resnets.data import CIFAR10
 from resnets.recipe import TrainConfig
 from resnets.run_folder import read_metrics
@@ -117,11 +117,9 @@ def test_train_then_resume_reads_the_runs_own_settings(
 def test_reproduce_writes_results_with_provenance_and_a_figure(
     cifar10: CIFAR10, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        reproduce,
-        "QUICK",
-        {"train_subset": 100, "test_subset": 50, "val_size": 0, "epochs": 1, "batch_size": 50, "lr": 0.1},
-    )
+    tiny = {"train_subset": 100, "test_subset": 50, "val_size": 0, "epochs": 1, "batch_size": 50, "lr": 0.1}
+    for experiment in reproduce.CIFAR_EXPERIMENTS:
+        monkeypatch.setitem(profiles.REGISTRY[experiment], "quick", reproduce.CifarSizes((0,), tiny))
     monkeypatch.delenv("RESNETS_CACHE", raising=False)
     args = ["--quick", "--results", str(tmp_path / "results"), "--runs", "none", "--no-progress"]
     code, stdout, _ = run(["reproduce", "degradation", *args], capsys)

@@ -71,7 +71,7 @@ def test_a_missing_net_names_the_commands_that_make_it(tmp_path: Path) -> None:
         rf"python -m resnets ship runs/cpu/{name} --name {name}",
     ):
         inside.trained("resnet56", tmp_path / "manifest.json")
-    with pytest.raises(ValueError, match="choose one of quick, full"):
+    with pytest.raises(ValueError, match="choose one of: quick, full"):
         inside.probe_settings("medium")
 
 

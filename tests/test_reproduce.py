@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from matplotlib.figure import Figure
 
-from resnets import build_model, count_flops, reproduce
+from resnets import build_model, count_flops, profiles, reproduce
 from resnets.course import inside
 from resnets.recipe import learning_rate
 
@@ -60,19 +60,21 @@ def test_the_quick_profile_fits_a_small_unaugmented_subset() -> None:
     assert (full.schedule, full.augment, full.iterations, full.val_size) == ("paper", True, 64_000, 5000)
 
 
-def test_max_iterations_compresses_the_full_profile_and_leaves_quick_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    """RESNETS_MAX_ITERATIONS: make gpu-check's smoke test of a full-profile chapter."""
-    monkeypatch.setenv("RESNETS_MAX_ITERATIONS", "2000")
-    full = reproduce.experiment_config("plain56", "full").resolved()
+def test_max_iterations_compresses_the_full_profile_and_leaves_quick_alone() -> None:
+    """RESNETS_MAX_ITERATIONS (read by profiles.read_environment): make gpu-check's smoke test of a
+    full-profile chapter."""
+    full = reproduce.experiment_config("plain56", "full", max_iterations=2000).resolved()
     assert (full.schedule, full.iterations) == ("paper", 2000)
     assert [learning_rate(full, step, 2000) for step in (999, 1000, 1500)] == pytest.approx([0.1, 0.01, 0.001])
-    quick = reproduce.experiment_config("plain56", "quick").resolved()
+    quick = reproduce.experiment_config("plain56", "quick", max_iterations=2000).resolved()
     assert quick.iterations is None and quick.epochs == 16
-    monkeypatch.setenv("RESNETS_MAX_ITERATIONS", "many")
-    with pytest.raises(
-        ValueError, match="RESNETS_MAX_ITERATIONS='many' is not a count; set it to a positive integer or unset it"
-    ):
-        reproduce.experiment_config("plain56", "full")
+
+
+def test_each_experiment_trains_the_seeds_it_registered_for_the_profile() -> None:
+    assert profiles.sizes("degradation", "full").seeds == (0,)
+    assert profiles.sizes("table6", "full").seeds == (0, 1, 2, 3, 4)
+    assert profiles.sizes("table6", "quick").seeds == (0,)
+    assert reproduce.experiment_config("resnet20", "quick", experiment="table6").train_subset == 500
 
 
 def test_the_gpu_time_of_a_full_profile_is_an_estimate_from_its_flops() -> None:
@@ -85,7 +87,7 @@ def test_the_gpu_time_of_a_full_profile_is_an_estimate_from_its_flops() -> None:
     assert reproduce.full_profile_flops("table6") > 5 * reproduce.full_profile_flops("degradation") / 2
     table = reproduce.gpu_time_estimate(one_seed, "Fig. 6")
     assert "an estimate at 5% to 25% of peak" in table and "T4 (fp16)" in table and "H100" in table
-    assert inside.full_profile_flops(inside.SETTINGS["quick"]) < inside.full_profile_flops() / 10
+    assert inside.full_profile_flops("quick") < inside.full_profile_flops() / 10
     with pytest.raises(ValueError, match="unknown experiment"):
         reproduce.full_profile_flops("fig7")
 

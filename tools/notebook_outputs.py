@@ -11,7 +11,8 @@ version of the package (or of torch, or in the other profile) would match too. T
 cleared whenever the stamp of this checkout differs from the one it was filled under, and a
 stored notebook with another stamp is not filed.
 
-    stamp()                         what produced a chapter's outputs: package source, versions, profile
+    stamp()                         what produced a chapter's outputs: package source and records,
+                                    versions, profile
     store_executed(nb, outputs, to) a notebook with the outputs a test run produced, stamped
     file_executed(folder, cache)    the stored chapters into the jupyter-cache; returns how many
 
@@ -21,7 +22,8 @@ stored notebook with another stamp is not filed.
 from __future__ import annotations
 
 import copy
-import os
+import dataclasses
+import hashlib
 import platform
 import shutil
 import sys
@@ -38,15 +40,30 @@ DEFAULT_FOLDER = ROOT / "_build" / "executed"
 
 
 def stamp() -> dict[str, str]:
-    """What produced a chapter's outputs here: the package's source hash, Python's and the
-    stamped distributions' versions, and the environment variables that choose the profile,
-    its limits and the device."""
+    """What produced a chapter's outputs here: the package's source and records, Python's and
+    the stamped distributions' versions, and the environment variables that choose the
+    profile, its limits and the device."""
     from resnets.cache import source_hash  # the package's own definition of "the code changed"
-    from resnets.runtime import DEVICE_ENV, MAX_ITERATIONS_ENV, PROFILE_ENV
+    from resnets.profiles import read_environment  # the one reader of the RESNETS_* variables
 
     versions = {name: metadata.version(name) for name in STAMPED_DISTRIBUTIONS}
-    environment = {name: os.environ.get(name, "") for name in (PROFILE_ENV, DEVICE_ENV, MAX_ITERATIONS_ENV)}
-    return {"resnets_source": source_hash(), "python": platform.python_version(), **versions, **environment}
+    environment = {key: str(value) for key, value in dataclasses.asdict(read_environment()).items()}
+    return {
+        "resnets_source": source_hash(),
+        "resnets_records": records_hash(),
+        "python": platform.python_version(),
+        **versions,
+        **environment,
+    }
+
+
+def records_hash() -> str:
+    """SHA-256 over the package's JSON records (the shipped nets' manifest, with each weight
+    file's checksum, and the stored results): a chapter that reads them shows what they hold."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "code" / "resnets" / "assets").rglob("*.json")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 def store_executed(notebook: nbformat.NotebookNode, outputs: dict[int, list], target: Path) -> None:

@@ -11,7 +11,8 @@ Two wings. The library, one module per concern, for anyone training or probing R
     training    recipe (TrainConfig and the schedules), train (the loop), run_folder (a run's files,
                 resume, ship), processes (torchrun, Ctrl-C, backend switches), provenance (what
                 produced a result), checkpoints (safe saves and loads, shipped nets), files (atomic
-                writes, verified folders), runtime (device, precision, profile)
+                writes, verified folders), runtime (device, precision, profile), profiles (every
+                experiment's sizes in each profile; the RESNETS_* variables)
     measuring   probes (gradients, shapes, responses, lesions), landscape (loss surfaces),
                 timing (throughput of any step), bench (engine against the classic recipe)
     showing     viz (the house style and its plots), drawing (the sheet every diagram is laid out

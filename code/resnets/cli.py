@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import profiles
 from .bench import IMAGE_FOLDER_TARGET_DROP, TARGETS, BenchSettings
 from .checkpoints import CheckpointError
 from .data import DATA_ENV
@@ -260,7 +261,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from . import reproduce
 
     profile = args.profile or get_profile(pick_device(args.device))
-    seeds = tuple(args.seeds) if args.seeds else (reproduce.FULL_SEEDS[args.experiment] if profile == "full" else (0,))
+    seeds = tuple(args.seeds) if args.seeds else profiles.sizes(args.experiment, profile).seeds
     runs_dir = None if args.runs.lower() == "none" else args.runs
     make_folder(args.results, elsewhere="choose another folder (--results)")  # now, not after the experiment
     if runs_dir is not None:

@@ -18,12 +18,12 @@ so a chapter executed twice trains once. ``write_results`` stores a result as JS
 command, commit, hardware, data checksum and seeds that produced it) and ``plot_*`` draws it.
 
 Profiles: ``full`` is the paper's recipe (45k/5k split, batch 128, augmentation, 64k
-iterations; a GPU's job). ``quick`` (see ``QUICK``) asks the degradation question in the purest
-form a 2-core CPU can answer in minutes: can the net *fit* 500 real training images? No
-augmentation, 320 steps, and the training error measured afterwards in eval mode on those same
-images (``train_eval_error``). A 56-layer net can represent everything a 20-layer one can, so
-failing to fit is an optimization failure, not a lack of capacity: plain-56 stays far above
-plain-20, while both ResNets fit every image.
+iterations; a GPU's job). ``quick`` (its ``CifarSizes``, registered with ``profiles``) asks the
+degradation question in the purest form a 2-core CPU can answer in minutes: can the net *fit* 500
+real training images? No augmentation, 320 steps, and the training error measured afterwards in
+eval mode on those same images (``train_eval_error``). A 56-layer net can represent everything a
+20-layer one can, so failing to fit is an optimization failure, not a lack of capacity: plain-56
+stays far above plain-20, while both ResNets fit every image.
 The reading of the paper's 45k/5k split followed here: train on 45k, hold out 5k for
 validation, and report the *test* error at the final epoch (never the best epoch).
 """
@@ -41,6 +41,7 @@ from typing import Any
 
 from torch import nn
 
+from . import profiles
 from .cache import cached
 from .checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest, record_evaluation
 from .data import CLASSES, IMAGES_PER_CLASS, load_cifar10, make_splits, normalize
@@ -50,7 +51,7 @@ from .flops import count_flops
 from .models import build_model
 from .provenance import code_and_host, data_facts
 from .recipe import SCHEDULE_DEFAULTS, TrainConfig
-from .runtime import MAX_ITERATIONS_ENV, PROFILES, device_name, max_iterations, pick_device
+from .runtime import device_name, pick_device
 from .tables import Table, format_table
 from .train import train
 
@@ -95,8 +96,18 @@ class MissingResults(ResnetsError, FileNotFoundError):
 
 DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 TABLE6_MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
-#: The seeds each experiment runs in the full profile (``python -m resnets reproduce --full``).
-FULL_SEEDS = {"degradation": (0,), "table6": (0, 1, 2, 3, 4)}
+#: The experiments of this module, each registered with ``profiles``.
+CIFAR_EXPERIMENTS = ("degradation", "table6")
+
+
+@dataclass(frozen=True)
+class CifarSizes:
+    """How big one of the paper's CIFAR-10 experiments is in one profile (``profiles.register``)."""
+
+    seeds: tuple[int, ...]  # the seeds every model trains with (``python -m resnets reproduce`` without --seeds)
+    recipe: dict[str, Any]  # the TrainConfig fields it sets; the others keep the paper's recipe
+
+
 #: Quick profile: 500 real training images (50 a class), no augmentation, 16 epochs of 20
 #: batches of 25 (320 steps), the fast schedule (5% linear warm-up, then cosine) at a peak lr of
 #: 0.02 without label smoothing. Every run also records ``train_eval_error``: the error on those
@@ -104,7 +115,7 @@ FULL_SEEDS = {"degradation": (0,), "table6": (0, 1, 2, 3, 4)}
 #: Why these numbers: at lr 0.1 the 56-layer nets (plain and residual) spend a few hundred steps
 #: recovering from their first updates, which is why the paper warms ResNet-110 up at 0.01; at
 #: 0.02 the ResNets fit the 500 images in about 200 steps while plain-56 ends near 80% error.
-QUICK = {
+_QUICK_RECIPE = {
     "schedule": "fast",
     "label_smoothing": 0.0,
     "train_subset": 500,
@@ -116,18 +127,35 @@ QUICK = {
     "augment": False,
     "eval_train": True,
 }
+#: Full profile: the paper's recipe, one seed for Fig. 6 and five for Table 6 (its ResNet-110 row
+#: is the best of 5 runs).
+profiles.register(
+    "degradation",
+    {"quick": CifarSizes((0,), _QUICK_RECIPE), "full": CifarSizes((0,), {"schedule": "paper"})},
+)
+profiles.register(
+    "table6",
+    {"quick": CifarSizes((0,), _QUICK_RECIPE), "full": CifarSizes((0, 1, 2, 3, 4), {"schedule": "paper"})},
+)
 
 
 def experiment_config(
-    model: str, profile: str, seed: int = 0, *, device: str = "auto", progress: bool = True, out: str | None = None
+    model: str,
+    profile: str,
+    seed: int = 0,
+    *,
+    experiment: str = "degradation",
+    max_iterations: int | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    out: str | None = None,
 ) -> TrainConfig:
-    """The TrainConfig of one run of an experiment in ``profile`` ("quick" or "full")."""
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    settings: dict[str, Any] = {"schedule": "paper", **(QUICK if profile == "quick" else {})}
-    cap = max_iterations()
-    if cap is not None and profile == "full":  # a smoke test: the paper's schedule, compressed
-        settings["iterations"] = min(cap, SCHEDULE_DEFAULTS["paper"]["iterations"])
+    """The TrainConfig of one run of ``experiment`` in ``profile`` ("quick" or "full"): the recipe
+    registered for it. ``max_iterations`` (RESNETS_MAX_ITERATIONS, which the callers that train read)
+    compresses the full profile's schedule to that many iterations for a smoke test; quick ignores it."""
+    settings = dict(profiles.sizes(experiment, profile).recipe)
+    if max_iterations is not None and profile == "full":
+        settings["iterations"] = min(max_iterations, SCHEDULE_DEFAULTS["paper"]["iterations"])
     return TrainConfig(
         model=model, seed=seed, device=device, progress=progress, out=out, resume=out is not None, **settings
     )
@@ -139,7 +167,11 @@ def _train_one(
     """One run of an experiment: {"seed", "metrics", "provenance"}; with ``runs_dir`` it checkpoints
     in ``runs_dir/<experiment>/<profile>/<model>-s<seed>`` and resumes from there."""
     out = str(Path(runs_dir) / experiment / profile / f"{model}-s{seed}") if runs_dir else None
-    result = train(experiment_config(model, profile, seed, device=device, progress=progress, out=out), load_cifar10())
+    cap = profiles.read_environment().max_iterations
+    config = experiment_config(
+        model, profile, seed, experiment=experiment, max_iterations=cap, device=device, progress=progress, out=out
+    )
+    result = train(config, load_cifar10())
     if result.interrupted:
         raise KeyboardInterrupt(f"{experiment}: interrupted while training {model} (seed {seed})")
     return {"seed": seed, "metrics": result.metrics, "provenance": result.provenance}
@@ -166,14 +198,15 @@ def _experiment_result(
 ) -> dict[str, Any]:
     """An experiment's result from its runs ({model: [run per seed]}), with the first run's provenance."""
     first = next(iter(runs.values()))[0]["provenance"]
+    quick = profiles.sizes(experiment, "quick").recipe
     return {
         "experiment": experiment,
         "profile": profile,
         "seeds": list(seeds),
         "split": "train on 45k, validate on the held-out 5k, test error at the final epoch"
         if profile == "full"
-        else f"quick: {QUICK['train_subset']} training images (class-balanced, no augmentation), "
-        f"{QUICK['test_subset']} test images",
+        else f"quick: {quick['train_subset']} training images (class-balanced, no augmentation), "
+        f"{quick['test_subset']} test images",
         "provenance": {k: v for k, v in first.items() if k not in ("command", "seed", "config")},
         "runs": runs,
     }
@@ -327,15 +360,14 @@ def degradation_plan(
 
     from .runtime import in_colab, runs_folder
 
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    sizes = profiles.sizes("degradation", profile)  # an unknown profile: an error naming the known ones
 
     def say(text: str) -> None:
         print(textwrap.fill(text, 78, break_on_hyphens=False))
 
     if profile == "quick":
         say(
-            f"Profile quick: the four nets train below, one cell each, on {QUICK['train_subset']} images, "
+            f"Profile quick: the four nets train below, one cell each, on {sizes.recipe['train_subset']} images, "
             "each with a progress bar."
         )
         return DegradationPlan("quick", device)
@@ -348,7 +380,7 @@ def degradation_plan(
     if stored is not None:
         say(f"Profile full: using the stored result of `{stored['provenance'].get('command')}`; nothing trains.")
         return DegradationPlan("stored", device, stored=stored)
-    cap = max_iterations()
+    cap = profiles.read_environment().max_iterations
     if not train_full and cap is None:
         say(
             "Profile full: nothing trains. No full-profile result is stored (results/degradation-full.json), "
@@ -358,8 +390,8 @@ def degradation_plan(
         )
         return DegradationPlan("shipped", device)
     folder = str(runs_folder(runs_dir))
-    iterations = experiment_config(DEGRADATION_MODELS[0], "full").resolved().iterations
-    why = "TRAIN_FULL is True" if train_full else f"{MAX_ITERATIONS_ENV}={cap} caps every run"
+    iterations = experiment_config(DEGRADATION_MODELS[0], "full", max_iterations=cap).resolved().iterations
+    why = "TRAIN_FULL is True" if train_full else f"{profiles.MAX_ITERATIONS_ENV}={cap} caps every run"
     say(
         f"Profile full, {why}: the four nets train below, one cell each, {iterations:,} iterations of "
         f"{SCHEDULE_DEFAULTS['paper']['batch_size']} images each. Checkpoints go to {folder}; rerunning "
@@ -1310,8 +1342,8 @@ def training_flops(model: str, images: int, evaluated: int = 0) -> float:
 def full_profile_flops(experiment: str) -> float:
     """FLOPs of an experiment's full profile: every model and seed on the paper's schedule (64k
     iterations of 128 images), with the validation and test sets evaluated after every epoch."""
-    if experiment not in FULL_SEEDS:
-        raise ConfigError(f"unknown experiment {experiment!r}; choose one of {', '.join(FULL_SEEDS)}")
+    if experiment not in CIFAR_EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {experiment!r}; choose one of {', '.join(CIFAR_EXPERIMENTS)}")
     models = DEGRADATION_MODELS if experiment == "degradation" else TABLE6_MODELS
     paper = SCHEDULE_DEFAULTS["paper"]
     images = paper["iterations"] * paper["batch_size"]
@@ -1319,7 +1351,7 @@ def full_profile_flops(experiment: str) -> float:
     val_size = TrainConfig().val_size  # the paper's 45k/5k split
     epochs = math.ceil(images / (len(CLASSES) * train_per_class - val_size))
     evaluated = epochs * (val_size + len(CLASSES) * test_per_class)
-    return len(FULL_SEEDS[experiment]) * sum(training_flops(m, images, evaluated) for m in models)
+    return len(profiles.sizes(experiment, "full").seeds) * sum(training_flops(m, images, evaluated) for m in models)
 
 
 #: The CPU time PyTorch takes to launch one GPU kernel, low and high: "Usually, the launch time on
@@ -1370,10 +1402,10 @@ def launch_floor_seconds(experiment: str) -> tuple[float, float]:
     """The least time an experiment's full profile takes in eager PyTorch on any GPU, at each end of
     ``LAUNCH_SECONDS``: every run's training steps times the kernels a step launches (evaluation left
     out, so a floor)."""
-    if experiment not in FULL_SEEDS:
-        raise ConfigError(f"unknown experiment {experiment!r}; choose one of {', '.join(FULL_SEEDS)}")
+    if experiment not in CIFAR_EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {experiment!r}; choose one of {', '.join(CIFAR_EXPERIMENTS)}")
     models = DEGRADATION_MODELS if experiment == "degradation" else TABLE6_MODELS
-    steps = SCHEDULE_DEFAULTS["paper"]["iterations"] * len(FULL_SEEDS[experiment])
+    steps = SCHEDULE_DEFAULTS["paper"]["iterations"] * len(profiles.sizes(experiment, "full").seeds)
     launches = steps * sum(kernel_launches_per_step(m) for m in models)
     low, high = LAUNCH_SECONDS
     return launches * low, launches * high
@@ -1480,7 +1512,8 @@ __all__ = [
     "PAPER_RESNET110_MEAN_STD",
     "PAPER_TABLE6_PARAMETERS",
     "ASSUMED_UTILISATION",
-    "FULL_SEEDS",
+    "CifarSizes",
+    "CIFAR_EXPERIMENTS",
     "GPU_PEAK_FLOPS",
     "full_profile_flops",
     "full_profile_estimate",

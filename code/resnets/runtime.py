@@ -1,15 +1,11 @@
 """Where a chapter runs: device, profile and seeds, decided once at the top of every notebook.
 
-Two environment variables steer every chapter and the CLI:
+Two environment variables steer every chapter and the CLI, read (with the cap on iterations
+that ``make gpu-check`` sets) by ``profiles.read_environment``:
 
     RESNETS_PROFILE  "quick" (minutes on a 2-core laptop CPU; CI runs this) or "full" (the
                      real experiment, meant for a GPU). Default: full on a GPU, quick on CPU.
     RESNETS_DEVICE   "auto" (CUDA, then Apple's MPS, then CPU), or "cuda", "cuda:1", "mps", "cpu".
-
-and one caps them for a smoke test of the full profile (``make gpu-check`` sets it):
-
-    RESNETS_MAX_ITERATIONS  N: every full-profile run a chapter trains takes at most N
-                            iterations (the paper's schedule, compressed to fit).
 
 ``setup`` prints which profile runs, why, and how to change it. Where a chapter's training runs
 keep their checkpoints is one line on its page (``RUNS_DIR``), resolved by ``runs_folder``:
@@ -29,22 +25,8 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DeviceError
+from .profiles import PROFILE_ENV, read_environment
 from .version import __version__
-
-PROFILES = ("quick", "full")
-PROFILE_ENV = "RESNETS_PROFILE"
-DEVICE_ENV = "RESNETS_DEVICE"
-MAX_ITERATIONS_ENV = "RESNETS_MAX_ITERATIONS"
-
-
-def max_iterations() -> int | None:
-    """The cap from RESNETS_MAX_ITERATIONS on every run a chapter trains; None when unset."""
-    value = os.environ.get(MAX_ITERATIONS_ENV, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{MAX_ITERATIONS_ENV}={value!r} is not a count; set it to a positive integer or unset it")
-    return int(value)
 
 
 def in_colab() -> bool:
@@ -164,13 +146,11 @@ def precision_name(dtype: torch.dtype | None) -> str:
 
 def get_profile(device: torch.device | None = None) -> str:
     """The profile from RESNETS_PROFILE, defaulting to full on a GPU and quick otherwise."""
-    value = os.environ.get(PROFILE_ENV, "").strip().lower()
-    if not value:
-        device = device or pick_device("auto")
-        return "full" if device.type == "cuda" else "quick"
-    if value not in PROFILES:
-        raise ConfigError(f"{PROFILE_ENV}={value!r} is not a profile; set it to one of: {', '.join(PROFILES)}")
-    return value
+    asked = read_environment().profile
+    if asked is not None:
+        return asked
+    device = device or pick_device("auto")
+    return "full" if device.type == "cuda" else "quick"
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -202,7 +182,7 @@ def setup(seed: int = 0, device: str | None = None, verbose: bool = True) -> Run
     A device asked for through RESNETS_DEVICE (or ``device``) that is not there falls back
     to the best available one with a visible note, so a chapter still runs.
     """
-    requested = device or os.environ.get(DEVICE_ENV, "auto")
+    requested = device or read_environment().device
     try:
         chosen = pick_device(requested)
     except RuntimeError as err:
@@ -223,7 +203,7 @@ def profile_note(profile: str, device: torch.device, width: int = 78) -> str:
     import textwrap
 
     other = "full" if profile == "quick" else "quick"
-    if os.environ.get(PROFILE_ENV, "").strip():
+    if read_environment().profile is not None:
         why = f"set by {PROFILE_ENV}"
     else:
         why = "the default on a CUDA GPU" if device.type == "cuda" else "the default without a CUDA GPU"

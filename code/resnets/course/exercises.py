@@ -332,9 +332,10 @@ def _resnext101_first_group_width() -> list[int]:
     "part3.quick_degradation_steps", hint="Steps per epoch = training images / batch size; then times the epochs."
 )
 def _quick_degradation_steps() -> int:
-    from ..reproduce import QUICK
+    from ..reproduce import experiment_config
 
-    return QUICK["train_subset"] // QUICK["batch_size"] * QUICK["epochs"]
+    quick = experiment_config("plain20", "quick")
+    return quick.train_subset // quick.batch_size * quick.epochs
 
 
 @solution(

@@ -31,7 +31,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from .. import viz
+from .. import profiles, viz
 from ..cache import cached
 from ..checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
 from ..data import CLASSES, load_cifar10, make_splits, normalize
@@ -65,37 +65,38 @@ class ProbeSettings:
     span: float = 1.0
 
 
-SETTINGS = {
-    "quick": ProbeSettings(
-        response_images=500,
-        test_images=1000,
-        ratio_images=200,
-        lesion_images=500,
-        lesion_archs=("plain20", "resnet20"),
-        lesion_draws=3,
-        landscape_images=100,
-        line_points=13,
-        grid_points=7,
-    ),
-    "full": ProbeSettings(
-        response_images=10000,
-        test_images=10000,
-        ratio_images=1000,
-        lesion_images=10000,
-        lesion_archs=ARCHS,
-        lesion_draws=5,
-        landscape_images=2500,
-        line_points=41,
-        grid_points=21,
-    ),
-}
+profiles.register(
+    "inside",
+    {
+        "quick": ProbeSettings(
+            response_images=500,
+            test_images=1000,
+            ratio_images=200,
+            lesion_images=500,
+            lesion_archs=("plain20", "resnet20"),
+            lesion_draws=3,
+            landscape_images=100,
+            line_points=13,
+            grid_points=7,
+        ),
+        "full": ProbeSettings(
+            response_images=10000,
+            test_images=10000,
+            ratio_images=1000,
+            lesion_images=10000,
+            lesion_archs=ARCHS,
+            lesion_draws=5,
+            landscape_images=2500,
+            line_points=41,
+            grid_points=21,
+        ),
+    },
+)
 
 
 def probe_settings(profile: str) -> ProbeSettings:
-    """The experiment sizes for ``rt.profile`` ("quick" or "full")."""
-    if profile not in SETTINGS:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(SETTINGS)}")
-    return SETTINGS[profile]
+    """The experiment sizes for ``rt.profile`` ("quick" or "full"), as registered with ``profiles``."""
+    return profiles.sizes("inside", profile)
 
 
 # ---------------------------------------------------------------------------------------
@@ -470,13 +471,14 @@ def plot_block_ratios(ratios: Mapping[Trained, Sequence[float]]) -> Figure:
     return fig
 
 
-def full_profile_flops(settings: ProbeSettings = SETTINGS["full"]) -> float:
-    """FLOPs of this chapter's experiments in ``settings`` (forwards only, nothing trains): the
+def full_profile_flops(profile: str = "full") -> float:
+    """FLOPs of this chapter's experiments in ``profile`` (forwards only, nothing trains): the
     responses, block ratios and predictions, the lesion study (``course.lesions``: each block
     deleted, and the random draws of a residual net; counted as whole forward passes, an upper
     bound) and every point of both loss slices, for the five nets (``reproduce.forward_flops``)."""
     from .lesions import deletion_draws  # lesions builds on this module: imported when called
 
+    settings = probe_settings(profile)
     models = {arch: build_model(arch) for arch in ARCHS}
     forward = {arch: forward_flops(model) for arch, model in models.items()}
     points = settings.line_points + settings.grid_points**2
@@ -702,7 +704,6 @@ def feature_map_explorer(
 
 __all__ = [
     "ARCHS",
-    "SETTINGS",
     "Trained",
     "block_ratios",
     "comparable_depths",

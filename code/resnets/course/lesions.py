@@ -45,12 +45,12 @@ from ..probes import lesions_errors, shape_changing_blocks
 from ..provenance import code_and_host, data_facts
 from ..reproduce import SHIPPED_RESULTS, cpu_run_name
 from ..tables import Table, format_table
-from .inside import CHANCE_ERROR, SETTINGS, Trained, evaluation_set, trained
+from .inside import CHANCE_ERROR, Trained, evaluation_set, probe_settings, trained
 
 #: How many blocks are deleted at once, where the net has that many blocks that keep their shape.
 DELETED_COUNTS = (2, 3, 4, 6, 8, 12, 16, 24)
 #: Random draws of blocks for each count: the full profile's (the stored studies use it too).
-DRAWS = SETTINGS["full"].lesion_draws
+DRAWS = probe_settings("full").lesion_draws
 STORED = SHIPPED_RESULTS / "lesions.json"
 #: The nets whose studies are stored (those shipped); the command's default.
 STORED_ARCHS = ("resnet56", "resnet110")

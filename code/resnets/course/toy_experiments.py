@@ -4,6 +4,7 @@ Each function returns plain numbers (numpy arrays, dicts of them); the chapters 
 The expensive ones are ``@cached``: with RESNETS_CACHE set, the second execution of a
 chapter (and every chapter that trains the same net) reads them back.
 
+    Sizes      toy_settings(profile)       how big each experiment is (registered with ``profiles``)
     Chapter 1  degradation_curves          training loss of plain and residual nets by depth
     Chapter 2  identity_fit                fit y = x with k plain or residual layers
                relative_changes            how far each layer of a trained net is from the identity
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import profiles
 from ..cache import cached
 from ..errors import ConfigError
 from ..probes import GradientNormMonitor
@@ -46,31 +48,35 @@ class ToySettings:
     # the rest, and which one does changes with the CPU's BLAS kernels (measured: two seeds gave
     # opposite answers on a Zen 2 and a Zen 4 CPU).
     training_seeds: tuple[int, ...]
+    path_samples: int  # random paths of each length whose gradients are averaged (chapter 4)
 
 
-SETTINGS = {
-    "quick": ToySettings(
-        depths=(4, 8, 16, 32, 64),
-        seeds=(0, 1),
-        steps=300,
-        profile_depths=(4, 8, 16, 32, 64, 128, 256),
-        training_seeds=tuple(range(6)),
-    ),
-    "full": ToySettings(
-        depths=(4, 8, 16, 32, 64),
-        seeds=(0, 1, 2, 3, 4),
-        steps=600,
-        profile_depths=(4, 8, 16, 32, 64, 128, 256),
-        training_seeds=tuple(range(10)),
-    ),
-}
+profiles.register(
+    "toy",
+    {
+        "quick": ToySettings(
+            depths=(4, 8, 16, 32, 64),
+            seeds=(0, 1),
+            steps=300,
+            profile_depths=(4, 8, 16, 32, 64, 128, 256),
+            training_seeds=tuple(range(6)),
+            path_samples=20,
+        ),
+        "full": ToySettings(
+            depths=(4, 8, 16, 32, 64),
+            seeds=(0, 1, 2, 3, 4),
+            steps=600,
+            profile_depths=(4, 8, 16, 32, 64, 128, 256),
+            training_seeds=tuple(range(10)),
+            path_samples=100,
+        ),
+    },
+)
 
 
 def toy_settings(profile: str) -> ToySettings:
-    """The experiment sizes for ``rt.profile`` ("quick" or "full")."""
-    if profile not in SETTINGS:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(SETTINGS)}")
-    return SETTINGS[profile]
+    """The experiment sizes for ``rt.profile`` ("quick" or "full"), as registered with ``profiles``."""
+    return profiles.sizes("toy", profile)
 
 
 def spirals(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
