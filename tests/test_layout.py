@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 import resnets
-from resnets import bench, checkpoints, cli, data, errors, files, reproduce, train
+from resnets import bench, checkpoints, cli, data, errors, files, results, train
 
 PACKAGE = Path(resnets.__file__).parent
 ROOT = PACKAGE.parents[1]
@@ -167,7 +167,7 @@ def test_a_changed_default_reaches_the_help(monkeypatch: pytest.MonkeyPatch) -> 
         checkpoints.CheckpointError,
         data.DataError,
         train.TrainingDiverged,
-        reproduce.MissingResults,
+        results.MissingResults,
     ],
 )
 def test_every_error_that_names_its_fix_is_a_resnets_error(error: type) -> None:
