@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnets import build_model, checkpoints, cli, profiles, reproduce
+from resnets import build_model, checkpoints, cli, profiles, reproduce, results, shipped
 from resnets.data import CIFAR10
 from resnets.recipe import TrainConfig
 from resnets.run_folder import read_metrics
@@ -134,7 +134,7 @@ def test_reproduce_writes_results_with_provenance_and_a_figure(
     monkeypatch.setattr(reproduce, "TABLE6_MODELS", ("resnet8", "resnet14"))
     code, stdout, _ = run(["reproduce", "table6", *args, "--seeds", "0", "1"], capsys)
     assert code == 0 and "resnet8" in stdout and "over 2 run(s)" in stdout
-    rows = reproduce.table6_summary(reproduce.load_results("table6", "quick", tmp_path / "results"))
+    rows = reproduce.table6_summary(results.load_results("table6", "quick", tmp_path / "results"))
     assert [r["runs"] for r in rows] == [2, 2] and all(0 < r["test_error_mean"] < 100 for r in rows)
 
 
@@ -144,7 +144,7 @@ def test_ship_records_the_flip_test_error_unless_asked_not_to(
     manifest = tmp_path / "shipped" / "manifest.json"
     monkeypatch.setattr(checkpoints, "MANIFEST", manifest)  # not the package's own
     # measuring is test_table6's part; here, that ship records what it measured, and with what
-    monkeypatch.setattr(reproduce, "_test_error", lambda *args: 0.125)
+    monkeypatch.setattr(shipped, "_test_error", lambda *args: 0.125)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     torch.save(build_model("resnet8").state_dict(), run_dir / "model.pt")
@@ -153,7 +153,7 @@ def test_ship_records_the_flip_test_error_unless_asked_not_to(
     code, stdout, _ = run(["ship", str(run_dir), "--name", "resnet8-tiny"], capsys)
     assert code == 0 and "Shipped resnet8-tiny" in stdout
     assert "flip test-time augmentation" in stdout
-    record = checkpoints.read_manifest(manifest)["resnet8-tiny"]["evaluations"][reproduce.FLIP_EVALUATION]
+    record = checkpoints.read_manifest(manifest)["resnet8-tiny"]["evaluations"][shipped.FLIP_EVALUATION]
     assert record["command"] == f"python -m resnets ship {run_dir} --name resnet8-tiny"
     assert record["data_checksum"] == cifar10.checksum and record["error"] == 0.125
     assert "12.50% on 10,000 test images" in stdout

@@ -12,11 +12,12 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from resnets import build_model, reproduce, run_folder
+from resnets import build_model, run_folder
 from resnets.checkpoints import CheckpointError
 from resnets.course import inside, lesions
 from resnets.data import normalize
 from resnets.probes import residual_ratios
+from resnets.shipped import cpu_run_name
 
 
 def tiny_images(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,7 +55,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
             for e in (1, 2)
         ]
         (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
-        run_folder.ship(run, reproduce.cpu_run_name(arch), manifest)
+        run_folder.ship(run, cpu_run_name(arch), manifest)
     for module in (inside, lesions):
         monkeypatch.setattr(
             module, "evaluation_set", lambda split, images: tiny_images(images, seed=int(split == "train"))
@@ -64,7 +65,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
 
 
 def test_a_missing_net_names_the_commands_that_make_it(tmp_path: Path) -> None:
-    name = re.escape(reproduce.cpu_run_name("resnet56"))
+    name = re.escape(cpu_run_name("resnet56"))
     with pytest.raises(
         CheckpointError,
         match=rf"{name}.*python -m resnets train --model resnet56.*--out runs/cpu/{name}`.*"

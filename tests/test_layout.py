@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 import resnets
-from resnets import bench, checkpoints, cli, data, errors, files, provenance, recipe, reproduce, train
+from resnets import bench, checkpoints, cli, data, errors, files, provenance, recipe, results, train
 from resnets.flags import add_flags, count, describe_default, flag, positive_int
 
 PACKAGE = Path(resnets.__file__).parent
@@ -216,7 +216,7 @@ def test_a_field_without_a_flag_is_refused() -> None:
         checkpoints.CheckpointError,
         data.DataError,
         train.TrainingDiverged,
-        reproduce.MissingResults,
+        results.MissingResults,
     ],
 )
 def test_every_error_that_names_its_fix_is_a_resnets_error(error: type) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from matplotlib.figure import Figure
 
-from resnets import build_model, count_flops, profiles, reproduce
-from resnets.course import inside
+from resnets import build_model, costs, count_flops, profiles, reproduce, results
+from resnets.course import inside, lesions
 from resnets.recipe import learning_rate
 
 
@@ -79,36 +79,39 @@ def test_each_experiment_trains_the_seeds_it_registered_for_the_profile() -> Non
 
 def test_the_gpu_time_of_a_full_profile_is_an_estimate_from_its_flops() -> None:
     macs = count_flops(build_model("resnet20"), (3, 32, 32))
-    assert reproduce.training_flops("resnet20", 100) == 6 * macs * 100  # forward + backward, 2 FLOPs a MAC
-    assert reproduce.training_flops("resnet20", 0, evaluated=10) == 2 * macs * 10
-    one_seed = reproduce.full_profile_flops("degradation")
+    assert costs.training_flops("resnet20", 100) == 6 * macs * 100  # forward + backward, 2 FLOPs a MAC
+    assert costs.training_flops("resnet20", 0, evaluated=10) == 2 * macs * 10
+    one_seed = costs.full_profile_flops(reproduce.full_profile_work("degradation"))
     per_image = sum(6 * count_flops(build_model(m), (3, 32, 32)) for m in reproduce.DEGRADATION_MODELS)
     assert one_seed > per_image * 64_000 * 128  # the training, and an evaluation after every epoch
-    assert reproduce.full_profile_flops("table6") > 5 * reproduce.full_profile_flops("degradation") / 2
-    table = reproduce.gpu_time_estimate(one_seed, "Fig. 6")
+    assert costs.full_profile_flops(reproduce.full_profile_work("table6")) > 5 * one_seed / 2
+    table = costs.gpu_time_estimate(one_seed, "Fig. 6")
     assert "an estimate at 5% to 25% of peak" in table and "T4 (fp16)" in table and "H100" in table
-    assert inside.full_profile_flops("quick") < inside.full_profile_flops() / 10
+    quick = inside.probe_settings("quick")
+    chapter4 = inside.probe_work() + lesions.lesion_work()  # forward passes only: no launch floor
+    assert costs.full_profile_flops(inside.probe_work(quick) + lesions.lesion_work(quick)) < (
+        costs.full_profile_flops(chapter4) / 10
+    )
+    assert "never less than" not in costs.full_profile_estimate(chapter4, "Fig. 7")
     with pytest.raises(ValueError, match="unknown experiment"):
-        reproduce.full_profile_flops("fig7")
+        reproduce.full_profile_work("fig7")
 
 
 def test_gpu_estimates_have_a_floor_from_the_kernel_launches_of_every_step() -> None:
-    launches = {m: reproduce.kernel_launches_per_step(m) for m in reproduce.DEGRADATION_MODELS}
+    launches = {m: costs.kernel_launches_per_step(m) for m in reproduce.DEGRADATION_MODELS}
     assert 100 < launches["plain20"] < launches["resnet20"] < launches["plain56"] < launches["resnet56"]
     assert launches["resnet56"] > 2 * launches["resnet20"]  # about one set of kernels per layer
-    low, high = reproduce.launch_floor_seconds("degradation")
+    low, high = costs.launch_floor_seconds(reproduce.full_profile_work("degradation"))
     assert low == pytest.approx(64_000 * sum(launches.values()) * 5e-6)
     assert high == pytest.approx(4 * low)
     assert low > 256_000 * 100 * 5e-6  # 4 x 64k steps of at least 100 launches: not "a minute"
     # A small computation whose launches take longer: the estimate is the launches' time at both ends.
-    table = reproduce.gpu_time_estimate(1e15, "small", floor=(600.0, 2400.0))
+    table = costs.gpu_time_estimate(1e15, "small", floor=(600.0, 2400.0))
     h100 = next(line for line in table.splitlines() if line.startswith("H100"))
     assert h100.endswith("10 min to 40 min") and "never less than the kernel launches take" in table
-    assert "estimate" not in reproduce.gpu_time_estimate(1e15, "small").splitlines()[1]  # no floor: as before
-    h100_full = reproduce.full_profile_estimate("degradation", "Fig. 6")
+    assert "estimate" not in costs.gpu_time_estimate(1e15, "small").splitlines()[1]  # no floor: as before
+    h100_full = costs.full_profile_estimate(reproduce.full_profile_work("degradation"), "Fig. 6")
     assert _minutes(h100_full) >= low / 60 - 1  # the H100's lower end is the launches' (printed in minutes)
-    with pytest.raises(ValueError, match="unknown experiment"):
-        reproduce.launch_floor_seconds("fig7")
 
 
 def _minutes(table: str) -> float:
@@ -134,7 +137,7 @@ def nothing_stored(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
         raise AssertionError("something trained")
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(reproduce, "SHIPPED_RESULTS", tmp_path / "shipped")
+    monkeypatch.setattr(results, "SHIPPED_RESULTS", tmp_path / "shipped")
     monkeypatch.setattr(reproduce, "train", refuse)
     for variable in ("RESNETS_MAX_ITERATIONS", "RESNETS_CACHE"):
         monkeypatch.delenv(variable, raising=False)
@@ -184,7 +187,7 @@ def test_the_degradation_chapter_trains_the_full_profile_only_when_asked(
 
     monkeypatch.delenv("RESNETS_MAX_ITERATIONS")
     stored = reproduce.degradation_result({m: fake_run(m) for m in reproduce.DEGRADATION_MODELS}, "full")
-    reproduce.write_results(stored, "results", command="python -m resnets reproduce degradation --full")
+    results.write_results(stored, "results", command="python -m resnets reproduce degradation --full")
     found = reproduce.degradation_plan("full", "cpu")
     assert found.mode == "stored" and "using the stored result" in capsys.readouterr().out
     assert found.result()["runs"].keys() == stored["runs"].keys()
@@ -239,7 +242,7 @@ def test_run_records_say_how_each_shipped_run_was_computed() -> None:
     def entry(arch: str, **provenance: Any) -> dict[str, Any]:
         return {"arch": arch, "provenance": provenance, "metrics": [{"images_per_second": r} for r in (90, 100, 300)]}
 
-    table = reproduce.format_run_records(
+    table = results.format_run_records(
         {
             "a": entry("plain56", precision="fp32", resumes=[{"cpu": "Zen 2", "precision": "fp32"}] * 4),
             "b": entry("resnet20"),

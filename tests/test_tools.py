@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from notebook_conventions import SETUP_CELL, notebook_metadata
-from resnets.reproduce import CPU_RUN_MODELS, cpu_run_name
+from resnets.shipped import CPU_RUN_MODELS, cpu_run_name
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 SCRIPT = TOOLS / "train_cpu_runs.sh"

@@ -47,10 +47,10 @@ def test_the_control_starts_residual_branches_from_plain_he_initialisation() -> 
 
 
 def test_shipped_gradient_ratios_read_the_runs_records() -> None:
-    from resnets import reproduce
+    from resnets import shipped
 
     ratios = te.shipped_gradient_ratios(("plain56",))
-    metrics = reproduce.cpu_recipe_runs()["plain56"]["metrics"]
+    metrics = shipped.cpu_recipe_runs()["plain56"]["metrics"]
     assert ratios["plain56"].shape == (len(metrics),)
     last = metrics[-1]
     assert ratios["plain56"][-1] == pytest.approx(last["grad_norm_early"] / last["grad_norm_late"])

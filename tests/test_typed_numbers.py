@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from resnets.checkpoints import read_manifest
-from resnets.reproduce import PAPER_TABLE6
+from resnets.papers import PAPER_TABLE6
 
 ROOT = Path(__file__).parents[1]
 DOCUMENTS = ("README.md", "intro.md")
@@ -66,7 +66,7 @@ def paper(name: str) -> float:
 
 # --- the statistics the README types about ResNet-20's seeds -------------------------------
 
-SEEDS_40 = ("resnet20-cifar10-cpu", "resnet20-cifar10-cpu-seed1", "resnet20-cifar10-cpu-seed2")
+SEEDS_40 = ("resnet20-cifar10-cpu-40ep", "resnet20-cifar10-cpu-40ep-seed1", "resnet20-cifar10-cpu-40ep-seed2")
 SEEDS_60 = ("resnet20-cifar10-cpu-60ep", "resnet20-cifar10-cpu-60ep-seed1")
 
 
@@ -167,7 +167,7 @@ TYPED = (
     ),
     Typed(
         "README.md",
-        rf"\(`resnet20-cifar10-cpu`, `-seed1`, `-seed2`\) it ends at {N}%, {N}% and {N}%, so {N} ± {N}% "
+        rf"\(`resnet20-cifar10-cpu-40ep`, `-40ep-seed1`, `-40ep-seed2`\) it ends at {N}%, {N}% and {N}%, so {N} ± {N}% "
         rf"\(mean ± std\), against one run's binomial standard error of {N} points",
         each(SEEDS_40, TEST, final_test_error)
         + one("ResNet-20, 40 epochs, 3 seeds", "mean test error", lambda: mean(SEEDS_40))
@@ -193,9 +193,9 @@ TYPED = (
         "README.md",
         rf"ends lower at 60 \(plain-20 {N}% against {N}%, ResNet-56 {N}% against {N}%, "
         rf"plain-56 {N}% against {N}%\)",
-        each(("plain20-cifar10-cpu-60ep", "plain20-cifar10-cpu"), TEST, final_test_error)
-        + each(("resnet56-cifar10-cpu-60ep", "resnet56-cifar10-cpu"), TEST, final_test_error)
-        + each(("plain56-cifar10-cpu-60ep", "plain56-cifar10-cpu"), TEST, final_test_error),
+        each(("plain20-cifar10-cpu-60ep", "plain20-cifar10-cpu-40ep"), TEST, final_test_error)
+        + each(("resnet56-cifar10-cpu-60ep", "resnet56-cifar10-cpu-40ep"), TEST, final_test_error)
+        + each(("plain56-cifar10-cpu-60ep", "plain56-cifar10-cpu-40ep"), TEST, final_test_error),
     ),
     Typed(
         "intro.md",
@@ -207,7 +207,7 @@ TYPED = (
     Typed(
         "intro.md",
         rf"ResNet-32 and ResNet-44, for Table 6, ship from the recipe's first, {N}-epoch version",
-        setting(("resnet32-cifar10-cpu", "resnet44-cifar10-cpu"), "epochs"),
+        setting(("resnet32-cifar10-cpu-40ep", "resnet44-cifar10-cpu-40ep"), "epochs"),
     ),
 )
 

@@ -20,7 +20,10 @@ Two wings. The library, one module per concern, for anyone training or probing R
                 and the unrolled paths), diagrams_context (Fig. 4's orderings, dense blocks,
                 Transformer layers), diagrams_relatives (highway, U-Net, FPN), tables (tables
                 shown as HTML in a notebook, as text elsewhere)
-    the paper   reproduce (Fig. 6 and Table 6, run or read back), cache (results kept between runs)
+    the paper   reproduce (Fig. 6 and Table 6, run or read back), papers (their published numbers),
+                results (results files and provenance), shipped (the nets shipped with the package,
+                measured again), stats (standard errors), costs (GPU time from the FLOPs), cache
+                (results kept between runs)
     commands    cli (python -m resnets train|reproduce|bench|ship), flags (its train and bench
                 flags, made from the fields of TrainConfig and BenchSettings); errors (ResnetsError
                 and kin), version

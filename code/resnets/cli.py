@@ -259,6 +259,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from . import reproduce
+    from .results import write_results
 
     profile = args.profile or get_profile(pick_device(args.device))
     seeds = tuple(args.seeds) if args.seeds else profiles.sizes(args.experiment, profile).seeds
@@ -268,7 +269,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         make_folder(runs_dir, elsewhere="choose another folder (--runs), or keep no checkpoints (--runs none)")
     experiment = getattr(reproduce, args.experiment)
     result = experiment(profile, seeds, device=args.device, runs_dir=runs_dir, progress=args.progress)
-    path = reproduce.write_results(result, args.results, "python -m resnets " + shlex.join(args.argv))
+    path = write_results(result, args.results, "python -m resnets " + shlex.join(args.argv))
     print(f"Wrote {path}")
     if args.experiment == "degradation":
         figure = reproduce.plot_degradation(result)
@@ -309,7 +310,7 @@ def _ship(args: argparse.Namespace) -> int:
     entry = ship(args.run, args.name, MANIFEST)
     print(f"Shipped {args.name}: {MANIFEST.parent / entry['file']} ({entry['arch']}, sha256 {entry['sha256'][:16]}...)")
     if args.flip_test:
-        from .reproduce import record_flip_test_error
+        from .shipped import record_flip_test_error
 
         record = record_flip_test_error(
             args.name, "auto", MANIFEST, command="python -m resnets " + shlex.join(args.argv)

@@ -8,7 +8,7 @@ it should explain from a bug that needs its traceback.
         checkpoints.CheckpointError   a checkpoint that cannot be loaded or resumed
       data.DataError    CIFAR-10 that cannot be found, downloaded or read
       train.TrainingDiverged          the loss became NaN or Inf
-      reproduce.MissingResults        no stored results of an experiment (also a FileNotFoundError)
+      results.MissingResults          no stored results of an experiment (also a FileNotFoundError)
 
 Each error lives beside the code that raises it; this module holds the base and the two that
 every module raises. A TypeError for a programming mistake (a wrong object passed) stays a

@@ -382,14 +382,15 @@ def _paper_epochs() -> float:
     "part3.table6_standard_error", hint="sqrt(p (1 - p) / n) with p = 0.0697 and n = 10,000, in percentage points."
 )
 def _table6_standard_error() -> float:
-    from ..reproduce import PAPER_TABLE6, binomial_standard_error
+    from ..papers import PAPER_TABLE6
+    from ..stats import binomial_standard_error
 
     return 100 * binomial_standard_error(PAPER_TABLE6["resnet56"] / 100, 10_000)
 
 
 @solution("part3.best_below_mean", hint="(mean - best) / std, with Table 6's ResNet-110 numbers.")
 def _best_below_mean() -> float:
-    from ..reproduce import PAPER_RESNET110_MEAN_STD, PAPER_TABLE6
+    from ..papers import PAPER_RESNET110_MEAN_STD, PAPER_TABLE6
 
     mean, std = PAPER_RESNET110_MEAN_STD
     return (mean - PAPER_TABLE6["resnet110"]) / std
@@ -402,7 +403,8 @@ def _best_below_mean() -> float:
     rel=0.05,
 )
 def _resnet56_lead_in_seed_stds() -> float:
-    from ..reproduce import cpu_recipe_runs, cpu_recipe_seeds, shipped_result, table6_summary
+    from ..reproduce import table6_summary
+    from ..shipped import cpu_recipe_runs, cpu_recipe_seeds, shipped_result
 
     [resnet20] = table6_summary(shipped_result(cpu_recipe_seeds("resnet20")))  # mean ± std over its seeds
     resnet56 = 100 * cpu_recipe_runs()["resnet56"]["metrics"][-1]["test_error"]

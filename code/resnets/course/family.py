@@ -32,14 +32,14 @@ from ..models import (
     input_size,
     parse_model_name,
 )
+from ..papers import PAPER_TABLE6_PARAMETERS
 from ..probes import trace_shapes, weight_layers
-from ..reproduce import PAPER_TABLE6_PARAMETERS
 from ..tables import format_shape, format_table
 
 #: He et al. 2015, Table 1: "FLOPs" (multiply-adds) at 224x224, in units of 1e9.
 PAPER_IMAGENET_GMACS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
 #: Parameters in millions: He et al. 2015, Table 6 (CIFAR-10; kept with the rest of Table 6 in
-#: ``reproduce``), and He et al. 2016, Table 4 (the pre-activation ResNet-164 and ResNet-1001; its
+#: ``papers``), and He et al. 2016, Table 4 (the pre-activation ResNet-164 and ResNet-1001; its
 #: Table 3 gives their errors only).
 PAPER_CIFAR_MPARAMS = {**PAPER_TABLE6_PARAMETERS, "preact_resnet164": 1.7, "preact_resnet1001": 10.2}
 #: He et al. 2015, Table 3: ImageNet validation error (%, 10-crop testing), (top-1, top-5).

@@ -1,7 +1,7 @@
 """Part 3, chapter 4: looking inside trained CIFAR-10 nets. The experiments and their figures.
 
 The nets are the CPU recipe's checkpoints shipped with the package (``checkpoints.load_pretrained``,
-which checks each file's SHA-256 first), named by ``reproduce.cpu_run_name``; ``trained(arch)``
+which checks each file's SHA-256 first), named by ``shipped.cpu_run_name``; ``trained(arch)``
 finds one and says how to make it when it is missing. Every experiment takes a ``Trained`` (name, arch,
 SHA-256: new weights, new cache entry) and a number of images, loads what it needs and
 returns plain numbers; the expensive ones are ``@cached``. The figures take those numbers.
@@ -34,12 +34,13 @@ from torch import Tensor, nn
 from .. import profiles, viz
 from ..cache import cached
 from ..checkpoints import MANIFEST, CheckpointError, load_pretrained, read_manifest
+from ..costs import Workload
 from ..data import CLASSES, load_cifar10, make_splits, normalize
 from ..errors import ConfigError
+from ..flops import forward_flops_of
 from ..landscape import loss_surface, random_directions
-from ..models import build_model
-from ..probes import bn_after_3x3, predict, residual_ratios, response_stds, shape_changing_blocks, stage_outputs
-from ..reproduce import cpu_run_name, forward_flops
+from ..probes import bn_after_3x3, predict, residual_ratios, response_stds, stage_outputs
+from ..shipped import cpu_run_name
 from ..tables import format_table
 from .widgets import Control, Explorer
 
@@ -471,28 +472,18 @@ def plot_block_ratios(ratios: Mapping[Trained, Sequence[float]]) -> Figure:
     return fig
 
 
-def full_profile_flops(profile: str = "full") -> float:
-    """FLOPs of this chapter's experiments in ``profile`` (forwards only, nothing trains): the
-    responses, block ratios and predictions, the lesion study (``course.lesions``: each block
-    deleted, and the random draws of a residual net; counted as whole forward passes, an upper
-    bound) and every point of both loss slices, for the five nets (``reproduce.forward_flops``)."""
-    from .lesions import deletion_draws  # lesions builds on this module: imported when called
-
-    settings = probe_settings(profile)
-    models = {arch: build_model(arch) for arch in ARCHS}
-    forward = {arch: forward_flops(model) for arch, model in models.items()}
+def probe_work(settings: ProbeSettings | None = None) -> Workload:
+    """What this module's experiments compute in ``settings``, as images passed forward (nothing
+    trains): the responses, block ratios and every point of both loss slices for the five nets, and
+    the predictions, counted at the costliest net's price. ``course.lesions.lesion_work`` adds the
+    lesion study; ``costs.full_profile_estimate`` turns the sum into GPU time. Default: the
+    full profile's settings."""
+    settings = settings or probe_settings("full")
     points = settings.line_points + settings.grid_points**2
     per_net = settings.response_images + settings.ratio_images + points * settings.landscape_images
-    flops = sum(forward[arch] * per_net for arch in ARCHS)
-    for arch in settings.lesion_archs:
-        model = models[arch]
-        blocks = len(model.blocks())
-        draws = deletion_draws(
-            blocks, shape_changing_blocks(model), 0 if arch.startswith("plain") else settings.lesion_draws
-        )
-        passes = 1 + blocks + sum(len(sets) for sets in draws.values())
-        flops += forward[arch] * passes * settings.lesion_images
-    return flops + max(forward.values()) * settings.test_images
+    forward = {arch: float(per_net) for arch in ARCHS}
+    forward[max(ARCHS, key=forward_flops_of)] += settings.test_images
+    return Workload(forward_images=forward)
 
 
 def gradient_ratios(net: Trained) -> np.ndarray:
@@ -717,7 +708,7 @@ __all__ = [
     "mistakes_grid",
     "mosaic",
     "gradient_ratios",
-    "full_profile_flops",
+    "probe_work",
     "gradient_ratio_table",
     "most_confused",
     "plot_block_ratios",

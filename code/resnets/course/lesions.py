@@ -1,6 +1,7 @@
 """Part 3, chapter 4, section 5: Veit et al.'s lesion study on the shipped nets.
 
     study = lesion_study(net, images=1000)            # intact, each block deleted alone, k blocks at random
+    lesion_work(settings)                             # what a profile's studies compute (``costs``)
     plot_lesion_study({net.arch: study, ...})         # a bar per block for each net; the error against k
     lesion_summary(study)                             # the numbers the chapter's sentences are about
     lesion_table({net.arch: study, ...})              # those numbers, the nets side by side
@@ -38,14 +39,16 @@ from matplotlib.lines import Line2D
 from .. import viz
 from ..cache import cached
 from ..checkpoints import MANIFEST, CheckpointError, read_manifest
+from ..costs import Workload
 from ..data import load_cifar10, normalize
 from ..files import write_atomic
-from ..models import parse_model_name
+from ..models import build_model, parse_model_name
 from ..probes import lesions_errors, shape_changing_blocks
 from ..provenance import code_and_host, data_facts
-from ..reproduce import SHIPPED_RESULTS, cpu_run_name
+from ..results import SHIPPED_RESULTS
+from ..shipped import cpu_run_name
 from ..tables import Table, format_table
-from .inside import CHANCE_ERROR, Trained, evaluation_set, probe_settings, trained
+from .inside import CHANCE_ERROR, ProbeSettings, Trained, evaluation_set, probe_settings, trained
 
 #: How many blocks are deleted at once, where the net has that many blocks that keep their shape.
 DELETED_COUNTS = (2, 3, 4, 6, 8, 12, 16, 24)
@@ -69,6 +72,23 @@ def deletion_draws(blocks: int, shape_changing: Sequence[int], draws: int, seed:
             for _ in range(draws)
         ]
     return sets
+
+
+def lesion_work(settings: ProbeSettings | None = None) -> Workload:
+    """What ``lesion_study`` computes for the nets of ``settings.lesion_archs``, as images passed
+    forward: intact, each block deleted, and a residual net's random draws, each counted as a whole
+    forward pass (an upper bound). Added to ``inside.probe_work``: the chapter's whole profile.
+    Default: the full profile's settings."""
+    settings = settings or probe_settings("full")
+    forward = {}
+    for arch in settings.lesion_archs:
+        model = build_model(arch)
+        blocks = len(model.blocks())
+        draws = deletion_draws(
+            blocks, shape_changing_blocks(model), 0 if parse_model_name(arch).plain else settings.lesion_draws
+        )
+        forward[arch] = float((1 + blocks + sum(len(sets) for sets in draws.values())) * settings.lesion_images)
+    return Workload(forward_images=forward)
 
 
 @cached

@@ -325,13 +325,13 @@ def monitored_torch_run(depth: int, residual: bool, steps: int, seed: int = 0, l
 def shipped_gradient_ratios(models: tuple[str, ...] = ("plain56", "resnet56")) -> dict[str, np.ndarray]:
     """{model: (epochs,) first-layer / last-layer gradient norm} of the nets Part 3 trained.
 
-    Read from the shipped runs of the ``cpu`` recipe (``reproduce.cpu_recipe_runs``, no
+    Read from the shipped runs of the ``cpu`` recipe (``shipped.cpu_recipe_runs``, no
     training): every epoch a run records the mean gradient norm of its first convolution and of
     its classifier (``GradientNormMonitor``), so entry e is their ratio in epoch e + 1.
     """
-    from .. import reproduce  # only here: the toy experiments need none of the training code
+    from .. import shipped  # only here: the toy experiments need none of the training code
 
-    runs = reproduce.cpu_recipe_runs()
+    runs = shipped.cpu_recipe_runs()
     missing = [model for model in models if model not in runs]
     if missing:
         raise ConfigError(
