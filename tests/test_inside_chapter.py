@@ -12,9 +12,9 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from resnets import build_model, run_folder
+from resnets import build_model, run_folder, viz
 from resnets.checkpoints import CheckpointError
-from resnets.course import inside, lesions
+from resnets.course import inside, inside_features, inside_landscape, inside_mistakes, lesions
 from resnets.data import normalize
 from resnets.probes import residual_ratios
 from resnets.shipped import cpu_run_name
@@ -56,7 +56,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, inside
         ]
         (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
         run_folder.ship(run, cpu_run_name(arch), manifest)
-    for module in (inside, lesions):
+    for module in (inside, inside_landscape, inside_mistakes, lesions):
         monkeypatch.setattr(
             module, "evaluation_set", lambda split, images: tiny_images(images, seed=int(split == "train"))
         )
@@ -85,6 +85,18 @@ def test_a_shipped_net_knows_its_kind_its_log_and_its_weights(shipped: dict[str,
     assert residual.describe() == "  resnet8: 2 epochs (fast), 2 min on 1 x CPU; test error 25.0%"
     model = residual.load()
     assert model.arch == "resnet8" and not model.training
+    assert (plain.label, residual.label) == ("plain-8", "ResNet-8")
+
+
+def test_every_figure_names_and_colours_a_net_from_its_parsed_name() -> None:
+    assert [inside.net_label(arch) for arch in ("plain20", "resnet110", "preact_resnet164")] == [
+        "plain-20",
+        "ResNet-110",
+        "ResNet-164",
+    ]
+    assert inside.net_color("resnet110", deepest=110) == viz.COLORS["residual"].lower()  # the deepest: full colour
+    assert inside.net_color("plain110", deepest=110) == viz.COLORS["plain"].lower()
+    assert inside.net_color("resnet20", deepest=110) != inside.net_color("resnet56", deepest=110)  # paler
 
 
 def test_experiments_measure_every_layer_and_block(shipped: dict[str, inside.Trained]) -> None:
@@ -95,19 +107,19 @@ def test_experiments_measure_every_layer_and_block(shipped: dict[str, inside.Tra
     assert study["random"] == {}  # resnet8 has one shape-keeping block: no two to delete at once
     assert [std for _, std in inside.response_profile(net, 20)] != [g for _, g in inside.bn_scales(net)]
     assert len(inside.bn_scales(net)) == 7
-    logits, labels = inside.test_predictions(net, 20)
+    logits, labels = inside_mistakes.test_predictions(net, 20)
     assert logits.shape == (20, 10) and labels.shape == (20,)
     # averaged over batches as one batch would be: the mean over images of per-image ratios
     images, _ = tiny_images(20)
     expected = residual_ratios(net.load(), normalize(images))
     assert [r for _, r in inside.block_ratios(net, 20)] == pytest.approx([r for _, r in expected], rel=1e-5)
-    maps = inside.feature_maps(net, images[:3])
+    maps = inside_features.feature_maps(net, images[:3])
     assert [m.shape[:2] for m in maps.values()] == [(3, 16), (3, 16), (3, 32), (3, 64)]
 
 
 def test_the_landscape_is_centred_on_the_trained_net(shipped: dict[str, inside.Trained]) -> None:
     net = shipped["resnet8"]
-    surface = inside.landscape(net, 20, line_points=5, grid_points=3)
+    surface = inside_landscape.landscape(net, 20, line_points=5, grid_points=3)
     assert surface["line"]["loss"].shape == (5,) and surface["grid"]["loss"].shape == (3, 3)
     # alpha = 0 on the line and (0, 0) on the grid are the trained weights themselves
     assert surface["line"]["loss"][2] == pytest.approx(surface["grid"]["loss"][1, 1], rel=1e-6)
@@ -148,24 +160,24 @@ def test_figures_draw_one_line_or_panel_per_net(shipped: dict[str, inside.Traine
     assert summary["worst_block"] == 1 and summary["median_by_count"] == {2: pytest.approx(0.55)}
 
     line = {"coordinates": np.linspace(-1, 1, 5), "loss": np.array([5.0, 2, 1, 2, 6]), "error": np.full(5, 0.5)}
-    fig = inside.plot_landscape_1d({plain: line, residual: line})
+    fig = inside_landscape.plot_landscape_1d({plain: line, residual: line})
     assert [len(ax.lines) for ax in fig.axes] == [2, 3]  # loss; error and chance
     grid = {"coordinates": np.linspace(-1, 1, 3), "loss": np.arange(1.0, 10.0).reshape(3, 3), "error": np.zeros((3, 3))}
-    fig = inside.plot_landscape_2d({plain: grid, residual: grid})
+    fig = inside_landscape.plot_landscape_2d({plain: grid, residual: grid})
     assert len(fig.axes) == 3  # two panels and the colour bar
 
     matrix = torch.eye(10, dtype=torch.int64) * 90 + 1
-    fig = inside.plot_confusion(matrix, "test")
+    fig = inside_mistakes.plot_confusion(matrix, "test")
     assert fig.axes[0].images[0].get_array()[0, 0] == pytest.approx(100 * 91 / 100)
     images, labels = tiny_images(5)
-    fig = inside.mistakes_grid(images, labels, [(0, 3, 0.9), (4, 1, 0.8), (2, 0, 0.7)], columns=2)
+    fig = inside_mistakes.mistakes_grid(images, labels, [(0, 3, 0.9), (4, 1, 0.8), (2, 0, 0.7)], columns=2)
     assert isinstance(fig, Figure) and len(fig.axes) == 4
     assert fig.axes[0].get_title().startswith("airplane →\ncat 90%")
 
 
 def test_the_feature_map_explorer_has_a_frame_per_image_and_stage(shipped: dict[str, inside.Trained]) -> None:
     images, labels = tiny_images(2)
-    explorer = inside.feature_map_explorer(shipped["resnet8"], images, labels, channels=4)
+    explorer = inside_features.feature_map_explorer(shipped["resnet8"], images, labels, channels=4)
     assert [c.values for c in explorer.controls] == [
         ("1: airplane", "2: automobile"),
         ("stem", "layer1", "layer2", "layer3"),
@@ -180,8 +192,8 @@ def test_strongest_channels_and_the_mosaic() -> None:
     maps = {"stem": np.zeros((2, 4, 3, 3))}
     maps["stem"][:, 2] = 5.0
     maps["stem"][:, 0] = 1.0
-    assert list(inside.strongest_channels(maps, 2)["stem"]) == [0, 2]
-    mosaic = inside.mosaic(np.ones((3, 2, 2)), columns=2)  # two rows of two, one slot empty
+    assert list(inside_features.strongest_channels(maps, 2)["stem"]) == [0, 2]
+    mosaic = inside_features.mosaic(np.ones((3, 2, 2)), columns=2)  # two rows of two, one slot empty
     assert mosaic.shape == (5, 5) and np.isnan(mosaic).sum() == 25 - 12
 
 
@@ -189,17 +201,17 @@ def test_summaries_of_the_measurements() -> None:
     profile = [("bn1", 9.0), ("layer1.0.bn1", 5.0), ("layer1.0.bn2", 1.0), ("layer2.0.bn1", 5.0), ("layer2.0.bn2", 2.0)]
     assert list(inside.branch_output_stds(profile)) == [1.0, 2.0]
     bowl = np.add.outer(np.linspace(-1, 1, 5) ** 2, np.linspace(-1, 1, 5) ** 2)
-    assert inside.local_minima(bowl) == 1 and inside.local_minima(bowl[2]) == 1
+    assert inside_landscape.local_minima(bowl) == 1 and inside_landscape.local_minima(bowl[2]) == 1
     bumpy = bowl.copy()
     bumpy[0, 0] = bumpy[4, 3] = -1.0  # two more pits, one in a corner
-    assert inside.local_minima(bumpy) == 3
-    assert inside.local_minima(np.array([1.0, 0.0, 0.0, 1.0])) == 0  # a flat bottom is not strictly below
+    assert inside_landscape.local_minima(bumpy) == 3
+    assert inside_landscape.local_minima(np.array([1.0, 0.0, 0.0, 1.0])) == 0  # a flat bottom is not strictly below
     matrix = torch.eye(10, dtype=torch.int64) * 50
     matrix[3, 5] = 7  # cats taken for dogs
-    assert inside.most_confused(matrix) == ("cat", "dog", 7)
+    assert inside_mistakes.most_confused(matrix) == ("cat", "dog", 7)
     matrix[0, 3] = 3  # an airplane taken for a cat
-    assert inside.same_kind_share(matrix) == pytest.approx(7 / 10)
-    assert inside.same_kind_share(torch.ones(10, 10)) == pytest.approx((6 * 5 + 4 * 3) / 90)
+    assert inside_mistakes.same_kind_share(matrix) == pytest.approx(7 / 10)
+    assert inside_mistakes.same_kind_share(torch.ones(10, 10)) == pytest.approx((6 * 5 + 4 * 3) / 90)
 
 
 def test_evaluation_sets_are_class_balanced_and_always_the_same(cifar10) -> None:

@@ -30,7 +30,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.colors
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -48,7 +47,16 @@ from ..provenance import code_and_host, data_facts
 from ..results import SHIPPED_RESULTS
 from ..shipped import cpu_run_name
 from ..tables import Table, format_table
-from .inside import CHANCE_ERROR, ProbeSettings, Trained, evaluation_set, probe_settings, trained
+from .inside import (
+    CHANCE_ERROR,
+    ProbeSettings,
+    Trained,
+    evaluation_set,
+    net_color,
+    net_label,
+    probe_settings,
+    trained,
+)
 
 #: How many blocks are deleted at once, where the net has that many blocks that keep their shape.
 DELETED_COUNTS = (2, 3, 4, 6, 8, 12, 16, 24)
@@ -151,7 +159,7 @@ def lesion_table(studies: Mapping[str, Mapping[str, Any]]) -> Table:
         by_count = summary["median_by_count"]
         rows.append(
             [
-                f"{_label(arch)} ({study['images']:,})",
+                f"{net_label(arch)} ({study['images']:,})",
                 f"{summary['intact']:.1%}",
                 f"{summary['keeping_median']:.1%}",
                 f"{summary['keeping_worst']:.1%}",
@@ -169,18 +177,6 @@ def lesion_table(studies: Mapping[str, Mapping[str, Any]]) -> Table:
     )
 
 
-def _label(arch: str) -> str:
-    spec = parse_model_name(arch)
-    return f"plain-{spec.depth}" if spec.plain else f"ResNet-{spec.depth}"
-
-
-def _color(arch: str, deepest: int) -> str:
-    spec = parse_model_name(arch)
-    base = np.array(matplotlib.colors.to_rgb(viz.COLORS[viz.kind_of(not spec.plain)]))
-    strength = 0.45 + 0.55 * min(1.0, spec.depth / deepest)
-    return matplotlib.colors.to_hex(1 - strength * (1 - base))
-
-
 def plot_lesion_study(studies: Mapping[str, Mapping[str, Any]]) -> Figure:
     """One panel per net with a bar per deleted block (the shape-changing blocks hatched), and a
     last panel with each residual net's median error (and the range of its draws) against the
@@ -191,13 +187,13 @@ def plot_lesion_study(studies: Mapping[str, Mapping[str, Any]]) -> Figure:
     with viz.style():
         for ax, (arch, study) in zip(axes, studies.items()):
             single = np.asarray(study["single"])
-            bars = ax.bar(np.arange(1, len(single) + 1), single, width=0.8, color=_color(arch, deepest))
+            bars = ax.bar(np.arange(1, len(single) + 1), single, width=0.8, color=net_color(arch, deepest))
             for i in study["shape_changing"]:
                 bars[i].set(hatch="///", edgecolor="black", linewidth=0.6)
             ax.axhline(study["intact"], ls="--", lw=1.2, color="black")
             ax.axhline(CHANCE_ERROR, ls=":", lw=1.2, color=viz.COLORS["reference"])
             ax.set(
-                title=f"{_label(arch)}: one block deleted",
+                title=f"{net_label(arch)}: one block deleted",
                 xlabel="deleted block (hatched: changes the shape)",
                 ylim=(0, 1.05),
                 xlim=(0.4, len(single) + 0.6),
@@ -210,8 +206,8 @@ def plot_lesion_study(studies: Mapping[str, Mapping[str, Any]]) -> Figure:
             counts = [1] + [int(k) for k in study["random"]]
             keeping = np.delete(np.asarray(study["single"]), study["shape_changing"])
             draws = [keeping] + [np.asarray(v) for v in study["random"].values()]
-            color = _color(arch, deepest)
-            ax.plot(counts, [np.median(d) for d in draws], "o-", color=color, label=_label(arch))
+            color = net_color(arch, deepest)
+            ax.plot(counts, [np.median(d) for d in draws], "o-", color=color, label=net_label(arch))
             ax.fill_between(counts, [d.min() for d in draws], [d.max() for d in draws], color=color, alpha=0.2)
         ax.axhline(CHANCE_ERROR, ls=":", lw=1.2, color=viz.COLORS["reference"])
         ax.set(
