@@ -61,19 +61,19 @@ timed = start=$$(date +%s); $(MAKE) --no-print-directory $(2) && \
 test: browser
 	@mkdir -p _build && rm -f $(STAGE_TIMES)
 	@$(MAKE) --no-print-directory -j2 --output-sync=line test-main colab-env
-	@$(call timed,Colab stage,test-colab)
-	@$(call timed,book,book)
-	@$(call timed,site (browser),test-site)
+	@+$(call timed,Colab stage,test-colab)
+	@+$(call timed,book,book)
+	@+$(call timed,site (browser),test-site)
 	@echo "Stage times (wall clock):" && cat $(STAGE_TIMES)
 
 test-main:
-	@$(call timed,install,setup)
-	@$(call timed,lint,lint)
-	@$(call timed,unit tests,test-unit)
-	@$(call timed,notebooks (nbval),test-notebooks)
+	@+$(call timed,install,setup)
+	@+$(call timed,lint,lint)
+	@+$(call timed,unit tests,test-unit)
+	@+$(call timed,notebooks (nbval),test-notebooks)
 
 colab-env:
-	@$(call timed,Colab environment (beside the four above),$(COLAB_STAMP))
+	@+$(call timed,Colab environment (beside the four above),$(COLAB_STAMP))
 
 # ruff, pinned in requirements.txt, configured in pyproject.toml: lint rules, import order,
 # and the formatting (line length 120) that the code keeps.

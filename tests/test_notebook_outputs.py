@@ -69,7 +69,7 @@ def test_the_notebook_run_stores_what_a_notebook_shows(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "pytest", "-p", "conftest", "--nbval-lax", "--nbval-current-env", "-q"]
     command += ["-p", "no:cacheprovider", "--store-outputs", str(tmp_path / "out"), str(chapter)]
     env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}  # the kernel's inline
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))  # keep a worktree's code
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 
