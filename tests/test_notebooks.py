@@ -148,7 +148,7 @@ def test_part3_chapters_train_only_through_the_degradation_plan(path: Path) -> N
             if isinstance(node, ast.Call):
                 name = ast.unparse(node.func)
                 assert name not in TRAINING_CALLS, (
-                    f"{path.name} calls {name}(): train through reproduce.degradation_plan"
+                    f"{path.name} calls {name}(): train through course.degradation.degradation_plan"
                 )
                 if name.endswith(".train"):
                     assert path == DEGRADATION_CHAPTER and name == "plan.train", f"{path.name} calls {name}()"

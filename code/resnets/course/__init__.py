@@ -9,6 +9,7 @@
     build_it_network Part 2  the whole-network check's machinery: strict load, then a forward trace
     context          Part 2  the family in its context: widening, the Transformer's residual stream
     first_run        Part 2  the first training run: plain-20 against ResNet-20, and zero-init
+    degradation      Part 3  the degradation chapter's plan by profile (train, stored, shipped) and margin note
     inside           Part 3  looking inside the shipped trained nets: responses, block ratios, landscapes
     lesions          Part 3  Veit et al.'s lesion study: blocks deleted one or k at a time; stored deep studies
     table6           Part 3  Table 6 beside the cpu recipe's shipped runs: lengths, seeds, gaps, costs
