@@ -13,6 +13,7 @@
     inside           Part 3  looking inside the shipped trained nets: responses, block ratios, landscapes
     lesions          Part 3  Veit et al.'s lesion study: blocks deleted one or k at a time; stored deep studies
     table6           Part 3  Table 6 beside the cpu recipe's shipped runs: lengths, seeds, gaps, costs
+    timings          Parts 2-3 how much the chapters that time things measure, by profile
     exercises                every chapter's exercises: the answers, computed, and the checks
     claims                   every chapter's claims, checked (a broken one explains itself); numbers glued into prose
 
