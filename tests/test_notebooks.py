@@ -138,6 +138,14 @@ def code_cells(path: Path) -> list[str]:
     return [TransformerManager().transform_cell(c.source) for c in nb.cells if c.cell_type == "code"]
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_chapters_read_their_sizes_from_the_profiles_table(path: Path) -> None:
+    """A profile's sizes have one home, ``profiles`` (the course modules register the chapters'):
+    a chapter reads them with ``profiles.sizes`` or its module's lookup, never picks them by ``rt.quick``."""
+    for source in code_cells(path):
+        assert "rt.quick" not in source, f"{path.name} picks sizes by rt.quick: register them with profiles.register"
+
+
 @pytest.mark.parametrize("path", PART3, ids=ids(PART3))
 def test_part3_chapters_train_only_through_the_degradation_plan(path: Path) -> None:
     """Training in Part 3 goes through one door, ``plan.train`` of the degradation chapter, which
@@ -148,7 +156,7 @@ def test_part3_chapters_train_only_through_the_degradation_plan(path: Path) -> N
             if isinstance(node, ast.Call):
                 name = ast.unparse(node.func)
                 assert name not in TRAINING_CALLS, (
-                    f"{path.name} calls {name}(): train through reproduce.degradation_plan"
+                    f"{path.name} calls {name}(): train through course.degradation.degradation_plan"
                 )
                 if name.endswith(".train"):
                     assert path == DEGRADATION_CHAPTER and name == "plan.train", f"{path.name} calls {name}()"

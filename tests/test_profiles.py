@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from resnets import profiles, reproduce
-from resnets.course import inside
+from resnets.course import inside, table6, timings
 from resnets.course import toy_experiments as te
 
 
@@ -32,6 +32,16 @@ def test_every_experiment_registers_sizes_for_every_profile() -> None:
     assert te.toy_settings("quick") is profiles.sizes("toy", "quick")
     assert inside.probe_settings("full") is profiles.sizes("inside", "full")
     assert isinstance(profiles.sizes("degradation", "quick"), reproduce.CifarSizes)
+
+
+def test_the_chapters_sizes_are_registered_beside_the_modules_that_serve_them() -> None:
+    assert te.preactivation_pairs("quick") == [("resnet110", "preact_resnet110")]
+    assert te.preactivation_pairs("full")[-1] == ("resnet1202", "preact_resnet1202")
+    assert timings.hardware_timing("full").batch_size == 256 and not timings.hardware_timing("quick").compile_on_cuda
+    assert timings.pipeline_timing("quick").batch_size == 32
+    full_batches = timings.pipeline_timing("full").batch_windows
+    assert full_batches.keywords() == {"warmup": 10, "windows": 5, "steps_per_window": 50}
+    assert table6.recheck_test_subset("quick") == 1000 and table6.recheck_test_subset("full") is None  # all 10,000
 
 
 def test_the_check_rejects_a_bad_registration_naming_the_fix(registry: dict) -> None:

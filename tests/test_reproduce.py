@@ -9,7 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from resnets import build_model, costs, count_flops, profiles, reproduce, results
-from resnets.course import inside, lesions
+from resnets.course import degradation, inside, lesions
 from resnets.recipe import learning_rate
 
 
@@ -148,10 +148,10 @@ def nothing_stored(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
 def test_the_degradation_chapter_trains_the_full_profile_only_when_asked(
     nothing_stored: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    quick = reproduce.degradation_plan("quick", "cpu")
+    quick = degradation.degradation_plan("quick", "cpu")
     assert quick.mode == "quick" and "Profile quick" in capsys.readouterr().out
 
-    shipped = reproduce.degradation_plan("full", "cpu")  # no opt-in, nothing stored
+    shipped = degradation.degradation_plan("full", "cpu")  # no opt-in, nothing stored
     assert shipped.mode == "shipped" and "nothing trains" in capsys.readouterr().out
     for model in reproduce.DEGRADATION_MODELS:
         shipped.train(model)  # the engine refuses: nothing may train
@@ -167,7 +167,7 @@ def test_the_degradation_chapter_trains_the_full_profile_only_when_asked(
         return fake_run(args[1])
 
     monkeypatch.setattr(reproduce, "_train_one", train_one)
-    opted_in = reproduce.degradation_plan("full", "cpu", train_full=True)
+    opted_in = degradation.degradation_plan("full", "cpu", train_full=True)
     printed = capsys.readouterr().out
     assert opted_in.mode == "train" and "TRAIN_FULL is True" in printed
     assert printed.index("Estimated time, before it starts") < printed.index("T4")
@@ -180,7 +180,7 @@ def test_the_degradation_chapter_trains_the_full_profile_only_when_asked(
     assert opted_in.result()["profile"] == "full"
 
     monkeypatch.setenv("RESNETS_MAX_ITERATIONS", "100")  # make gpu-check's smoke test: capped, so trained
-    capped = reproduce.degradation_plan("full", "cpu")
+    capped = degradation.degradation_plan("full", "cpu")
     printed = capsys.readouterr().out
     assert capped.mode == "train" and "RESNETS_MAX_ITERATIONS=100 caps every run" in printed
     assert "Estimated time" not in printed
@@ -188,10 +188,10 @@ def test_the_degradation_chapter_trains_the_full_profile_only_when_asked(
     monkeypatch.delenv("RESNETS_MAX_ITERATIONS")
     stored = reproduce.degradation_result({m: fake_run(m) for m in reproduce.DEGRADATION_MODELS}, "full")
     results.write_results(stored, "results", command="python -m resnets reproduce degradation --full")
-    found = reproduce.degradation_plan("full", "cpu")
+    found = degradation.degradation_plan("full", "cpu")
     assert found.mode == "stored" and "using the stored result" in capsys.readouterr().out
     assert found.result()["runs"].keys() == stored["runs"].keys()
-    assert reproduce.degradation_plan("full", "cpu", train_full=True).mode == "train"  # asked: trains anyway
+    assert degradation.degradation_plan("full", "cpu", train_full=True).mode == "train"  # asked: trains anyway
 
     with pytest.raises(ValueError, match="not a net of the degradation experiment"):
         found.train("resnet110")
@@ -206,9 +206,9 @@ def test_a_colab_run_on_the_vm_is_told_to_use_drive(
     import types
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    reproduce.degradation_plan("full", "cpu", train_full=True)
+    degradation.degradation_plan("full", "cpu", train_full=True)
     assert 'Set RUNS_DIR = "drive"' in capsys.readouterr().out.replace("\n", " ")
-    reproduce.degradation_plan("full", "cpu", train_full=True, runs_dir=str(nothing_stored / "kept"))
+    degradation.degradation_plan("full", "cpu", train_full=True, runs_dir=str(nothing_stored / "kept"))
     assert "RUNS_DIR" not in capsys.readouterr().out
 
 
@@ -229,8 +229,8 @@ def test_the_claims_keep_a_margin_and_the_test_gap_its_standard_error() -> None:
     residual = [gaps["residual"] for gaps in reproduce.QUICK_SEED_GAPS.values()]
     plain = [gaps["plain"] for gaps in reproduce.QUICK_SEED_GAPS.values()]
     assert max(residual) + 1.5 < 100 * reproduce.DEGRADATION_MARGIN["quick"] < min(plain) / 5
-    assert "residual -0.4 to +3.0 points" in reproduce.degradation_margin_note(close).replace("\n", " ")
-    assert "60 epochs plain +5.2, residual -2.2" in reproduce.degradation_margin_note({"profile": "shipped"})
+    assert "residual -0.4 to +3.0 points" in degradation.degradation_margin_note(close).replace("\n", " ")
+    assert "60 epochs plain +5.2, residual -2.2" in degradation.degradation_margin_note({"profile": "shipped"})
     for runs in close["runs"].values():
         runs[0]["provenance"] = {"config": {"test_subset": 250}}
     gap, se = reproduce.depth_test_gap(close)

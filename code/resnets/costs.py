@@ -28,7 +28,7 @@ from .checkpoints import MANIFEST, read_manifest
 from .data import CLASSES, IMAGES_PER_CLASS
 from .errors import ConfigError
 from .flops import forward_flops_of
-from .models import build_model
+from .models import build_model, parse_model_name
 from .recipe import TrainConfig
 from .tables import format_table
 
@@ -187,8 +187,8 @@ def recipe_flop_rates(manifest: str | Path = MANIFEST) -> dict[str, float]:
     return {
         name: training_flop_rate(entry)
         for name, entry in read_manifest(manifest).items()
-        if entry["arch"].startswith("resnet")
-        and shipped.is_cpu_recipe_run(entry)
+        if shipped.is_cpu_recipe_run(entry)
+        and not parse_model_name(entry["arch"]).plain
         and not entry["provenance"].get("resumes")
         and name == shipped.cpu_run_name(entry["arch"], *shipped.run_seed_and_epochs(entry))
     }

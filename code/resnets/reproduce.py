@@ -2,8 +2,8 @@
 
     degradation(profile)     plain-20/56 against ResNet-20/56 (He et al. 2015, Fig. 6), its claims
                              (``degradation_holds``, beyond ``degradation_margin``) and ``plot_degradation``
-    degradation_plan(...)    what Part 3's chapter does: train, read a stored result, or show the
-                             shipped nets (``shipped_degradation``); a ``DegradationPlan``
+    degradation_run(model)   one of its four nets, so a chapter trains them a cell each
+                             (``degradation_result`` puts them together)
     table6(profile)          ResNet-20...110 test error, beside the paper's Table 6 (``table6_summary``)
     full_profile_work(e)     what an experiment's full profile computes (for ``costs``' estimates)
 
@@ -24,20 +24,17 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import profiles
 from .cache import cached
-from .checkpoints import MANIFEST, read_manifest
-from .costs import Workload, format_duration, full_profile_estimate
+from .costs import Workload
 from .data import CLASSES, IMAGES_PER_CLASS, load_cifar10
 from .errors import ConfigError
 from .papers import PAPER_RESNET110_MEAN_STD, PAPER_TABLE6
 from .recipe import SCHEDULE_DEFAULTS, TrainConfig
-from .results import MissingResults, load_results
-from .shipped import CPU_EPOCHS, cpu_recipe_runs, cpu_run_name, is_cpu_schedule_run, run_seed_and_epochs, shipped_result
 from .stats import binomial_difference_standard_error, format_mean_std
 from .tables import Table, format_table
 from .train import train
@@ -188,11 +185,12 @@ def degradation_run(
     """One net of ``degradation``: {"seed", "metrics", "provenance"}, so that a chapter trains the
     four in four cells (each shorter than a notebook test's timeout); ``degradation_result`` puts
     them together. Cached like ``degradation``; with ``runs_dir`` it checkpoints and resumes."""
-    _check_degradation_net(model)
+    check_degradation_net(model)
     return _train_one("degradation", model, profile, seed, device, runs_dir, progress)
 
 
-def _check_degradation_net(model: str) -> None:
+def check_degradation_net(model: str) -> None:
+    """A ConfigError naming the four nets unless ``model`` is one of them."""
     if model not in DEGRADATION_MODELS:
         raise ConfigError(f"{model!r} is not a net of the degradation experiment; choose one of {DEGRADATION_MODELS}")
 
@@ -204,142 +202,6 @@ def degradation_result(runs: dict[str, dict[str, Any]], profile: str) -> dict[st
         raise ConfigError(f"no run of {', '.join(missing)} yet: train each of {DEGRADATION_MODELS} first")
     by_model = {model: [runs[model]] for model in DEGRADATION_MODELS}
     return _experiment_result("degradation", profile, [runs[DEGRADATION_MODELS[0]]["seed"]], by_model)
-
-
-#: What the degradation chapter does, by profile and opt-in (``degradation_plan``).
-PLAN_MODES = ("quick", "stored", "shipped", "train")
-
-
-@dataclass
-class DegradationPlan:
-    """What Part 3's degradation chapter does with its four nets, decided once by ``degradation_plan``.
-
-    ``mode``: "quick" trains the quick profile's runs (minutes each on a CPU); "stored" reads a
-    stored full-profile result; "shipped" (full profile, nothing stored, no opt-in) trains nothing
-    and shows the nets shipped with the package (the ``cpu`` recipe); "train" (full profile, opted
-    in) trains the paper's recipe, checkpointing in ``runs_dir`` so that a rerun resumes.
-    """
-
-    mode: str
-    device: str = "auto"
-    runs_dir: str | None = None
-    stored: dict[str, Any] | None = None
-    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def profile(self) -> str:
-        return "quick" if self.mode == "quick" else "full"
-
-    def train(self, model: str) -> None:
-        """Train ``model`` if the plan trains (with a progress bar), then print one line about it:
-        its final errors and time, or why nothing trained."""
-        _check_degradation_net(model)
-        if self.mode in ("stored", "shipped"):
-            source = "the stored result" if self.mode == "stored" else "the shipped net"
-            print(f"{model}: not trained here ({source} is shown instead; see the plan above)")
-            return
-        run = degradation_run(model, self.profile, 0, self.device, self.runs_dir, progress=True)
-        self.runs[model] = run
-        last = run["metrics"][-1]
-        fit = f"training error {100 * last[training_error_key({'runs': {model: [run]}})]:.1f}%"
-        steps, seconds = last["step"], last["wall_seconds"]
-        print(
-            f"{model}: {steps:,} steps in {format_duration(seconds)}; {fit}, test error {100 * last['test_error']:.1f}%"
-        )
-
-    def result(self) -> dict[str, Any]:
-        """The result the rest of the chapter reads: the runs trained above, the stored result, or
-        the shipped nets in the same shape (``"profile": "shipped"``)."""
-        if self.mode == "stored":
-            assert self.stored is not None
-            return self.stored
-        if self.mode == "shipped":
-            return shipped_degradation()
-        return degradation_result(self.runs, self.profile)
-
-
-def shipped_degradation(manifest: str | Path = MANIFEST) -> dict[str, Any]:
-    """The four nets of Fig. 6 shipped with the package (the ``cpu`` recipe, seed 0), in the shape of
-    ``degradation``'s result; one error naming the fix if any of them is not shipped."""
-    runs = {model: entry for model, entry in cpu_recipe_runs(manifest).items() if model in DEGRADATION_MODELS}
-    missing = [model for model in DEGRADATION_MODELS if model not in runs]
-    if missing:
-        raise MissingResults(
-            f"no shipped {', '.join(cpu_run_name(m) for m in missing)}: train them with `tools/train_cpu_runs.sh "
-            f"{' '.join(missing)}` and ship them, or set TRAIN_FULL = True on the page to train the paper's recipe"
-        )
-    result = shipped_result({cpu_run_name(model): runs[model] for model in DEGRADATION_MODELS})
-    first = runs[DEGRADATION_MODELS[0]]["provenance"]
-    return {
-        **result,
-        "experiment": "degradation",
-        "title": "shipped nets, CPU recipe",
-        "split": f"shipped nets: the cpu recipe, {CPU_EPOCHS} epochs on 45k (5k held out), final epoch",
-        "provenance": {k: v for k, v in first.items() if k not in ("command", "seed", "config")},
-    }
-
-
-def degradation_plan(
-    profile: str, device: str = "auto", train_full: bool = False, runs_dir: str | None = None
-) -> DegradationPlan:
-    """Decide, and say, what the degradation chapter does (a ``DegradationPlan``).
-
-    Quick profile: train the quick runs. Full profile: with ``train_full`` (the page's
-    ``TRAIN_FULL`` line) train the paper's recipe, after printing how long it is estimated to take;
-    else use a stored full-profile result (``load_results``) if there is one; else, when
-    RESNETS_MAX_ITERATIONS caps every run (``make gpu-check``'s smoke test), train them capped;
-    else train nothing and show the shipped nets. ``runs_dir`` (the page's ``RUNS_DIR`` line) is
-    where training checkpoints: ``runtime.runs_folder`` (None: ./runs; "drive": Google Drive in Colab).
-    """
-    import textwrap
-
-    from .runtime import in_colab, runs_folder
-
-    sizes = profiles.sizes("degradation", profile)  # an unknown profile: an error naming the known ones
-
-    def say(text: str) -> None:
-        print(textwrap.fill(text, 78, break_on_hyphens=False))
-
-    if profile == "quick":
-        say(
-            f"Profile quick: the four nets train below, one cell each, on {sizes.recipe['train_subset']} images, "
-            "each with a progress bar."
-        )
-        return DegradationPlan("quick", device)
-    stored = None
-    if not train_full:
-        try:
-            stored = load_results("degradation", "full")
-        except FileNotFoundError:
-            stored = None
-    if stored is not None:
-        say(f"Profile full: using the stored result of `{stored['provenance'].get('command')}`; nothing trains.")
-        return DegradationPlan("stored", device, stored=stored)
-    cap = profiles.read_environment().max_iterations
-    if not train_full and cap is None:
-        say(
-            "Profile full: nothing trains. No full-profile result is stored (results/degradation-full.json), "
-            "and TRAIN_FULL is False, so the cells below show the four nets shipped with the package (the "
-            f"cpu recipe, {CPU_EPOCHS} epochs on a CPU). To train the paper's recipe here, set "
-            "TRAIN_FULL = True and rerun this cell (the estimate above says how long)."
-        )
-        return DegradationPlan("shipped", device)
-    folder = str(runs_folder(runs_dir))
-    iterations = experiment_config(DEGRADATION_MODELS[0], "full", max_iterations=cap).resolved().iterations
-    why = "TRAIN_FULL is True" if train_full else f"{profiles.MAX_ITERATIONS_ENV}={cap} caps every run"
-    say(
-        f"Profile full, {why}: the four nets train below, one cell each, {iterations:,} iterations of "
-        f"{SCHEDULE_DEFAULTS['paper']['batch_size']} images each. Checkpoints go to {folder}; rerunning "
-        "a cell resumes its run from there."
-    )
-    if cap is None:
-        print(full_profile_estimate(full_profile_work("degradation"), "Estimated time, before it starts"))
-    if in_colab() and runs_dir is None:
-        say(
-            "Note: runs/ is on this Colab machine, which is recycled when the session ends, and the "
-            'checkpoints with it. Set RUNS_DIR = "drive" to keep them on Google Drive.'
-        )
-    return DegradationPlan("train", device, runs_dir=folder)
 
 
 @cached
@@ -431,42 +293,13 @@ QUICK_SEED_GAPS = {
 #: result's profile. quick: 5 points, 25 of the 500 training images: above the largest ResNet gap of
 #: ``QUICK_SEED_GAPS`` (3.0, 15 images) and far below the smallest plain gap (42.6). Full scale (the
 #: shipped nets, or the paper's recipe): 1 point, 450 of the 45,000 images: the shipped nets' gaps
-#: are 2.2 points or more from zero at 40 and at 60 epochs (``degradation_margin_note``).
+#: are 2.2 points or more from zero at 40 and at 60 epochs (the manifest's ``cpu`` runs).
 DEGRADATION_MARGIN = {"quick": 0.05, "full": 0.01}
 
 
 def degradation_margin(result: dict[str, Any]) -> float:
     """``DEGRADATION_MARGIN`` for a result: the quick profile's, else the full-scale one."""
     return DEGRADATION_MARGIN["quick" if result.get("profile") == "quick" else "full"]
-
-
-def degradation_margin_note(result: dict[str, Any], manifest: str | Path = MANIFEST, width: int = 78) -> str:
-    """What a result's margin stands on, in a few lines: for the quick profile the gaps of
-    ``QUICK_SEED_GAPS``; at full scale the shipped ``cpu`` nets' gaps at each length shipped for
-    all four (from the manifest)."""
-    import textwrap
-
-    if result.get("profile") == "quick":
-        plain = [g["plain"] for g in QUICK_SEED_GAPS.values()]
-        residual = [g["residual"] for g in QUICK_SEED_GAPS.values()]
-        text = (
-            f"The margin stands on {len(QUICK_SEED_GAPS)} quick runs of each net (seeds 0-2, bf16 and float32): "
-            f"56 minus 20 layers, residual {min(residual):+.1f} to {max(residual):+.1f} points, plain "
-            f"{min(plain):+.1f} to {max(plain):+.1f} (reproduce.QUICK_SEED_GAPS)."
-        )
-    else:
-        entries = read_manifest(manifest)
-        parts = []
-        for epochs in sorted({run_seed_and_epochs(e)[1] for e in entries.values() if is_cpu_schedule_run(e)}):
-            names = {model: cpu_run_name(model, epochs=epochs) for model in DEGRADATION_MODELS}
-            if all(name in entries for name in names.values()):
-                fit = {m: entries[n]["metrics"][-1]["train_eval_error"] for m, n in names.items()}
-                parts.append(
-                    f"{epochs} epochs plain {100 * (fit['plain56'] - fit['plain20']):+.1f}, residual "
-                    f"{100 * (fit['resnet56'] - fit['resnet20']):+.1f}"
-                )
-        text = "The margin stands on the shipped nets' gaps (points, 56 minus 20 layers): " + "; ".join(parts) + "."
-    return textwrap.fill(text, width, break_on_hyphens=False)
 
 
 def degradation_holds(result: dict[str, Any], margin: float = 0.0) -> dict[str, bool]:

@@ -168,10 +168,6 @@ class Runtime:
     profile: str
     seed: int
 
-    @property
-    def quick(self) -> bool:
-        return self.profile == "quick"
-
     def __str__(self) -> str:
         return f"{device_name(self.device)} · profile {self.profile} · seed {self.seed}"
 

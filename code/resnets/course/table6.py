@@ -12,6 +12,7 @@ tables and figures the chapter shows them in.
     length_move_evidence(b)     each depth's move between lengths, with its standard error
     plain_gaps(b), depth_fit_gaps(b)   plain net against ResNet, 56 against 20 layers, by length
     format_*, plot_cpu_runs     the same as tables and a figure
+    recheck_test_subset(p)      how many test images the chapter measures the shipped nets on again
 
 The runs come from ``shipped`` (the catalogue: ``cpu_schedule_runs``, ``cpu_recipe_runs``), the
 summaries from ``reproduce.table6_summary``, the standard errors from ``stats``. The recipe's length
@@ -23,13 +24,15 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import shipped
+from .. import profiles, shipped
 from ..checkpoints import MANIFEST, read_manifest
 from ..costs import recipe_flop_rates, recipe_seconds_estimate
 from ..data import CLASSES, IMAGES_PER_CLASS
+from ..models import parse_model_name
 from ..papers import PAPER_TABLE6, PUBLISHED_REPRODUCTION
 from ..recipe import SCHEDULE_DEFAULTS
 from ..reproduce import table6_summary
@@ -52,6 +55,28 @@ from ..tables import Table, format_table
 #: The length the recipe was first shipped at (its runs named ``-40ep``): the shorter recipe that
 #: Table 6's comparison sets beside the recipe's length, a depth sweep of its own.
 SHORT_CPU_EPOCHS = 40
+
+
+@dataclass(frozen=True)
+class RecheckSizes:
+    """How many test images the chapter measures each shipped checkpoint on again (``profiles``)."""
+
+    test_images: int  # class-balanced, always the same ones; all 10,000: the whole test set
+
+
+#: Quick: 1,000 images (100 a class) keep a CPU's re-measure of every checkpoint, flips included,
+#: short; full: all 10,000, where the measured error must match the record.
+profiles.register(
+    "table6_recheck",
+    {"quick": RecheckSizes(test_images=1000), "full": RecheckSizes(test_images=len(CLASSES) * IMAGES_PER_CLASS[1])},
+)
+
+
+def recheck_test_subset(profile: str) -> int | None:
+    """``shipped.shipped_test_error``'s ``test_subset`` for ``rt.profile``: the registered number
+    of test images, or None for all of them."""
+    images = profiles.sizes("table6_recheck", profile).test_images
+    return None if images >= len(CLASSES) * IMAGES_PER_CLASS[1] else images
 
 
 def cpu_run_lengths(runs: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -120,11 +145,6 @@ def _move_from_recipe(lengths: dict[int, dict[str, Any]], epochs: int) -> tuple[
     return row["test_error_mean"] - recipe["test_error_mean"], difference_standard_error(row, recipe)
 
 
-def _resnet_of(plain: str) -> str:
-    """The ResNet of a plain net's depth: plain20 -> resnet20."""
-    return plain.replace("plain", "resnet", 1)
-
-
 def cpu_lengths_by_model(manifest: str | Path = MANIFEST) -> dict[str, dict[int, dict[str, Any]]]:
     """``cpu_run_lengths`` of every model of ``CPU_RUN_MODELS`` shipped at more than one length of
     the ``cpu`` schedule, by model in that order: which depths another length has reached."""
@@ -137,8 +157,9 @@ def plain_gaps(by_model: dict[str, dict[int, dict[str, Any]]]) -> dict[tuple[str
     the same depth at the same length (points), for every plain net whose ResNet is there too."""
     gaps = {}
     for plain, lengths in by_model.items():
-        resnet = _resnet_of(plain)
-        if plain.startswith("plain") and resnet in by_model:
+        spec = parse_model_name(plain)
+        resnet = spec.residual_twin.name
+        if spec.plain and resnet in by_model:
             for epochs in lengths.keys() & by_model[resnet].keys():
                 gaps[plain, epochs] = lengths[epochs]["test_error_mean"] - by_model[resnet][epochs]["test_error_mean"]
     return dict(sorted(gaps.items()))
@@ -221,7 +242,7 @@ def format_gaps_by_length(by_model: dict[str, dict[int, dict[str, Any]]]) -> Tab
     lengths = sorted({epochs for lengths in by_model.values() for epochs in lengths})
     by_row: dict[str, dict[int, float]] = {}
     for (plain, epochs), gap in plain_gaps(by_model).items():
-        by_row.setdefault(f"test: {plain} - {_resnet_of(plain)}", {})[epochs] = gap
+        by_row.setdefault(f"test: {plain} - {parse_model_name(plain).residual_twin.name}", {})[epochs] = gap
     for (family, epochs), gap in depth_fit_gaps(by_model).items():
         by_row.setdefault(f"train fit: {family}56 - {family}20", {})[epochs] = gap
     rows = [(name, *(f"{gaps[e]:+.2f}" if e in gaps else None for e in lengths)) for name, gaps in by_row.items()]

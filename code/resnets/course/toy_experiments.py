@@ -14,6 +14,7 @@ chapter (and every chapter that trains the same net) reads them back.
                toy_lesion_errors           and deleting blocks from trained nets
     Chapter 5  signal_norms, skip_path_gradient_ratio
                                            what the identity path carries, pre vs post
+               preactivation_pairs(profile) the real CIFAR nets it probes beside them (``profiles``)
 """
 
 from __future__ import annotations
@@ -77,6 +78,28 @@ profiles.register(
 def toy_settings(profile: str) -> ToySettings:
     """The experiment sizes for ``rt.profile`` ("quick" or "full"), as registered with ``profiles``."""
     return profiles.sizes("toy", profile)
+
+
+@dataclass(frozen=True)
+class PreactivationDepths:
+    """The depths at which Chapter 5 probes real CIFAR nets, post- against pre-activation, freshly
+    initialised (``probes.block_norms``)."""
+
+    depths: tuple[int, ...]
+
+
+#: Quick: ResNet-110 only; full: also ResNet-1202, the paper's deepest (600 blocks, 19.4M
+#: parameters), which the quick profile leaves out to stay fast on a CPU.
+profiles.register(
+    "preactivation_nets",
+    {"quick": PreactivationDepths((110,)), "full": PreactivationDepths((110, 1202))},
+)
+
+
+def preactivation_pairs(profile: str) -> list[tuple[str, str]]:
+    """(post-activation, pre-activation) model names of each depth Chapter 5 probes in ``profile``."""
+    depths = profiles.sizes("preactivation_nets", profile).depths
+    return [(f"resnet{depth}", f"preact_resnet{depth}") for depth in depths]
 
 
 def spirals(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
