@@ -51,6 +51,48 @@ def test_the_course_imports_the_library_it_needs() -> None:
     assert {"resnets.probes", "resnets.cache", "resnets.models"} <= imports
 
 
+MAX_MODULE_LINES = 600  # a module a reader can hold in mind (issue 30)
+
+
+@pytest.mark.parametrize("path", LIBRARY + COURSE, ids=lambda path: path.relative_to(PACKAGE).as_posix())
+def test_every_module_is_short_enough_to_read_top_to_bottom(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{path.name} has {lines} lines: split it by concern"
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of ``graph`` (module -> the modules it imports) as [a, b, ..., a], or None."""
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        state[module] = "open"
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                return path[path.index(imported) :] + [imported]
+            if imported not in state and (cycle := visit(imported, path + [imported])):
+                return cycle
+        state[module] = "done"
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (cycle := visit(module, [module])):
+            return cycle
+    return None
+
+
+def test_no_import_cycle_among_the_modules() -> None:
+    # Imports inside functions count too: a cycle hidden in a function is still a cycle.
+    wings = {"resnets": LIBRARY, "resnets.course": COURSE}
+    graph = {
+        f"{package}.{path.stem}": imported_modules(ast.parse(path.read_text()), package)
+        for package, paths in wings.items()
+        for path in paths
+    }
+    graph = {module: {m for m in imports if m in graph and m != module} for module, imports in graph.items()}
+    assert import_cycle(graph) is None, f"import cycle: {' -> '.join(import_cycle(graph))}"
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # the check sees one
+
+
 def private_imports(tree: ast.AST) -> list[str]:
     """``from x import _name``: a private name taken out of its module."""
     return [
