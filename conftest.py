@@ -100,3 +100,12 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if path in _failed_notebooks or sorted(_cell_outputs[path]) != code_cells:
         return  # a failed or partly run notebook is not stored: the book executes it afresh
     notebook_outputs.store_executed(notebook, _cell_outputs.pop(path), Path(folder) / path)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if not _notebook_seconds:
+        return
+    terminalreporter.section("notebook execution times")
+    for path, seconds in sorted(_notebook_seconds.items()):
+        terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
+    terminalreporter.write_line(f"{sum(_notebook_seconds.values()):7.1f} s  in all")

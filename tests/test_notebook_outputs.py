@@ -72,6 +72,7 @@ def test_the_notebook_run_stores_what_a_notebook_shows(tmp_path: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))  # keep a worktree's code
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "notebook execution times" in result.stdout  # conftest's summary: where CI's time goes
 
     stored = nbformat.read(next((tmp_path / "out").rglob("chapter.ipynb")), as_version=4)
     code = [cell for cell in stored.cells if cell.cell_type == "code"]
