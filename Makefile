@@ -26,14 +26,14 @@ EXECUTED := _build/executed
 # Quiets the kernels' debugger warning about frozen modules in the build log.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup browser book test test-main colab-env test-published colab-stage lint test-unit test-notebooks test-colab test-colab-all test-floors test-site gpu-check golden clean
+.PHONY: setup browser book test test-main colab-env lint test-unit test-notebooks test-colab test-colab-all test-floors test-site gpu-check golden clean
 
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
@@ -49,13 +49,13 @@ book: setup
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # `make test` in stages, each timed (wall clock), the times printed at the end. Colab's
-# environment (a 5 GB download: 2 to 5.5 minutes here, mostly waiting on the network) installs
-# beside the main environment's install, lint, unit tests and notebook tests, which run one
-# after another; then the Colab stage runs beside the book build and the site test. -Oline
-# prints each stage's output when it ends. Every chapter is executed once: by the notebook
-# tests, whose outputs the book reuses (tools/notebook_outputs.py); the Colab stage executes its
-# chapters again, in Colab's versions. Installs skip compiling every module to bytecode (pip
-# --no-compile; Python compiles what it imports): 91 s -> 60 s for the main environment here.
+# environment (a 5 GB download: 1.5 to 5.5 minutes here, mostly waiting on the network)
+# installs beside the main environment's install, lint, unit tests and notebook tests, which run
+# one after another; -Oline prints each stage's output when it ends. Every chapter is executed
+# once: by the notebook tests, whose outputs the book reuses (tools/notebook_outputs.py); the
+# Colab stage executes its chapters again, in Colab's versions. Measured on the 2-core CI
+# machine (benchmarks/RESULTS.md): running the Colab stage beside the book and site test, or
+# installing without bytecode (pip --no-compile), made the whole slower; both CPU-bound.
 STAGE_TIMES := _build/stage-times.txt
 timed = start=$$(date +%s); $(MAKE) --no-print-directory $(2) && \
         printf '%-44s %5d s\n' '$(1)' $$(( $$(date +%s) - start )) >> $(STAGE_TIMES)
@@ -63,7 +63,9 @@ timed = start=$$(date +%s); $(MAKE) --no-print-directory $(2) && \
 test: browser
 	@mkdir -p _build && rm -f $(STAGE_TIMES)
 	@+$(MAKE) --no-print-directory -j2 --output-sync=line test-main colab-env
-	@+$(MAKE) --no-print-directory -j2 --output-sync=line test-published colab-stage
+	@+$(call timed,Colab stage,test-colab)
+	@+$(call timed,book,book)
+	@+$(call timed,site (browser),test-site)
 	@echo "Stage times (wall clock):" && cat $(STAGE_TIMES)
 
 test-main:
@@ -74,13 +76,6 @@ test-main:
 
 colab-env:
 	@+$(call timed,Colab environment (beside the four above),$(COLAB_STAMP))
-
-test-published:
-	@+$(call timed,book,book)
-	@+$(call timed,site (browser),test-site)
-
-colab-stage:
-	@+$(call timed,Colab stage (beside the two above),test-colab)
 
 # ruff, pinned in requirements.txt, configured in pyproject.toml: lint rules, import order,
 # and the formatting (line length 120) that the code keeps.
@@ -121,7 +116,7 @@ $(COLAB_STAMP): $(COLAB_PINS) pyproject.toml
 	       "make test-colab COLAB_PYTHON=/path/to/python3.13"; \
 	  exit 1; }
 	$(COLAB_PYTHON) -m venv --clear $(COLAB_VENV)
-	$(COLAB_VENV)/bin/python -m pip install --quiet --no-compile -r $(COLAB_PINS)
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r $(COLAB_PINS)
 	$(COLAB_VENV)/bin/python -m pip install --quiet -c $(COLAB_PINS) pytest pytest-timeout pytest-xdist nbval
 	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	$(COLAB_VENV)/bin/python -m pip check
