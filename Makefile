@@ -99,8 +99,9 @@ test-notebooks: setup
 # then the package --no-deps as a chapter's first cell installs it; `pip check` fails if the
 # package asks for a version Colab lacks. There the widget tests, every chapter with a widget
 # and a Part 3 chapter run (two single-threaded workers, as the notebook tests), computed
-# afresh (no results cache) so that all their code runs on those versions. COLAB_PYTHON: a python3.13 that runs (pyenv's shim for a version not selected
-# does not), else pyenv's 3.13, else the plain name, which the stamp's first line then rejects.
+# afresh (no results cache) so that all their code runs on those versions. COLAB_PYTHON: a
+# python3.13 that runs (pyenv's shim for a version not selected does not), else pyenv's 3.13,
+# else the plain name, which the stamp's first line then rejects.
 COLAB_PYTHON   ?= $(firstword $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13; \
                     do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done) python3.13)
 COLAB_VENV     ?= .venv-colab

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
 
 import notebook_outputs
 
@@ -59,6 +60,23 @@ def test_outputs_of_other_code_never_reach_the_book(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(notebook_outputs, "stamp", lambda: now)
     assert notebook_outputs.file_executed(tmp_path / "executed", tmp_path / "cache") == 0
     assert not get_cache(str(tmp_path / "cache")).list_cache_records()  # the old entries went too
+
+
+def test_a_stale_cache_is_cleared_even_when_nothing_is_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make book` without a notebook run before it: no folder of stored chapters, but a cache
+    # an earlier build filled under another stamp (or under none) must still go.
+    notebook_outputs.store_executed(tiny_notebook(), {1: [], 2: [], 3: []}, tmp_path / "executed" / "c.ipynb")
+    notebook_outputs.file_executed(tmp_path / "executed", tmp_path / "cache")
+    now = {**notebook_outputs.stamp(), "resnets_source": "changed"}
+    monkeypatch.setattr(notebook_outputs, "stamp", lambda: now)
+    monkeypatch.setattr(notebook_outputs, "book_cache_path", lambda: tmp_path / "cache")
+    assert notebook_outputs.main([str(tmp_path / "missing")]) == 0  # what `make book` runs
+    assert not get_cache(str(tmp_path / "cache")).list_cache_records()
+
+    unstamped = tmp_path / "unstamped"
+    get_cache(str(unstamped)).cache_notebook_bundle(CacheBundleIn(tiny_notebook(), "c.ipynb"), check_validity=False)
+    notebook_outputs.file_executed(tmp_path / "missing", unstamped)
+    assert not get_cache(str(unstamped)).list_cache_records()
 
 
 def test_the_notebook_run_stores_what_a_notebook_shows(tmp_path: Path) -> None:
