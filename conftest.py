@@ -7,17 +7,25 @@
 3. ``--store-outputs DIR``: every notebook whose cells all passed is written under DIR with the
    outputs this run produced (stamped; tools/notebook_outputs.py), and the book build files them
    in its cache instead of executing the chapter a second time.
+4. Kernels talk over Unix sockets, not TCP ports, where the system has them (see
+   ``SocketFileKernelManager``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
 import nbformat
+import nbval.kernel
 import pytest
+from jupyter_client.manager import KernelManager
 from nbval.kernel import RunningKernel
+from traitlets import CaselessStrEnum
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 sys.path.insert(0, str(Path(__file__).parent / "tools"))
@@ -37,6 +45,27 @@ def execute_as_a_notebook_does(kernel: RunningKernel, cell_input: str, allow_std
 
 
 RunningKernel.execute_cell_input = execute_as_a_notebook_does
+
+
+class SocketFileKernelManager(KernelManager):
+    """A kernel manager whose kernels listen on Unix socket files (ZeroMQ's ipc transport) on POSIX.
+
+    Over TCP, jupyter_client picks five free ports, closes them and lets the kernel bind them a
+    moment later; another process can take a port in that moment (another worker's kernel, or the
+    Colab environment's pip downloading beside the notebook tests), and the kernel then dies before
+    it answers ("Kernel died before replying to kernel_info": a CI run lost a chapter so). Each
+    kernel gets socket files of its own, by absolute path (jupyter_client's default for ipc is the
+    relative "kernel-ipc", the same for every kernel and read against two working directories)."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp", config=True)
+
+    def _ip_default(self) -> str:
+        if self.transport == "ipc":  # the sockets are <ip>-1 ... <ip>-5, removed at shutdown
+            return str(Path(tempfile.gettempdir()) / f"kernel-{uuid.uuid4().hex}")
+        return super()._ip_default()
+
+
+nbval.kernel.KernelManager = SocketFileKernelManager  # what nbval's start_new_kernel builds
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -79,22 +79,40 @@ def test_a_stale_cache_is_cleared_even_when_nothing_is_stored(tmp_path: Path, mo
     assert not get_cache(str(unstamped)).list_cache_records()
 
 
-def test_the_notebook_run_stores_what_a_notebook_shows(tmp_path: Path) -> None:
-    # The root conftest.py's hooks, on a tiny notebook: stored after its last cell, with the
-    # outputs Jupyter would show (a trailing semicolon hides a cell's value, as in a notebook).
-    chapter = tmp_path / "chapter.ipynb"
-    nbformat.write(tiny_notebook(), chapter)
+def run_notebook_tests(folder: Path, notebook: nbformat.NotebookNode) -> Path:
+    """The root conftest.py's hooks around nbval, on ``notebook`` written in ``folder``; returns
+    where the executed notebook was stored."""
+    chapter = folder / "chapter.ipynb"
+    nbformat.write(notebook, chapter)
     command = [sys.executable, "-m", "pytest", "-p", "conftest", "--nbval-lax", "--nbval-current-env", "-q"]
-    command += ["-p", "no:cacheprovider", "--store-outputs", str(tmp_path / "out"), str(chapter)]
+    command += ["-p", "no:cacheprovider", "--store-outputs", str(folder / "out"), str(chapter)]
     env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}  # the kernel's inline
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))  # keep a worktree's code
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "notebook execution times" in result.stdout  # conftest's summary: where CI's time goes
+    return next((folder / "out").rglob("chapter.ipynb"))
 
-    stored = nbformat.read(next((tmp_path / "out").rglob("chapter.ipynb")), as_version=4)
+
+def test_the_notebook_run_stores_what_a_notebook_shows(tmp_path: Path) -> None:
+    # A trailing semicolon hides a cell's value, as in a notebook.
+    stored = nbformat.read(run_notebook_tests(tmp_path, tiny_notebook()), as_version=4)
     code = [cell for cell in stored.cells if cell.cell_type == "code"]
     assert code[0].outputs[0].text == "42\n"
     assert [output.output_type for output in code[1].outputs] == ["display_data"]  # no Line2D list
     assert code[2].outputs[0].data["text/plain"] == "43"
     assert stored.metadata[notebook_outputs.STAMP_KEY] == notebook_outputs.stamp()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="ZeroMQ's ipc transport needs Unix sockets")
+def test_notebook_kernels_listen_on_socket_files_of_their_own(tmp_path: Path) -> None:
+    # No TCP ports to race for (a CI run lost a chapter to "Kernel died before replying to
+    # kernel_info"), and no socket path shared between two kernels.
+    source = "from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\nprint(app.transport, app.ip)"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    notebook.metadata["kernelspec"] = tiny_notebook().metadata["kernelspec"]
+    stored = nbformat.read(run_notebook_tests(tmp_path, notebook), as_version=4)
+    transport, ip = stored.cells[0].outputs[0].text.split()
+    assert transport == "ipc"
+    assert Path(ip).is_absolute() and Path(ip).name.startswith("kernel-")
+    assert not list(Path(ip).parent.glob(Path(ip).name + "-*")), "the kernel's socket files outlived it"
