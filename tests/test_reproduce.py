@@ -251,3 +251,38 @@ def test_run_records_say_how_each_shipped_run_was_computed() -> None:
     plain, residual = table.splitlines()[2:]
     assert plain.split()[:2] == ["plain56", "fp32"] and "Zen 2" in plain and plain.split()[-2:] == ["4", "100"]
     assert residual.count("not recorded") == 2 and residual.split()[-2:] == ["0", "100"]
+
+
+def test_a_run_is_read_back_from_the_cache_only_for_the_recipe_it_trained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    trained: list[Any] = []
+
+    def fake_train(config: Any, data: Any) -> Any:
+        trained.append(config)
+        return type("Result", (), {"interrupted": False, "metrics": [{"step": len(trained)}], "provenance": {}})()
+
+    monkeypatch.setattr(reproduce, "train", fake_train)
+    monkeypatch.setattr(reproduce, "load_cifar10", lambda: None)
+    monkeypatch.setenv("RESNETS_CACHE", str(tmp_path))
+    monkeypatch.delenv("RESNETS_MAX_ITERATIONS", raising=False)
+
+    def run(profile: str = "quick") -> int:
+        return reproduce.degradation_run("plain20", profile, 0, "cpu", progress=False)["metrics"][0]["step"]
+
+    assert run() == run() == 1  # the second execution reads the first run back
+
+    before = profiles.adjust(
+        "degradation", "quick", recipe={**profiles.sizes("degradation", "quick").recipe, "epochs": 2}
+    )
+    try:
+        assert run() == 2 and trained[-1].epochs == 2  # other sizes: trained afresh
+    finally:
+        profiles.register("degradation", {**profiles.REGISTRY["degradation"], "quick": before})
+    assert run() == 1  # the registered sizes again: read back
+
+    assert run("full") == 3
+    monkeypatch.setenv("RESNETS_MAX_ITERATIONS", "10")  # a smoke test's cap is another recipe
+    assert run("full") == 4 and trained[-1].iterations == 10
+    monkeypatch.delenv("RESNETS_MAX_ITERATIONS")
+    assert run("full") == 3 and len(trained) == 4

@@ -1,7 +1,7 @@
 """Remember expensive results between executions of the same notebook.
 
-The book is executed twice in CI (once by nbval, once by the site build) and readers re-run
-chapters. With RESNETS_CACHE set to a folder, a function decorated with ``@cached`` stores
+Readers re-run chapters, and chapters share experiments (several read the same trained toy nets).
+With RESNETS_CACHE set to a folder, a function decorated with ``@cached`` stores
 its result there, keyed by its arguments *and a hash of the package's source*, so any change
 to the code recomputes. Unset (the default for readers), nothing is stored.
 """

@@ -5,13 +5,14 @@
     degradation_run(model)   one of its four nets, so a chapter trains them a cell each
                              (``degradation_result`` puts them together)
     table6(profile)          ResNet-20...110 test error, beside the paper's Table 6 (``table6_summary``)
+    trained_run(config)      one run of any of them, cached under its whole TrainConfig
     full_profile_work(e)     what an experiment's full profile computes (for ``costs``' estimates)
 
-Each returns plain data (per-epoch metrics of every run, with provenance) and is ``@cached``, so a
-chapter executed twice trains once; ``results`` stores it with its provenance. Profiles: ``full``
-is the paper's recipe (45k/5k split, batch 128, augmentation, 64k iterations; a GPU's job).
-``quick`` (its ``CifarSizes``, registered with ``profiles``) asks the degradation question in the
-purest form a 2-core CPU answers in
+Each returns plain data (per-epoch metrics of every run, with provenance); every run is cached
+under its whole recipe (``trained_run``), so a chapter executed twice trains once; ``results``
+stores a result with its provenance. Profiles: ``full`` is the paper's recipe (45k/5k split,
+batch 128, augmentation, 64k iterations; a GPU's job). ``quick`` (its ``CifarSizes``, registered
+with ``profiles``) asks the degradation question in the purest form a 2-core CPU answers in
 minutes: can the net *fit* 500 real training images? No augmentation, 320 steps, the training
 error measured afterwards in eval mode on those images (``train_eval_error``). A 56-layer net can
 represent everything a 20-layer one can, so failing to fit is an optimization failure: plain-56
@@ -116,10 +117,18 @@ def _train_one(
     config = experiment_config(
         model, profile, seed, experiment=experiment, max_iterations=cap, device=device, progress=progress, out=out
     )
+    return trained_run(config)
+
+
+@cached
+def trained_run(config: TrainConfig) -> dict[str, Any]:
+    """``config`` trained on CIFAR-10: {"seed", "metrics", "provenance"}. Cached under the whole
+    config, so a run is read back only for the recipe it trained: sizes changed with
+    ``profiles.adjust`` or an iteration cap (RESNETS_MAX_ITERATIONS) train afresh."""
     result = train(config, load_cifar10())
     if result.interrupted:
-        raise KeyboardInterrupt(f"{experiment}: interrupted while training {model} (seed {seed})")
-    return {"seed": seed, "metrics": result.metrics, "provenance": result.provenance}
+        raise KeyboardInterrupt(f"interrupted while training {config.model} (seed {config.seed})")
+    return {"seed": config.seed, "metrics": result.metrics, "provenance": result.provenance}
 
 
 def _run_all(
@@ -157,7 +166,6 @@ def _experiment_result(
     }
 
 
-@cached
 def degradation(
     profile: str = "quick",
     seeds: tuple[int, ...] = (0,),
@@ -173,7 +181,6 @@ def degradation(
     return _run_all("degradation", DEGRADATION_MODELS, profile, tuple(seeds), device, runs_dir, progress)
 
 
-@cached
 def degradation_run(
     model: str,
     profile: str = "quick",
@@ -184,7 +191,7 @@ def degradation_run(
 ) -> dict[str, Any]:
     """One net of ``degradation``: {"seed", "metrics", "provenance"}, so that a chapter trains the
     four in four cells (each shorter than a notebook test's timeout); ``degradation_result`` puts
-    them together. Cached like ``degradation``; with ``runs_dir`` it checkpoints and resumes."""
+    them together. Cached (``trained_run``); with ``runs_dir`` it checkpoints and resumes."""
     check_degradation_net(model)
     return _train_one("degradation", model, profile, seed, device, runs_dir, progress)
 
@@ -204,7 +211,6 @@ def degradation_result(runs: dict[str, dict[str, Any]], profile: str) -> dict[st
     return _experiment_result("degradation", profile, [runs[DEGRADATION_MODELS[0]]["seed"]], by_model)
 
 
-@cached
 def table6(
     profile: str = "quick",
     seeds: tuple[int, ...] = (0,),

@@ -3,7 +3,7 @@ profile, and its prose about the margin.
 
     degradation_plan(...)      decide, and say, what the chapter does: train the quick runs, read a
                                stored full-profile result, show the shipped nets, or train the paper's
-                               recipe (opted in); a ``DegradationPlan`` (``PLAN_MODES``)
+                               recipe (opted in); a ``DegradationPlan``
     shipped_degradation()      the four nets shipped with the package, in the shape of
                                ``reproduce.degradation``'s result
     degradation_margin_note(r) what the claims' margin stands on, in a few lines
@@ -42,9 +42,6 @@ from ..shipped import (
     run_seed_and_epochs,
     shipped_result,
 )
-
-#: What the degradation chapter does, by profile and opt-in (``degradation_plan``).
-PLAN_MODES = ("quick", "stored", "shipped", "train")
 
 
 @dataclass
