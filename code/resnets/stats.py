@@ -19,7 +19,10 @@ def binomial_standard_error(error: float, images: int) -> float:
 
 def binomial_difference_standard_error(first: float, second: float, images: int) -> float:
     """Standard error of the difference between two error rates, each measured on ``images``
-    independent test images: the two binomial standard errors added in quadrature."""
+    independent test images: the two binomial standard errors added in quadrature. Two nets scored on
+    the *same* images mostly err on the same hard ones, so the difference of their rates varies less
+    than this says: as a yardstick for "beyond chance" it is conservative (the paired, McNemar-style
+    error would need each net's per-image answers, which the runs' metrics do not keep)."""
     return math.hypot(binomial_standard_error(first, images), binomial_standard_error(second, images))
 
 
