@@ -449,7 +449,7 @@ def recipe_differences(config: dict[str, Any], runs: int = 1) -> list[str]:
         if config[key] != paper[key]:
             lines.append(f"{label}: {config[key]} instead of {paper[key]}")
     if runs == 1:
-        lines.append("one run per depth (the paper's ResNet-110 row: best of 5)")
+        lines.append("one run per depth above (seed 0; the paper's ResNet-110 row: best of 5)")
     return lines
 
 
