@@ -204,11 +204,6 @@ TYPED = (
         setting(RECIPE_60, "epochs")
         + shared(RECIPE_60, "training images (fit measured on)", lambda n: final(n)["train_eval_images"]),
     ),
-    Typed(
-        "intro.md",
-        rf"ResNet-32 and ResNet-44, for Table 6, ship from the recipe's first, {N}-epoch version",
-        setting(("resnet32-cifar10-cpu-40ep", "resnet44-cifar10-cpu-40ep"), "epochs"),
-    ),
 )
 
 
